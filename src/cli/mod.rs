@@ -1,0 +1,108 @@
+//! The command line: clap definitions and one module per command.
+//!
+//! This is the edge of the program: it reads arguments and the environment (`NO_COLOR`,
+//! terminals), calls into the library, renders results and picks exit codes. Library
+//! modules never print; commands here never decide policy.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub mod validate;
+
+/// Exit codes, following Terraform: 0 nothing to do, 1 error, 2 changes or findings present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    Error = 1,
+    Changes = 2,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "offboard",
+    version,
+    about = "Declarative employee offboarding: plan and apply access removal from policy as code",
+    long_about = "offboard reads your offboarding policy (policies/*.kdl), the HR roster and the live \
+accounts of every connected system, and shows what must change for leavers as a reviewable plan.\n\n\
+Start with `offboard validate` to check the policy, then `offboard plan`.",
+    after_help = "Exit codes: 0 success, 1 error, 2 success with changes/findings (see each command)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Policy repository root (holds policies/ and inventory/)
+    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
+    /// Directory of policy files [default: DIR/policies]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// When to use colour; NO_COLOR in the environment means never for `auto`
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// More detail on stderr (repeatable)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+impl GlobalArgs {
+    pub fn policies_dir(&self) -> PathBuf {
+        self.policies
+            .clone()
+            .unwrap_or_else(|| self.root.join("policies"))
+    }
+
+    /// Whether to colour output written to a stream that is (or is not) a terminal.
+    pub fn color_for(&self, is_terminal: bool) -> bool {
+        match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+
+    pub fn stderr_color(&self) -> bool {
+        self.color_for(std::io::stderr().is_terminal())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Output formats shared by commands that a machine may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check the policy: syntax, names, references, actions, secrets, conditions
+    #[command(long_about = "Parse every policies/*.kdl file, check it as a whole and compile every \
+condition. Prints one summary line when valid (exit 0); otherwise every problem with file, line, \
+column and a hint (exit 1). --format json prints diagnostics for editors and CI.")]
+    Validate(validate::ValidateArgs),
+}
+
+pub fn run(cli: Cli) -> Exit {
+    match &cli.command {
+        Command::Validate(args) => validate::run(&cli.global, args),
+    }
+}

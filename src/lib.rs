@@ -1,0 +1,9 @@
+//! offboard: declarative employee offboarding.
+//!
+//! Policy (KDL) + HR roster + live accounts -> a reviewable plan -> ordered, verified,
+//! journaled revocation. The library is layered: `policy` and `rules` are pure and know
+//! nothing of connectors or the CLI; `cli` is the only module that talks to the terminal.
+
+pub mod cli;
+pub mod policy;
+pub mod rules;

@@ -1,0 +1,20 @@
+//! The policy language: KDL files -> a validated, typed [`Policy`].
+//!
+//! Policies are code that security teams review in pull requests, so this module's job is to
+//! be strict and helpful: every problem is collected (never first-fail) and reported with
+//! file, line, column, a label and a hint. It performs no I/O beyond reading policy files
+//! (see `load`), and it never lets a secret written inline reach any output.
+
+pub mod diagnostic;
+pub mod duration;
+mod load;
+pub mod model;
+mod parse;
+pub mod source;
+pub mod strings;
+
+pub use diagnostic::{Diagnostic, RenderOptions, Severity};
+pub use load::{load_dir, load_texts, PolicyError, MAX_FILE_BYTES};
+pub use model::*;
+pub use parse::MAX_VALUE_LEN;
+pub use source::{FileId, Sources, Span, Spanned};

@@ -1,0 +1,514 @@
+//! The typed policy model: what the KDL files mean once they are valid.
+//!
+//! Pure data. Everything here has already been validated by the loader, so later stages
+//! (planner, executor, audit) can rely on it without re-checking: every role grants on a
+//! declared system, every action is one the system's connector can perform, every condition
+//! compiled. Secrets are only ever *references* (an environment variable or a file name).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiff::SignedDuration;
+use serde::{Deserialize, Serialize};
+
+use super::source::{Sources, Span, Spanned};
+use crate::rules::Condition;
+
+/// The merged policy of every `policies/*.kdl` file.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub systems: Vec<System>,
+    pub roles: Vec<Role>,
+    pub rules: Vec<Rule>,
+    pub defaults: Defaults,
+    pub people: Option<PeopleSource>,
+    /// blake3 of every file's path and bytes: a plan made under another policy is stale.
+    pub content_hash: String,
+    pub sources: Arc<Sources>,
+}
+
+impl Policy {
+    /// A diagnostic for a condition that failed at evaluation time, pointing inside its
+    /// KDL string when rhai reports a position.
+    pub fn evaluation_diagnostic(
+        &self,
+        condition: &Spanned<Condition>,
+        error: &crate::rules::EvalError,
+    ) -> super::Diagnostic {
+        let mut span = condition.span;
+        if let crate::rules::EvalError::Failed {
+            position: Some((line, column)),
+            ..
+        } = error
+        {
+            let file = &self.sources.file(span.file).text;
+            let literal = file.get(span.offset..span.end()).unwrap_or("");
+            if let Some((start, len)) =
+                super::strings::locate(literal, condition.value.source(), *line, *column, 1)
+            {
+                span = Span::new(span.file, span.offset + start, len);
+            }
+        }
+        super::Diagnostic::error("policy::evaluation", span, error.to_string())
+            .label("evaluation failed here")
+            .help(
+                "conditions run in a sandbox with bounded operations and sizes; simplify the condition or fix the roster value it reads",
+            )
+    }
+
+    pub fn system(&self, name: &str) -> Option<&System> {
+        self.systems.iter().find(|s| s.name.value == name)
+    }
+
+    pub fn summary(&self) -> String {
+        format!(
+            "{} {}, {} {}, {} {}",
+            self.systems.len(),
+            plural(self.systems.len(), "system", "systems"),
+            self.roles.len(),
+            plural(self.roles.len(), "role", "roles"),
+            self.rules.len(),
+            plural(self.rules.len(), "rule", "rules"),
+        )
+    }
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+#[derive(Debug, Clone)]
+pub struct System {
+    pub name: Spanned<String>,
+    pub connector: ConnectorConfig,
+    pub tier: Tier,
+    pub correlate: Vec<Correlation>,
+    pub on_leave: Vec<Action>,
+    pub exemptions: Vec<Exemption>,
+    pub concurrency: Option<u32>,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub enforce_roles: bool,
+    pub privileged_groups: Vec<String>,
+    pub max_disable_share: Option<Share>,
+    /// The whole `system` node, for locating findings (SARIF) and errors.
+    pub span: Span,
+}
+
+impl System {
+    pub fn name(&self) -> &str {
+        &self.name.value
+    }
+}
+
+/// Connector settings by kind. Secrets appear only as [`SecretRef`]s.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectorConfig {
+    File(FileConnector),
+    Scim(ScimConnector),
+    Ldap(LdapConnector),
+    Manual(ManualConnector),
+}
+
+impl ConnectorConfig {
+    pub fn kind(&self) -> ConnectorKind {
+        match self {
+            ConnectorConfig::File(_) => ConnectorKind::File,
+            ConnectorConfig::Scim(_) => ConnectorKind::Scim,
+            ConnectorConfig::Ldap(_) => ConnectorKind::Ldap,
+            ConnectorConfig::Manual(_) => ConnectorKind::Manual,
+        }
+    }
+
+    /// Actions this connector can carry out; anything else must not be planned for it.
+    pub fn capabilities(&self) -> &'static [Action] {
+        let hard_delete = matches!(self, ConnectorConfig::Scim(s) if s.hard_delete);
+        self.kind().capabilities(hard_delete)
+    }
+
+    pub fn can(&self, action: Action) -> bool {
+        self.capabilities().contains(&action)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectorKind {
+    File,
+    Scim,
+    Ldap,
+    Manual,
+}
+
+impl ConnectorKind {
+    pub const NAMES: &'static [&'static str] = &["file", "scim", "ldap", "manual"];
+
+    /// Actions a connector of this kind can carry out (`hard_delete` only matters for scim).
+    pub fn capabilities(self, hard_delete: bool) -> &'static [Action] {
+        use Action::*;
+        match self {
+            ConnectorKind::File => &[Disable, RevokeSessions, RemoveGroups, RemoveLicenses, Delete],
+            ConnectorKind::Scim if hard_delete => &[Disable, RemoveGroups, Delete],
+            ConnectorKind::Scim => &[Disable, RemoveGroups],
+            ConnectorKind::Ldap => &[Disable, RemoveGroups, Move, ResetPassword, Delete],
+            ConnectorKind::Manual => Action::ALL,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "file" => ConnectorKind::File,
+            "scim" => ConnectorKind::Scim,
+            "ldap" => ConnectorKind::Ldap,
+            "manual" => ConnectorKind::Manual,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a secret comes from. Never the secret itself.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    Env(String),
+    File(PathBuf),
+}
+
+impl fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Env(var) => write!(f, "env:{var}"),
+            SecretRef::File(path) => write!(f, "file:{}", path.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileConnector {
+    /// Relative to the policy repository root.
+    pub path: PathBuf,
+    pub format: FileFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimConnector {
+    pub url: String,
+    pub token: SecretRef,
+    pub page_size: u32,
+    pub timeout: SignedDuration,
+    pub hard_delete: bool,
+    pub manage_groups: bool,
+    pub user_attribute: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LdapConnector {
+    pub url: String,
+    pub bind_dn: String,
+    pub password: SecretRef,
+    pub base_dn: String,
+    pub disabled_ou: Option<String>,
+    pub group_base_dn: Option<String>,
+    pub flavor: LdapFlavor,
+    pub starttls: bool,
+    pub page_size: u32,
+    pub timeout: SignedDuration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LdapFlavor {
+    Openldap,
+    ActiveDirectory,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManualConnector {
+    pub owner: String,
+    pub sla: SignedDuration,
+    pub escalate_to: Option<String>,
+}
+
+/// Revocation order: lower tiers are cut first and confirmed before the next tier starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tier {
+    IdentityProvider,
+    Directory,
+    RemoteAccess,
+    Mfa,
+    Privileged,
+    Finance,
+    CustomerData,
+    Business,
+    Collaboration,
+    Hardware,
+}
+
+impl Tier {
+    pub const NAMES: &'static [&'static str] = &[
+        "identity-provider",
+        "directory",
+        "remote-access",
+        "mfa",
+        "privileged",
+        "finance",
+        "customer-data",
+        "business",
+        "collaboration",
+        "hardware",
+    ];
+    const ALL: [Tier; 10] = [
+        Tier::IdentityProvider,
+        Tier::Directory,
+        Tier::RemoteAccess,
+        Tier::Mfa,
+        Tier::Privileged,
+        Tier::Finance,
+        Tier::CustomerData,
+        Tier::Business,
+        Tier::Collaboration,
+        Tier::Hardware,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .position(|n| *n == s)
+            .map(|i| Self::ALL[i])
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something done to a leaver's account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Disable,
+    RevokeSessions,
+    RemoveGroups,
+    RemoveLicenses,
+    Move,
+    ResetPassword,
+    Delete,
+    /// Recover a physical item (laptop, badge); only a manual lane can do it.
+    Collect,
+}
+
+impl Action {
+    pub const ALL: &'static [Action] = &[
+        Action::Disable,
+        Action::RevokeSessions,
+        Action::RemoveGroups,
+        Action::RemoveLicenses,
+        Action::Move,
+        Action::ResetPassword,
+        Action::Delete,
+        Action::Collect,
+    ];
+    pub const NAMES: &'static [&'static str] = &[
+        "disable",
+        "revoke-sessions",
+        "remove-groups",
+        "remove-licenses",
+        "move",
+        "reset-password",
+        "delete",
+        "collect",
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .position(|n| *n == s)
+            .map(|i| Self::ALL[i])
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `correlate PERSON_FIELD="ACCOUNT_ATTR"`: a person field matched case-insensitively
+/// against an account attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Correlation {
+    /// Roster column name in snake_case (`employee_id`), as rhai sees it.
+    pub person_field: String,
+    pub account_attribute: String,
+    pub span: Span,
+}
+
+/// An account the policy deliberately leaves alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exemption {
+    pub account: String,
+    pub reason: String,
+    pub owner: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Role {
+    pub name: Spanned<String>,
+    /// The compiled `when`, spanning the KDL string it was written in.
+    pub condition: Spanned<Condition>,
+    pub grants: Vec<Grant>,
+    pub description: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub system: String,
+    pub group: Option<String>,
+    pub entitlement: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: Spanned<String>,
+    /// The compiled `when`, spanning the KDL string it was written in.
+    pub condition: Spanned<Condition>,
+    pub cutoff: Option<Cutoff>,
+    pub delete_after: Option<SignedDuration>,
+    pub retain: Option<Retention>,
+    pub on_leave: Vec<Action>,
+    pub notify: Vec<String>,
+    pub description: Option<String>,
+    pub span: Span,
+}
+
+/// When a leaver's access must be gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "offset")]
+pub enum Cutoff {
+    /// As soon as the roster records the termination.
+    Immediately,
+    /// At the end of the last working day, in the policy's time zone.
+    EndOfLastDay,
+    /// Relative to the end of the last working day.
+    Offset(SignedDuration),
+}
+
+impl fmt::Display for Cutoff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cutoff::Immediately => f.write_str("immediately"),
+            Cutoff::EndOfLastDay => f.write_str("end-of-last-day"),
+            Cutoff::Offset(d) => f.write_str(&super::duration::format_offset(*d)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "duration")]
+pub enum Retention {
+    Forever,
+    For(SignedDuration),
+}
+
+/// A share of a system's accounts, stored as a fraction in `0.0..=1.0`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Share(pub f64);
+
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    pub cutoff: Cutoff,
+    pub delete_after: Option<SignedDuration>,
+    pub max_disable_share: Share,
+    pub timezone: jiff::tz::TimeZone,
+    pub timezone_name: String,
+    pub dormant_after: SignedDuration,
+    pub escalate_after: SignedDuration,
+    pub concurrency: u32,
+    pub on_leave: Vec<Action>,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            cutoff: Cutoff::EndOfLastDay,
+            delete_after: None,
+            max_disable_share: Share(0.10),
+            timezone: jiff::tz::TimeZone::UTC,
+            timezone_name: "UTC".into(),
+            dormant_after: SignedDuration::from_hours(90 * 24),
+            escalate_after: SignedDuration::from_hours(48),
+            concurrency: 4,
+            on_leave: vec![Action::Disable],
+        }
+    }
+}
+
+/// Where the roster (the HR system of record) comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeopleSource {
+    pub format: FileFormat,
+    /// Relative to the policy repository root.
+    pub path: PathBuf,
+    pub key: PersonKey,
+    /// Extra roster columns that `correlate` may use, in snake_case.
+    pub columns: Vec<String>,
+    pub span: Span,
+}
+
+/// The roster column that identifies a person uniquely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PersonKey {
+    Email,
+    EmployeeId,
+    Username,
+}
+
+impl PersonKey {
+    pub const NAMES: &'static [&'static str] = &["email", "employee-id", "username"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "email" => PersonKey::Email,
+            "employee-id" | "employee_id" => PersonKey::EmployeeId,
+            "username" => PersonKey::Username,
+            _ => return None,
+        })
+    }
+
+    pub fn column(self) -> &'static str {
+        match self {
+            PersonKey::Email => "email",
+            PersonKey::EmployeeId => "employee_id",
+            PersonKey::Username => "username",
+        }
+    }
+}
+
+/// Person fields `correlate` may name without declaring them.
+pub const STANDARD_PERSON_FIELDS: &[&str] = &["email", "username", "employee-id", "name"];

@@ -1,0 +1,355 @@
+//! Sandboxed rhai conditions: compiled once at load, evaluated many times by the planner.
+//!
+//! Policies decide *who* a rule applies to with small rhai expressions such as
+//! `person.termination_type == "involuntary"`. A policy file is reviewed code, but it is
+//! still input: a condition must never hang the planner, exhaust memory, read files, print,
+//! or reach the network. So the engine here is built once with hard limits, expressions only
+//! (no statements, loops, modules or `eval`), and strict variables: `person`, `account` and
+//! `now` are the only names a condition can see. Compilation errors carry the line and column
+//! inside the expression so the policy loader can point into the KDL string.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use rhai::{Dynamic, Engine, Map, OptimizationLevel, Scope, AST};
+
+/// Names visible to every condition.
+pub const VARIABLES: &[&str] = &["person", "account", "now"];
+
+/// Hard limits. Generous for real policies (a few comparisons), tiny for runaway ones.
+const MAX_OPERATIONS: u64 = 100_000;
+const MAX_CALL_LEVELS: usize = 16;
+const MAX_EXPR_DEPTH: usize = 64;
+const MAX_FN_EXPR_DEPTH: usize = 32;
+const MAX_STRING_SIZE: usize = 64 * 1024;
+const MAX_ARRAY_SIZE: usize = 10_000;
+const MAX_MAP_SIZE: usize = 10_000;
+/// Longest condition source accepted at all.
+pub const MAX_CONDITION_LEN: usize = 16 * 1024;
+
+fn engine() -> Arc<Engine> {
+    static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let mut engine = Engine::new();
+            engine
+                .set_strict_variables(true)
+                .set_fail_on_invalid_map_property(true)
+                .set_allow_looping(false)
+                .set_max_operations(MAX_OPERATIONS)
+                .set_max_call_levels(MAX_CALL_LEVELS)
+                .set_max_expr_depths(MAX_EXPR_DEPTH, MAX_FN_EXPR_DEPTH)
+                .set_max_string_size(MAX_STRING_SIZE)
+                .set_max_array_size(MAX_ARRAY_SIZE)
+                .set_max_map_size(MAX_MAP_SIZE)
+                .set_max_modules(0)
+                .set_optimization_level(OptimizationLevel::Simple);
+            engine.disable_symbol("eval");
+            // Conditions must not write to the terminal (or leak data through it).
+            engine.on_print(|_| {}).on_debug(|_, _, _| {});
+            Arc::new(engine)
+        })
+        .clone()
+}
+
+/// A compiled condition, ready to evaluate.
+#[derive(Clone)]
+pub struct Condition {
+    source: Arc<str>,
+    ast: Arc<AST>,
+    engine: Arc<Engine>,
+    owner: Arc<str>,
+    uses_account: bool,
+}
+
+impl fmt::Debug for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condition")
+            .field("owner", &self.owner)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// Why a condition did not compile; positions are 1-based within the expression text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+    /// Length (in characters) of the offending token when known, else 1.
+    pub len: usize,
+    pub help: Option<String>,
+}
+
+/// Why a condition failed at evaluation time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    #[error("the condition of {owner} failed: {message}")]
+    Failed {
+        owner: String,
+        message: String,
+        /// 1-based line and column inside the condition, when rhai reports one.
+        position: Option<(usize, usize)>,
+    },
+    #[error("the condition of {owner} gave a {type_name}, but a condition must give true or false")]
+    NotBool { owner: String, type_name: String },
+}
+
+impl Condition {
+    /// Compile `source` for `owner` (e.g. `rule "involuntary"`, used in evaluation errors).
+    pub fn compile(owner: &str, source: &str) -> Result<Condition, CompileError> {
+        if source.chars().count() > MAX_CONDITION_LEN {
+            return Err(CompileError {
+                message: format!(
+                    "condition is {} characters long; the limit is {MAX_CONDITION_LEN}",
+                    source.chars().count()
+                ),
+                line: 1,
+                column: 1,
+                len: 1,
+                help: Some("keep conditions to a few comparisons; put data in the roster".into()),
+            });
+        }
+        let engine = engine();
+        let mut scope = Scope::new();
+        for name in VARIABLES {
+            // Pushed as ordinary variables (not constants) so the optimiser cannot fold them.
+            scope.push(*name, Dynamic::UNIT);
+        }
+        let ast = engine
+            .compile_expression_with_scope(&scope, source)
+            .map_err(|e| compile_error(source, &e))?;
+        Ok(Condition {
+            source: source.into(),
+            ast: Arc::new(ast),
+            engine,
+            owner: owner.into(),
+            uses_account: mentions_identifier(source, "account"),
+        })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// True when the condition looks at `account` and so must be evaluated per account.
+    pub fn uses_account(&self) -> bool {
+        self.uses_account
+    }
+
+    /// Evaluate against one person (and optionally one of their accounts) at `now`.
+    pub fn eval(
+        &self,
+        person: &PersonContext,
+        account: Option<&AccountContext>,
+        now: jiff::Timestamp,
+    ) -> Result<bool, EvalError> {
+        let mut scope = Scope::new();
+        scope.push("person", person.0.clone());
+        scope.push(
+            "account",
+            account.map_or(Dynamic::UNIT, |a| a.0.clone()),
+        );
+        scope.push("now", now.as_second());
+        let value = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut scope, &self.ast)
+            .map_err(|e| {
+                let pos = e.position();
+                EvalError::Failed {
+                    owner: self.owner.to_string(),
+                    message: eval_message(&e),
+                    position: pos.line().map(|l| (l, pos.position().unwrap_or(1))),
+                }
+            })?;
+        value.as_bool().map_err(|type_name| EvalError::NotBool {
+            owner: self.owner.to_string(),
+            type_name: type_name.to_string(),
+        })
+    }
+}
+
+/// The `person` a condition sees: a rhai map shared between evaluations (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct PersonContext(Dynamic);
+
+impl PersonContext {
+    pub fn new(fields: Map) -> Self {
+        PersonContext(Dynamic::from_map(fields).into_shared())
+    }
+}
+
+/// The `account` a condition sees.
+#[derive(Clone, Debug)]
+pub struct AccountContext(Dynamic);
+
+impl AccountContext {
+    pub fn new(fields: Map) -> Self {
+        AccountContext(Dynamic::from_map(fields).into_shared())
+    }
+}
+
+fn compile_error(source: &str, e: &rhai::ParseError) -> CompileError {
+    use rhai::ParseErrorType as P;
+    let pos = e.position();
+    let (line, column) = (pos.line().unwrap_or(1), pos.position().unwrap_or(1));
+    let kind = e.err_type();
+    let (message, len, help) = match kind {
+        P::VariableUndefined(name) => (
+            format!("unknown variable `{name}` in condition"),
+            name.chars().count(),
+            Some(format!(
+                "conditions can only use `person`, `account` and `now`{}",
+                crate::policy::diagnostic::did_you_mean(name, VARIABLES.iter().copied())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default()
+            )),
+        ),
+        P::UnexpectedEOF => (
+            "condition ends too early".to_string(),
+            1,
+            Some("the expression is incomplete: check for a missing operand or closing bracket".into()),
+        ),
+        P::BadInput(rhai::LexError::ImproperSymbol(sym, _)) if sym == "eval" => (
+            "`eval` is not allowed in conditions".to_string(),
+            4,
+            Some("conditions are sandboxed: no eval, modules, loops, files or network".into()),
+        ),
+        _ => (
+            format!("invalid condition: {kind}"),
+            1,
+            Some(
+                "a condition is a single rhai expression such as `person.department == \"Sales\" && !person.legal_hold`; statements, loops and functions are not allowed"
+                    .into(),
+            ),
+        ),
+    };
+    // rhai reports the end of input one past the last character; keep it inside the text.
+    let _ = source;
+    CompileError {
+        message,
+        line,
+        column,
+        len: len.max(1),
+        help,
+    }
+}
+
+fn eval_message(e: &rhai::EvalAltResult) -> String {
+    use rhai::EvalAltResult as E;
+    match e {
+        E::ErrorTooManyOperations(_) => format!(
+            "it exceeded {MAX_OPERATIONS} operations (a runaway loop or an oversized computation)"
+        ),
+        E::ErrorDataTooLarge(what, _) => format!("{what} exceeded the sandbox limit"),
+        E::ErrorStackOverflow(_) => "it recursed too deeply".to_string(),
+        other => {
+            // rhai appends " (line 1, position 5)"; positions are reported separately.
+            let text = other.to_string();
+            match text.rfind(" (line ") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            }
+        }
+    }
+}
+
+/// Whether `ident` occurs in `source` as an identifier outside string literals.
+fn mentions_identifier(source: &str, ident: &str) -> bool {
+    let bytes = source.as_bytes();
+    let mut in_string: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match in_string {
+            Some(q) => {
+                if b == b'\\' {
+                    i += 1;
+                } else if b == q {
+                    in_string = None;
+                }
+            }
+            None if b == b'"' || b == b'`' || b == b'\'' => in_string = Some(b),
+            None if source[i..].starts_with(ident) => {
+                let before_ok = i == 0 || !is_ident_byte(bytes[i - 1]);
+                let after = i + ident.len();
+                let after_ok = after >= bytes.len() || !is_ident_byte(bytes[after]);
+                if before_ok && after_ok {
+                    return true;
+                }
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(pairs: &[(&str, Dynamic)]) -> PersonContext {
+        let mut map = Map::new();
+        for (k, v) in pairs {
+            map.insert((*k).into(), v.clone());
+        }
+        PersonContext::new(map)
+    }
+
+    #[test]
+    fn evaluates_against_person() {
+        let c = Condition::compile("rule \"sales\"", "person.department == \"Sales\"").unwrap();
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        assert!(c.eval(&person(&[("department", "Sales".into())]), None, now).unwrap());
+        assert!(!c.eval(&person(&[("department", "IT".into())]), None, now).unwrap());
+    }
+
+    #[test]
+    fn unknown_variable_is_a_compile_error_with_position() {
+        let e = Condition::compile("rule x", "person.a == 1 &&\n  persn.b").unwrap_err();
+        assert_eq!((e.line, e.column, e.len), (2, 3, 5));
+        assert!(e.help.unwrap().contains("did you mean `person`"));
+    }
+
+    #[test]
+    fn runaway_evaluation_fails_instead_of_hanging() {
+        let c = Condition::compile(
+            "rule \"loop\"",
+            "[0].pad(9999, 0).map(|x| [0].pad(9999, 0).len()).len() > 0",
+        )
+        .unwrap();
+        let err = c
+            .eval(&person(&[]), None, jiff::Timestamp::UNIX_EPOCH)
+            .unwrap_err();
+        assert!(err.to_string().contains("exceeded"), "{err}");
+    }
+
+    #[test]
+    fn missing_property_is_an_error_not_false() {
+        let c = Condition::compile("rule x", "person.departmnt == \"Sales\"").unwrap();
+        let err = c
+            .eval(&person(&[("department", "Sales".into())]), None, jiff::Timestamp::UNIX_EPOCH)
+            .unwrap_err();
+        assert!(err.to_string().contains("departmnt"), "{err}");
+    }
+
+    #[test]
+    fn non_boolean_result_is_an_error() {
+        let c = Condition::compile("rule x", "1 + 1").unwrap();
+        let err = c.eval(&person(&[]), None, jiff::Timestamp::UNIX_EPOCH).unwrap_err();
+        assert!(matches!(err, EvalError::NotBool { .. }));
+    }
+
+    #[test]
+    fn detects_account_usage_outside_strings() {
+        assert!(mentions_identifier("account.privileged", "account"));
+        assert!(!mentions_identifier("person.title == \"account manager\"", "account"));
+        assert!(!mentions_identifier("person.accounts_count > 1", "account"));
+    }
+}
