@@ -3,7 +3,15 @@
 use clap::Parser;
 
 fn main() {
-    let cli = offboard::cli::Cli::parse();
+    // clap exits with 2 on usage errors, which would read as "changes present" in CI.
+    let cli = match offboard::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
     let code = offboard::cli::run(cli);
     std::process::exit(code as i32);
 }

@@ -39,7 +39,13 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Policy repository root (holds policies/ and inventory/)
-    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR", default_value = ".")]
+    #[arg(
+        short = 'C',
+        long = "chdir",
+        global = true,
+        value_name = "DIR",
+        default_value = "."
+    )]
     pub root: PathBuf,
     /// Directory of policy files [default: DIR/policies]
     #[arg(long, global = true, value_name = "DIR")]
@@ -95,9 +101,11 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Parse and check the policy: syntax, names, references, actions, secrets, conditions
-    #[command(long_about = "Parse every policies/*.kdl file, check it as a whole and compile every \
+    #[command(
+        long_about = "Parse every policies/*.kdl file, check it as a whole and compile every \
 condition. Prints one summary line when valid (exit 0); otherwise every problem with file, line, \
-column and a hint (exit 1). --format json prints diagnostics for editors and CI.")]
+column and a hint (exit 1). --format json prints diagnostics for editors and CI."
+    )]
     Validate(validate::ValidateArgs),
 }
 

@@ -4,7 +4,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{Exit, Format, GlobalArgs};
-use crate::policy::{self, diagnostic, RenderOptions};
+use crate::policy::{self, RenderOptions, diagnostic};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -36,7 +36,10 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
                 color: global.stderr_color(),
                 ..RenderOptions::default()
             };
-            eprint!("{}", diagnostic::render_text(&e.diagnostics, &e.sources, opts));
+            eprint!(
+                "{}",
+                diagnostic::render_text(&e.diagnostics, &e.sources, opts)
+            );
             eprintln!("Error: {}; nothing was changed.", e);
             Exit::Error
         }

@@ -335,7 +335,10 @@ impl SourceCode for ClippedSource<'_> {
 }
 
 /// Suggest the closest known name, for "did you mean" help texts.
-pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::normalized_damerau_levenshtein(given, c), c))

@@ -78,7 +78,11 @@ pub fn parse(text: &str, sign: Sign) -> Result<SignedDuration, DurationError> {
         // Keep well inside what timestamps can be offset by (jiff spans ~±10,000 years).
         .filter(|s| *s <= 1_000 * 365 * 86_400)
         .ok_or_else(|| DurationError::TooLarge(text.into()))?;
-    Ok(SignedDuration::from_secs(if negative { -seconds } else { seconds }))
+    Ok(SignedDuration::from_secs(if negative {
+        -seconds
+    } else {
+        seconds
+    }))
 }
 
 pub const HELP: &str = "write a number and a unit as a quoted string: \"30d\", \"48h\", \"2w\", \"7y\" (units: s, m, h, d, w, y)";
@@ -99,7 +103,11 @@ pub fn format(d: SignedDuration) -> String {
 /// Display an offset with an explicit sign: `+2d`, `-1d`.
 pub fn format_offset(d: SignedDuration) -> String {
     let s = format(d);
-    if s.starts_with('-') { s } else { format!("+{s}") }
+    if s.starts_with('-') {
+        s
+    } else {
+        format!("+{s}")
+    }
 }
 
 #[cfg(test)]
@@ -111,16 +119,34 @@ mod tests {
         assert_eq!(parse("90d", Sign::Unsigned).unwrap().as_secs(), 90 * 86_400);
         assert_eq!(parse("+2d", Sign::Required).unwrap().as_secs(), 2 * 86_400);
         assert_eq!(parse("-4h", Sign::Required).unwrap().as_secs(), -4 * 3600);
-        assert_eq!(parse("7y", Sign::Unsigned).unwrap().as_secs(), 7 * 365 * 86_400);
+        assert_eq!(
+            parse("7y", Sign::Unsigned).unwrap().as_secs(),
+            7 * 365 * 86_400
+        );
     }
 
     #[test]
     fn rejects_bad_input() {
-        assert!(matches!(parse("90", Sign::Unsigned), Err(DurationError::UnknownUnit { .. })));
-        assert!(matches!(parse("90x", Sign::Unsigned), Err(DurationError::UnknownUnit { .. })));
-        assert!(matches!(parse("d", Sign::Unsigned), Err(DurationError::Malformed(_))));
-        assert!(matches!(parse("2d", Sign::Required), Err(DurationError::MissingSign(_))));
-        assert!(matches!(parse("-2d", Sign::Unsigned), Err(DurationError::Negative(_))));
+        assert!(matches!(
+            parse("90", Sign::Unsigned),
+            Err(DurationError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            parse("90x", Sign::Unsigned),
+            Err(DurationError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            parse("d", Sign::Unsigned),
+            Err(DurationError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse("2d", Sign::Required),
+            Err(DurationError::MissingSign(_))
+        ));
+        assert!(matches!(
+            parse("-2d", Sign::Unsigned),
+            Err(DurationError::Negative(_))
+        ));
         assert!(matches!(
             parse("99999999999999999999d", Sign::Unsigned),
             Err(DurationError::TooLarge(_))

@@ -26,7 +26,11 @@ pub struct PolicyError {
 impl std::fmt::Display for PolicyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let n = self.diagnostics.len();
-        write!(f, "the policy has {n} {}", if n == 1 { "error" } else { "errors" })
+        write!(
+            f,
+            "the policy has {n} {}",
+            if n == 1 { "error" } else { "errors" }
+        )
     }
 }
 
@@ -73,8 +77,11 @@ pub fn load_dir(dir: &Path, display_base: &Path) -> Result<Policy, PolicyError> 
         match read_policy_file(&path) {
             Ok(text) => texts.push((shown, text)),
             Err(message) => problems.push(
-                Diagnostic::general("policy::unreadable", format!("{}: {message}", shown.display()))
-                    .help("policy files must be readable UTF-8 text under 32 MiB"),
+                Diagnostic::general(
+                    "policy::unreadable",
+                    format!("{}: {message}", shown.display()),
+                )
+                .help("policy files must be readable UTF-8 text under 32 MiB"),
             ),
         }
     }

@@ -122,13 +122,45 @@ impl ConnectorConfig {
     }
 
     /// Actions this connector can carry out; anything else must not be planned for it.
-    pub fn capabilities(&self) -> &'static [Action] {
-        let hard_delete = matches!(self, ConnectorConfig::Scim(s) if s.hard_delete);
-        self.kind().capabilities(hard_delete)
+    pub fn capabilities(&self) -> Vec<Action> {
+        self.kind().capabilities(self.options())
     }
 
     pub fn can(&self, action: Action) -> bool {
-        self.capabilities().contains(&action)
+        self.kind().can(self.options(), action)
+    }
+
+    fn options(&self) -> ConnectorOptions {
+        match self {
+            ConnectorConfig::Scim(s) => ConnectorOptions {
+                hard_delete: s.hard_delete,
+                manage_groups: s.manage_groups,
+                disabled_ou: false,
+            },
+            ConnectorConfig::Ldap(l) => ConnectorOptions {
+                disabled_ou: l.disabled_ou.is_some(),
+                ..ConnectorOptions::default()
+            },
+            _ => ConnectorOptions::default(),
+        }
+    }
+}
+
+/// The connector settings that change what it can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectorOptions {
+    pub hard_delete: bool,
+    pub manage_groups: bool,
+    pub disabled_ou: bool,
+}
+
+impl Default for ConnectorOptions {
+    fn default() -> Self {
+        ConnectorOptions {
+            hard_delete: false,
+            manage_groups: true,
+            disabled_ou: false,
+        }
     }
 }
 
@@ -144,15 +176,57 @@ pub enum ConnectorKind {
 impl ConnectorKind {
     pub const NAMES: &'static [&'static str] = &["file", "scim", "ldap", "manual"];
 
-    /// Actions a connector of this kind can carry out (`hard_delete` only matters for scim).
-    pub fn capabilities(self, hard_delete: bool) -> &'static [Action] {
+    /// Everything a connector of this kind can do when configured for it.
+    fn base_capabilities(self) -> &'static [Action] {
         use Action::*;
         match self {
-            ConnectorKind::File => &[Disable, RevokeSessions, RemoveGroups, RemoveLicenses, Delete],
-            ConnectorKind::Scim if hard_delete => &[Disable, RemoveGroups, Delete],
-            ConnectorKind::Scim => &[Disable, RemoveGroups],
+            ConnectorKind::File => &[
+                Disable,
+                RevokeSessions,
+                RemoveGroups,
+                RemoveLicenses,
+                Delete,
+            ],
+            ConnectorKind::Scim => &[Disable, RemoveGroups, Delete],
             ConnectorKind::Ldap => &[Disable, RemoveGroups, Move, ResetPassword, Delete],
             ConnectorKind::Manual => Action::ALL,
+        }
+    }
+
+    /// Whether a connector of this kind, with these settings, can perform `action`.
+    pub fn can(self, options: ConnectorOptions, action: Action) -> bool {
+        if !self.base_capabilities().contains(&action) {
+            return false;
+        }
+        match (self, action) {
+            (ConnectorKind::Scim, Action::Delete) => options.hard_delete,
+            (ConnectorKind::Scim, Action::RemoveGroups) => options.manage_groups,
+            (ConnectorKind::Ldap, Action::Move) => options.disabled_ou,
+            _ => true,
+        }
+    }
+
+    pub fn capabilities(self, options: ConnectorOptions) -> Vec<Action> {
+        self.base_capabilities()
+            .iter()
+            .copied()
+            .filter(|a| self.can(options, *a))
+            .collect()
+    }
+
+    /// Why a built-in capability is switched off by the settings, as a hint.
+    pub fn missing_setting(self, action: Action) -> Option<&'static str> {
+        match (self, action) {
+            (ConnectorKind::Scim, Action::Delete) => {
+                Some("a scim connector deletes only with `hard-delete=#true`")
+            }
+            (ConnectorKind::Scim, Action::RemoveGroups) => {
+                Some("`manage-groups=#false` turns group removal off")
+            }
+            (ConnectorKind::Ldap, Action::Move) => {
+                Some("`move` needs `disabled-ou=\"OU=Disabled Users,...\"` on the connector")
+            }
+            _ => None,
         }
     }
 

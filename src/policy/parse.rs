@@ -249,7 +249,7 @@ impl Builder {
                     .label("no `on-leave` of its own")
                     .help(format!(
                         "give this system its own `on-leave` with actions it can do: {}",
-                        capability_list(system.connector.capabilities())
+                        capability_list(&system.connector.capabilities())
                     )),
                 );
             }
@@ -301,8 +301,16 @@ impl Builder {
 /// A hint for KDL syntax errors that policy authors hit often.
 fn syntax_hint(snippet: &str) -> Option<&'static str> {
     let s = snippet.trim_start_matches(['+', '-']);
-    let digits = s.bytes().take_while(|b| b.is_ascii_digit() || *b == b'_' || *b == b'.').count();
-    if digits > 0 && digits < s.len() && s[digits..].bytes().all(|b| b.is_ascii_alphabetic() || b == b'%') {
+    let digits = s
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b'_' || *b == b'.')
+        .count();
+    if digits > 0
+        && digits < s.len()
+        && s[digits..]
+            .bytes()
+            .all(|b| b.is_ascii_alphabetic() || b == b'%')
+    {
         return Some(
             "in KDL v2 a value that starts with a digit must be a number: write durations and percentages as strings, e.g. \"90d\" or \"5%\"",
         );
@@ -315,8 +323,12 @@ fn syntax_hint(snippet: &str) -> Option<&'static str> {
 
 fn system_help(given: &str, declared: &[&str]) -> String {
     match did_you_mean(given, declared.iter().copied()) {
-        Some(best) => format!("did you mean `{best}`? declare the system with `system {given} {{ ... }}` or fix the name"),
-        None => format!("declare it with `system {given} {{ connector ...; tier ... }}` or fix the name"),
+        Some(best) => format!(
+            "did you mean `{best}`? declare the system with `system {given} {{ ... }}` or fix the name"
+        ),
+        None => format!(
+            "declare it with `system {given} {{ connector ...; tier ... }}` or fix the name"
+        ),
     }
 }
 
@@ -373,7 +385,11 @@ impl FileParser<'_> {
             .char_indices()
             .find(|&(_, c)| c != '=' && !c.is_whitespace())
             .map_or(rest.len(), |(i, _)| i);
-        Span::new(self.file, after_name + skip, whole.end().saturating_sub(after_name + skip))
+        Span::new(
+            self.file,
+            after_name + skip,
+            whole.end().saturating_sub(after_name + skip),
+        )
     }
 
     fn literal(&self, span: Span) -> &str {
@@ -438,7 +454,11 @@ impl FileParser<'_> {
             let help = if allowed.is_empty() {
                 format!("`{}` takes no properties", node.name().value())
             } else {
-                suggestion_help(key, allowed, &format!("properties of `{}`", node.name().value()))
+                suggestion_help(
+                    key,
+                    allowed,
+                    &format!("properties of `{}`", node.name().value()),
+                )
             };
             self.error(
                 Diagnostic::error(
@@ -474,7 +494,11 @@ impl FileParser<'_> {
     }
 
     fn args<'n>(&mut self, node: &'n KdlNode, rule: &Args) -> Option<Vec<&'n KdlEntry>> {
-        let args: Vec<&KdlEntry> = node.entries().iter().filter(|e| e.name().is_none()).collect();
+        let args: Vec<&KdlEntry> = node
+            .entries()
+            .iter()
+            .filter(|e| e.name().is_none())
+            .collect();
         if args.len() < rule.min || args.len() > rule.max {
             let span = if args.len() > rule.max {
                 self.span(args[rule.max].span())
@@ -490,7 +514,11 @@ impl FileParser<'_> {
             };
             self.error(
                 Diagnostic::error("policy::arguments", span, message)
-                    .label(if args.len() > rule.max { "unexpected" } else { "here" })
+                    .label(if args.len() > rule.max {
+                        "unexpected"
+                    } else {
+                        "here"
+                    })
                     .help(if rule.usage.is_empty() {
                         format!("write `{}` on its own", node.name().value())
                     } else {
@@ -587,7 +615,12 @@ impl FileParser<'_> {
         self.string(entry, &format!("`{key}`"))
     }
 
-    fn required_string_prop(&mut self, node: &KdlNode, key: &str, usage: &str) -> Option<Spanned<String>> {
+    fn required_string_prop(
+        &mut self,
+        node: &KdlNode,
+        key: &str,
+        usage: &str,
+    ) -> Option<Spanned<String>> {
         match Self::prop(node, key) {
             Some(entry) => self.string(entry, &format!("`{key}`")),
             None => {
@@ -618,7 +651,10 @@ impl FileParser<'_> {
                     Diagnostic::error(
                         "policy::type",
                         span,
-                        format!("`{key}` must be #true or #false, found {}", type_name(other)),
+                        format!(
+                            "`{key}` must be #true or #false, found {}",
+                            type_name(other)
+                        ),
                     )
                     .label("expected a boolean")
                     .help("KDL v2 writes booleans as #true and #false"),
@@ -628,7 +664,12 @@ impl FileParser<'_> {
         }
     }
 
-    fn integer(&mut self, entry: &KdlEntry, what: &str, range: std::ops::RangeInclusive<i128>) -> Option<u32> {
+    fn integer(
+        &mut self,
+        entry: &KdlEntry,
+        what: &str,
+        range: std::ops::RangeInclusive<i128>,
+    ) -> Option<u32> {
         let span = self.value_span(entry);
         match entry.value() {
             KdlValue::Integer(n) if range.contains(n) => u32::try_from(*n).ok(),
@@ -639,8 +680,16 @@ impl FileParser<'_> {
                         span,
                         format!("{what} {n} is out of range"),
                     )
-                    .label(format!("must be between {} and {}", range.start(), range.end()))
-                    .help(format!("choose {what} between {} and {}", range.start(), range.end())),
+                    .label(format!(
+                        "must be between {} and {}",
+                        range.start(),
+                        range.end()
+                    ))
+                    .help(format!(
+                        "choose {what} between {} and {}",
+                        range.start(),
+                        range.end()
+                    )),
                 );
                 None
             }
@@ -652,7 +701,10 @@ impl FileParser<'_> {
                         format!("{what} must be a whole number, found {}", type_name(other)),
                     )
                     .label("expected a number")
-                    .help(format!("write a number without quotes, e.g. `{}`", range.start())),
+                    .help(format!(
+                        "write a number without quotes, e.g. `{}`",
+                        range.start()
+                    )),
                 );
                 None
             }
@@ -757,13 +809,24 @@ impl FileParser<'_> {
     }
 
     fn name_arg(&mut self, node: &KdlNode, usage: &'static str) -> Option<Spanned<String>> {
-        let args = self.args(node, &Args { min: 1, max: 1, usage })?;
+        let args = self.args(
+            node,
+            &Args {
+                min: 1,
+                max: 1,
+                usage,
+            },
+        )?;
         let name = self.string(args[0], "a name")?;
         if name.value.is_empty() || name.value.chars().any(|c| c.is_control()) {
             self.error(
-                Diagnostic::error("policy::name", name.span, "names must be non-empty and printable")
-                    .label("invalid name")
-                    .help("use letters, digits and dashes, e.g. `corp-ad`"),
+                Diagnostic::error(
+                    "policy::name",
+                    name.span,
+                    "names must be non-empty and printable",
+                )
+                .label("invalid name")
+                .help("use letters, digits and dashes, e.g. `corp-ad`"),
             );
             return None;
         }
@@ -783,19 +846,22 @@ impl FileParser<'_> {
             return out;
         };
         for arg in args {
-            if let Some(name) = self.keyword(arg, Action::NAMES, "action") {
-                if let Some(action) = Action::parse(&name.value) {
-                    out.push(Spanned::new(action, name.span));
-                }
+            if let Some(name) = self.keyword(arg, Action::NAMES, "action")
+                && let Some(action) = Action::parse(&name.value)
+            {
+                out.push(Spanned::new(action, name.span));
             }
         }
         out
     }
 
     fn system(&mut self, node: &KdlNode) {
-        const USAGE: &str = "system NAME { connector KIND ...; tier TIER; correlate email=\"email\" }";
+        const USAGE: &str =
+            "system NAME { connector KIND ...; tier TIER; correlate email=\"email\" }";
         self.check_props(node, &[]);
-        let Some(name) = self.name_arg(node, USAGE) else { return };
+        let Some(name) = self.name_arg(node, USAGE) else {
+            return;
+        };
         if !self.b.claim("system", &name) {
             return;
         }
@@ -805,7 +871,7 @@ impl FileParser<'_> {
         };
         let errors_before = self.b.diagnostics.len();
         let mut connector = None;
-        let mut connector_kind: Option<(ConnectorKind, bool)> = None;
+        let mut connector_kind: Option<(ConnectorKind, ConnectorOptions)> = None;
         let mut tier = None;
         let mut correlate = Vec::new();
         let mut on_leave: Option<Vec<Spanned<Action>>> = None;
@@ -836,7 +902,14 @@ impl FileParser<'_> {
                 "tier" => {
                     self.check_props(child, &[]);
                     self.no_children(child);
-                    if let Some(args) = self.args(child, &Args { min: 1, max: 1, usage: "tier identity-provider" }) {
+                    if let Some(args) = self.args(
+                        child,
+                        &Args {
+                            min: 1,
+                            max: 1,
+                            usage: "tier identity-provider",
+                        },
+                    ) {
                         tier = self
                             .keyword(args[0], Tier::NAMES, "tier")
                             .and_then(|t| Tier::parse(&t.value));
@@ -844,8 +917,19 @@ impl FileParser<'_> {
                 }
                 "correlate" => {
                     self.no_children(child);
-                    let _ = self.args(child, &Args { min: 0, max: 0, usage: "correlate email=\"userName\"" });
-                    let props: Vec<&KdlEntry> = child.entries().iter().filter(|e| e.name().is_some()).collect();
+                    let _ = self.args(
+                        child,
+                        &Args {
+                            min: 0,
+                            max: 0,
+                            usage: "correlate email=\"userName\"",
+                        },
+                    );
+                    let props: Vec<&KdlEntry> = child
+                        .entries()
+                        .iter()
+                        .filter(|e| e.name().is_some())
+                        .collect();
                     if props.is_empty() {
                         let span = self.node_name_span(child);
                         self.error(
@@ -873,14 +957,23 @@ impl FileParser<'_> {
                 "exempt" => {
                     self.no_children(child);
                     self.check_props(child, &["reason", "owner"]);
-                    const EXEMPT: &str = "exempt \"svc-backup\" reason=\"backup service\" owner=\"it-ops@acme.com\"";
+                    const EXEMPT: &str =
+                        "exempt \"svc-backup\" reason=\"backup service\" owner=\"it-ops@acme.com\"";
                     let account = self
-                        .args(child, &Args { min: 1, max: 1, usage: EXEMPT })
+                        .args(
+                            child,
+                            &Args {
+                                min: 1,
+                                max: 1,
+                                usage: EXEMPT,
+                            },
+                        )
                         .and_then(|a| self.string(a[0], "an account"));
                     let reason = self.required_string_prop(child, "reason", EXEMPT);
                     let owner = self.required_string_prop(child, "owner", EXEMPT);
                     if let (Some(account), Some(reason), Some(owner)) = (account, reason, owner) {
-                        if let Some(first) = exemptions.iter().find(|e| e.account == account.value) {
+                        if let Some(first) = exemptions.iter().find(|e| e.account == account.value)
+                        {
                             let first_span = first.span;
                             self.error(
                                 Diagnostic::error(
@@ -909,7 +1002,14 @@ impl FileParser<'_> {
                 "privileged-groups" => {
                     self.check_props(child, &[]);
                     self.no_children(child);
-                    if let Some(args) = self.args(child, &Args { min: 1, max: usize::MAX, usage: "privileged-groups \"admins\" \"owners\"" }) {
+                    if let Some(args) = self.args(
+                        child,
+                        &Args {
+                            min: 1,
+                            max: usize::MAX,
+                            usage: "privileged-groups \"admins\" \"owners\"",
+                        },
+                    ) {
                         for a in args {
                             if let Some(g) = self.string(a, "a group") {
                                 privileged_groups.push(g.value);
@@ -920,7 +1020,14 @@ impl FileParser<'_> {
                 "max-disable-share" => {
                     self.check_props(child, &[]);
                     self.no_children(child);
-                    if let Some(args) = self.args(child, &Args { min: 1, max: 1, usage: "max-disable-share \"20%\"" }) {
+                    if let Some(args) = self.args(
+                        child,
+                        &Args {
+                            min: 1,
+                            max: 1,
+                            usage: "max-disable-share \"20%\"",
+                        },
+                    ) {
                         max_disable_share = self.share(args[0]);
                     }
                 }
@@ -930,8 +1037,16 @@ impl FileParser<'_> {
 
         let name_span = name.span;
         for (present, what, usage) in [
-            (connector.is_some() || seen.contains_key("connector"), "connector", "connector file path=\"inventory/accounts/NAME.json\""),
-            (tier.is_some() || seen.contains_key("tier"), "tier", "tier identity-provider"),
+            (
+                connector.is_some() || seen.contains_key("connector"),
+                "connector",
+                "connector file path=\"inventory/accounts/NAME.json\"",
+            ),
+            (
+                tier.is_some() || seen.contains_key("tier"),
+                "tier",
+                "tier identity-provider",
+            ),
         ] {
             if !present {
                 self.error(
@@ -946,7 +1061,8 @@ impl FileParser<'_> {
             }
         }
         let manual = matches!(connector, Some(ConnectorConfig::Manual(_)));
-        if correlate.is_empty() && !manual && connector.is_some() && !seen.contains_key("correlate") {
+        if correlate.is_empty() && !manual && connector.is_some() && !seen.contains_key("correlate")
+        {
             self.error(
                 Diagnostic::error(
                     "policy::missing-node",
@@ -961,8 +1077,8 @@ impl FileParser<'_> {
         // Check actions against the connector's capabilities. The kind is read from the
         // node itself, so a connector with other errors still gets its actions checked.
         let mut actions = Vec::new();
-        if let (Some((kind, hard_delete)), Some(list)) = (connector_kind, &on_leave) {
-            let capabilities = kind.capabilities(hard_delete);
+        if let (Some((kind, options)), Some(list)) = (connector_kind, &on_leave) {
+            let capabilities = kind.capabilities(options);
             for a in list {
                 if capabilities.contains(&a.value) {
                     if !actions.contains(&a.value) {
@@ -970,22 +1086,30 @@ impl FileParser<'_> {
                     }
                     continue;
                 }
-                let extra = if kind == ConnectorKind::Scim && a.value == Action::Delete {
-                    "; a scim connector deletes only with `hard-delete=#true`"
-                } else {
-                    ""
-                };
+                let extra = kind
+                    .missing_setting(a.value)
+                    .map(|m| format!("; {m}"))
+                    .unwrap_or_default();
                 self.error(
                     Diagnostic::error(
                         "policy::unsupported-action",
                         a.span,
-                        format!("a {} connector cannot `{}`", kind.as_str(), a.value),
+                        format!(
+                            "{} {} connector cannot `{}`",
+                            if kind == ConnectorKind::Ldap {
+                                "an"
+                            } else {
+                                "a"
+                            },
+                            kind.as_str(),
+                            a.value
+                        ),
                     )
                     .label("not a capability of this connector")
                     .help(format!(
                         "{} connectors can: {}{extra}; hand the rest to a `manual` system",
                         kind.as_str(),
-                        capability_list(capabilities)
+                        capability_list(&capabilities)
                     )),
                 );
             }
@@ -1036,21 +1160,53 @@ impl FileParser<'_> {
     fn single_string(&mut self, node: &KdlNode, usage: &'static str) -> Option<String> {
         self.check_props(node, &[]);
         self.no_children(node);
-        let args = self.args(node, &Args { min: 1, max: 1, usage })?;
-        self.string(args[0], &format!("`{}`", node.name().value())).map(|s| s.value)
+        let args = self.args(
+            node,
+            &Args {
+                min: 1,
+                max: 1,
+                usage,
+            },
+        )?;
+        self.string(args[0], &format!("`{}`", node.name().value()))
+            .map(|s| s.value)
     }
 
-    fn single_integer(&mut self, node: &KdlNode, what: &str, range: std::ops::RangeInclusive<i128>) -> Option<u32> {
+    fn single_integer(
+        &mut self,
+        node: &KdlNode,
+        what: &str,
+        range: std::ops::RangeInclusive<i128>,
+    ) -> Option<u32> {
         self.check_props(node, &[]);
         self.no_children(node);
-        let args = self.args(node, &Args { min: 1, max: 1, usage: "concurrency 4" })?;
+        let args = self.args(
+            node,
+            &Args {
+                min: 1,
+                max: 1,
+                usage: "concurrency 4",
+            },
+        )?;
         self.integer(args[0], &format!("`{what}`"), range)
     }
 
-    fn single_duration(&mut self, node: &KdlNode, sign: Sign, usage: &'static str) -> Option<SignedDuration> {
+    fn single_duration(
+        &mut self,
+        node: &KdlNode,
+        sign: Sign,
+        usage: &'static str,
+    ) -> Option<SignedDuration> {
         self.check_props(node, &[]);
         self.no_children(node);
-        let args = self.args(node, &Args { min: 1, max: 1, usage })?;
+        let args = self.args(
+            node,
+            &Args {
+                min: 1,
+                max: 1,
+                usage,
+            },
+        )?;
         self.duration(args[0], &format!("`{}`", node.name().value()), sign)
     }
 
@@ -1058,7 +1214,14 @@ impl FileParser<'_> {
     fn flag(&mut self, node: &KdlNode) -> bool {
         self.check_props(node, &[]);
         self.no_children(node);
-        let Some(args) = self.args(node, &Args { min: 0, max: 1, usage: "enforce-roles #true" }) else {
+        let Some(args) = self.args(
+            node,
+            &Args {
+                min: 0,
+                max: 1,
+                usage: "enforce-roles #true",
+            },
+        ) else {
             return false;
         };
         match args.first().map(|a| a.value()) {
@@ -1070,7 +1233,11 @@ impl FileParser<'_> {
                     Diagnostic::error(
                         "policy::type",
                         span,
-                        format!("`{}` takes #true or #false, found {}", node.name().value(), type_name(other)),
+                        format!(
+                            "`{}` takes #true or #false, found {}",
+                            node.name().value(),
+                            type_name(other)
+                        ),
                     )
                     .label("expected a boolean")
                     .help("KDL v2 writes booleans as #true and #false"),
@@ -1080,22 +1247,39 @@ impl FileParser<'_> {
         }
     }
 
-    /// The connector kind and scim `hard-delete` flag, read leniently (errors come later).
-    fn connector_kind(node: &KdlNode) -> Option<(ConnectorKind, bool)> {
+    /// The connector kind and the settings that shape its capabilities, read leniently
+    /// (errors in them are reported by [`Self::connector`]).
+    fn connector_kind(node: &KdlNode) -> Option<(ConnectorKind, ConnectorOptions)> {
         let kind = node
             .entries()
             .iter()
             .find(|e| e.name().is_none())
             .and_then(|e| e.value().as_string())
             .and_then(ConnectorKind::parse)?;
-        let hard_delete = Self::prop(node, "hard-delete").and_then(|e| e.value().as_bool()) == Some(true);
-        Some((kind, hard_delete))
+        let flag = |key: &str, default: bool| {
+            Self::prop(node, key)
+                .and_then(|e| e.value().as_bool())
+                .unwrap_or(default)
+        };
+        let options = ConnectorOptions {
+            hard_delete: flag("hard-delete", false),
+            manage_groups: flag("manage-groups", true),
+            disabled_ou: Self::prop(node, "disabled-ou").is_some(),
+        };
+        Some((kind, options))
     }
 
     fn connector(&mut self, node: &KdlNode, system: &str) -> Option<ConnectorConfig> {
         const USAGE: &str = "connector file|scim|ldap|manual PROPERTY=VALUE ...";
         self.no_children(node);
-        let args = self.args(node, &Args { min: 1, max: 1, usage: USAGE })?;
+        let args = self.args(
+            node,
+            &Args {
+                min: 1,
+                max: 1,
+                usage: USAGE,
+            },
+        )?;
         let kind_name = self.keyword(args[0], ConnectorKind::NAMES, "connector kind")?;
         let kind = ConnectorKind::parse(&kind_name.value)?;
         match kind {
@@ -1106,11 +1290,20 @@ impl FileParser<'_> {
                     .map(|p| PathBuf::from(p.value))
                     .unwrap_or_else(|| PathBuf::from(format!("inventory/accounts/{system}.json")));
                 let format = match Self::prop(node, "format") {
-                    Some(e) => match self.keyword(e, &["json", "csv"], "file format")?.value.as_str() {
+                    Some(e) => match self
+                        .keyword(e, &["json", "csv"], "file format")?
+                        .value
+                        .as_str()
+                    {
                         "csv" => FileFormat::Csv,
                         _ => FileFormat::Json,
                     },
-                    None if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) => FileFormat::Csv,
+                    None if path
+                        .extension()
+                        .is_some_and(|e| e.eq_ignore_ascii_case("csv")) =>
+                    {
+                        FileFormat::Csv
+                    }
                     None => FileFormat::Json,
                 };
                 props_ok.then_some(ConnectorConfig::File(FileConnector { path, format }))
@@ -1148,7 +1341,11 @@ impl FileParser<'_> {
                 let password = self.secret_ref(node, "password", LDAP);
                 let base_dn = self.required_string_prop(node, "base-dn", LDAP);
                 let flavor = match Self::prop(node, "flavor") {
-                    Some(e) => match self.keyword(e, &["openldap", "active-directory"], "ldap flavor")?.value.as_str() {
+                    Some(e) => match self
+                        .keyword(e, &["openldap", "active-directory"], "ldap flavor")?
+                        .value
+                        .as_str()
+                    {
                         "active-directory" => LdapFlavor::ActiveDirectory,
                         _ => LdapFlavor::Openldap,
                     },
@@ -1200,14 +1397,23 @@ impl FileParser<'_> {
 
     fn check_url(&mut self, url: &Spanned<String>, schemes: &[&str]) -> Option<()> {
         let lower = url.value.to_ascii_lowercase();
-        let ok = schemes.iter().any(|s| lower.starts_with(s) && lower.len() > s.len());
+        let ok = schemes
+            .iter()
+            .any(|s| lower.starts_with(s) && lower.len() > s.len());
         if ok {
             return Some(());
         }
         self.error(
-            Diagnostic::error("policy::url", url.span, format!("`{}` is not a valid URL here", url.value))
-                .label(format!("expected {}", schemes.join(" or ")))
-                .help(format!("write the full URL starting with {}", schemes.join(" or "))),
+            Diagnostic::error(
+                "policy::url",
+                url.span,
+                format!("`{}` is not a valid URL here", url.value),
+            )
+            .label(format!("expected {}", schemes.join(" or ")))
+            .help(format!(
+                "write the full URL starting with {}",
+                schemes.join(" or ")
+            )),
         );
         None
     }
@@ -1221,7 +1427,10 @@ impl FileParser<'_> {
         match (env, file) {
             (Some(env), None) => {
                 let valid = !env.value.is_empty()
-                    && env.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && env
+                        .value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_')
                     && !env.value.starts_with(|c: char| c.is_ascii_digit());
                 if valid {
                     Some(SecretRef::Env(env.value))
@@ -1253,10 +1462,10 @@ impl FileParser<'_> {
             }
             (None, None) => {
                 // An inline secret was already reported for this node; one error is enough.
-                let inline = node
-                    .entries()
-                    .iter()
-                    .any(|e| e.name().is_some_and(|n| INLINE_SECRET_PROPS.contains(&n.value())));
+                let inline = node.entries().iter().any(|e| {
+                    e.name()
+                        .is_some_and(|n| INLINE_SECRET_PROPS.contains(&n.value()))
+                });
                 if inline {
                     return None;
                 }
@@ -1275,15 +1484,32 @@ impl FileParser<'_> {
         }
     }
 
-    fn when(&mut self, node: &KdlNode, property: Option<&KdlEntry>, children: &[KdlNode], owner: &str, usage: &str) -> Option<Spanned<Condition>> {
-        let child = children.iter().find(|c| c.name().value() == "when");
+    fn when(
+        &mut self,
+        node: &KdlNode,
+        property: Option<&KdlEntry>,
+        children: &[KdlNode],
+        owner: &str,
+        usage: &str,
+    ) -> Option<Spanned<Condition>> {
+        let mut whens = children.iter().filter(|c| c.name().value() == "when");
+        let child = whens.next();
+        if let (Some(first), Some(second)) = (child, whens.next()) {
+            let first = self.node_name_span(first);
+            self.repeated_child(second, first);
+            return None;
+        }
         match (property, child) {
             (Some(_), Some(child)) => {
                 let span = self.node_name_span(child);
                 self.error(
-                    Diagnostic::error("policy::duplicate-node", span, "the condition is given twice")
-                        .label("second condition")
-                        .help("give `when` either as a property or as a child node, not both"),
+                    Diagnostic::error(
+                        "policy::duplicate-node",
+                        span,
+                        "the condition is given twice",
+                    )
+                    .label("second condition")
+                    .help("give `when` either as a property or as a child node, not both"),
                 );
                 None
             }
@@ -1291,7 +1517,14 @@ impl FileParser<'_> {
             (None, Some(child)) => {
                 self.check_props(child, &[]);
                 self.no_children(child);
-                let args = self.args(child, &Args { min: 1, max: 1, usage: "when \"person.department == \\\"Sales\\\"\"" })?;
+                let args = self.args(
+                    child,
+                    &Args {
+                        min: 1,
+                        max: 1,
+                        usage: "when \"person.department == \\\"Sales\\\"\"",
+                    },
+                )?;
                 self.condition(args[0], owner)
             }
             (None, None) => {
@@ -1311,13 +1544,18 @@ impl FileParser<'_> {
     }
 
     fn role(&mut self, node: &KdlNode) {
-        const USAGE: &str = "role NAME when=\"person.department == \\\"Sales\\\"\" { grant SYSTEM group=\"...\" }";
+        const USAGE: &str =
+            "role NAME when=\"person.department == \\\"Sales\\\"\" { grant SYSTEM group=\"...\" }";
         self.check_props(node, &["when"]);
-        let Some(name) = self.name_arg(node, USAGE) else { return };
+        let Some(name) = self.name_arg(node, USAGE) else {
+            return;
+        };
         if !self.b.claim("role", &name) {
             return;
         }
-        let Some(children) = self.children(node, USAGE) else { return };
+        let Some(children) = self.children(node, USAGE) else {
+            return;
+        };
         let errors_before = self.b.diagnostics.len();
         let owner = format!("role `{}`", name.value);
         let condition = self.when(node, Self::prop(node, "when"), children, &owner, USAGE);
@@ -1332,16 +1570,27 @@ impl FileParser<'_> {
                     self.no_children(child);
                     self.check_props(child, &["group", "entitlement"]);
                     let system = self
-                        .args(child, &Args { min: 1, max: 1, usage: GRANT })
+                        .args(
+                            child,
+                            &Args {
+                                min: 1,
+                                max: 1,
+                                usage: GRANT,
+                            },
+                        )
                         .and_then(|a| self.string(a[0], "a system name"));
                     let group = self.string_prop(child, "group").map(|s| s.value);
                     let entitlement = self.string_prop(child, "entitlement").map(|s| s.value);
                     if group.is_none() && entitlement.is_none() {
                         let span = self.node_name_span(child);
                         self.error(
-                            Diagnostic::error("policy::missing-property", span, "`grant` names no group or entitlement")
-                                .label("grants nothing")
-                                .help(format!("usage: {GRANT} (or entitlement=\"...\")")),
+                            Diagnostic::error(
+                                "policy::missing-property",
+                                span,
+                                "`grant` names no group or entitlement",
+                            )
+                            .label("grants nothing")
+                            .help(format!("usage: {GRANT} (or entitlement=\"...\")")),
                         );
                     }
                     if let Some(system) = system {
@@ -1374,15 +1623,19 @@ impl FileParser<'_> {
 
     fn rule(&mut self, node: &KdlNode) {
         const USAGE: &str = "rule NAME { when \"person.termination_type == \\\"involuntary\\\"\"; cutoff immediately }";
-        self.check_props(node, &[]);
-        let Some(name) = self.name_arg(node, USAGE) else { return };
+        self.check_props(node, &["when"]);
+        let Some(name) = self.name_arg(node, USAGE) else {
+            return;
+        };
         if !self.b.claim("rule", &name) {
             return;
         }
-        let Some(children) = self.children(node, USAGE) else { return };
+        let Some(children) = self.children(node, USAGE) else {
+            return;
+        };
         let errors_before = self.b.diagnostics.len();
         let owner = format!("rule `{}`", name.value);
-        let condition = self.when(node, None, children, &owner, USAGE);
+        let condition = self.when(node, Self::prop(node, "when"), children, &owner, USAGE);
         let mut cutoff = None;
         let mut delete_after = None;
         let mut retain = None;
@@ -1402,11 +1655,21 @@ impl FileParser<'_> {
             match key {
                 "when" => {}
                 "cutoff" => cutoff = self.cutoff(child),
-                "delete-after" => delete_after = self.single_duration(child, Sign::Unsigned, "delete-after \"30d\""),
+                "delete-after" => {
+                    delete_after =
+                        self.single_duration(child, Sign::Unsigned, "delete-after \"30d\"")
+                }
                 "retain" => {
                     self.check_props(child, &[]);
                     self.no_children(child);
-                    if let Some(args) = self.args(child, &Args { min: 1, max: 1, usage: "retain forever | retain \"7y\"" }) {
+                    if let Some(args) = self.args(
+                        child,
+                        &Args {
+                            min: 1,
+                            max: 1,
+                            usage: "retain forever | retain \"7y\"",
+                        },
+                    ) {
                         retain = match args[0].value() {
                             KdlValue::String(s) if s == "forever" => Some(Retention::Forever),
                             _ => self
@@ -1423,7 +1686,14 @@ impl FileParser<'_> {
                 "notify" => {
                     self.check_props(child, &[]);
                     self.no_children(child);
-                    if let Some(args) = self.args(child, &Args { min: 1, max: usize::MAX, usage: "notify \"security@acme.com\"" }) {
+                    if let Some(args) = self.args(
+                        child,
+                        &Args {
+                            min: 1,
+                            max: usize::MAX,
+                            usage: "notify \"security@acme.com\"",
+                        },
+                    ) {
                         for a in args {
                             if let Some(s) = self.string(a, "a recipient") {
                                 notify.push(s.value);
@@ -1435,7 +1705,8 @@ impl FileParser<'_> {
                 other => self.unknown_node(child, other, RULE_CHILDREN, "nodes in `rule`"),
             }
         }
-        if let (Some(Retention::Forever), Some(span)) = (retain, seen.get("delete-after").copied()) {
+        if let (Some(Retention::Forever), Some(span)) = (retain, seen.get("delete-after").copied())
+        {
             self.error(
                 Diagnostic::error(
                     "policy::conflict",
@@ -1468,7 +1739,14 @@ impl FileParser<'_> {
         const USAGE: &str = "cutoff immediately | cutoff end-of-last-day | cutoff \"+2d\"";
         self.check_props(node, &[]);
         self.no_children(node);
-        let args = self.args(node, &Args { min: 1, max: 1, usage: USAGE })?;
+        let args = self.args(
+            node,
+            &Args {
+                min: 1,
+                max: 1,
+                usage: USAGE,
+            },
+        )?;
         match args[0].value() {
             KdlValue::String(s) if s == "immediately" => Some(Cutoff::Immediately),
             KdlValue::String(s) if s == "end-of-last-day" => Some(Cutoff::EndOfLastDay),
@@ -1495,22 +1773,29 @@ impl FileParser<'_> {
     }
 
     fn defaults(&mut self, node: &KdlNode) {
-        const USAGE: &str = "defaults { cutoff end-of-last-day; delete-after \"90d\"; max-disable-share \"10%\" }";
+        const USAGE: &str =
+            "defaults { cutoff end-of-last-day; delete-after \"90d\"; max-disable-share \"10%\" }";
         self.check_props(node, &[]);
         let _ = self.args(node, &NO_ARGS);
         let node_span = self.node_name_span(node);
         if let Some((_, first)) = &self.b.defaults {
             let first = *first;
-            let mut d = Diagnostic::error("policy::duplicate-node", node_span, "`defaults` is declared twice")
-                .label("second `defaults`")
-                .help("merge both blocks into one `defaults` block");
+            let mut d = Diagnostic::error(
+                "policy::duplicate-node",
+                node_span,
+                "`defaults` is declared twice",
+            )
+            .label("second `defaults`")
+            .help("merge both blocks into one `defaults` block");
             if first.file == node_span.file {
                 d = d.secondary(first, "first `defaults`");
             }
             self.error(d);
             return;
         }
-        let Some(children) = self.children(node, USAGE) else { return };
+        let Some(children) = self.children(node, USAGE) else {
+            return;
+        };
         let mut d = Defaults::default();
         let mut seen: HashMap<&str, Span> = HashMap::new();
         for child in children {
@@ -1528,14 +1813,23 @@ impl FileParser<'_> {
                         d.cutoff = c;
                     }
                 }
-                "delete-after" => d.delete_after = self.single_duration(child, Sign::Unsigned, "delete-after \"90d\""),
+                "delete-after" => {
+                    d.delete_after =
+                        self.single_duration(child, Sign::Unsigned, "delete-after \"90d\"")
+                }
                 "max-disable-share" => {
                     self.check_props(child, &[]);
                     self.no_children(child);
-                    if let Some(args) = self.args(child, &Args { min: 1, max: 1, usage: "max-disable-share \"10%\"" }) {
-                        if let Some(s) = self.share(args[0]) {
-                            d.max_disable_share = s;
-                        }
+                    if let Some(args) = self.args(
+                        child,
+                        &Args {
+                            min: 1,
+                            max: 1,
+                            usage: "max-disable-share \"10%\"",
+                        },
+                    ) && let Some(s) = self.share(args[0])
+                    {
+                        d.max_disable_share = s;
                     }
                 }
                 "timezone" => {
@@ -1561,12 +1855,16 @@ impl FileParser<'_> {
                     }
                 }
                 "dormant-after" => {
-                    if let Some(v) = self.single_duration(child, Sign::Unsigned, "dormant-after \"90d\"") {
+                    if let Some(v) =
+                        self.single_duration(child, Sign::Unsigned, "dormant-after \"90d\"")
+                    {
                         d.dormant_after = v;
                     }
                 }
                 "escalate-after" => {
-                    if let Some(v) = self.single_duration(child, Sign::Unsigned, "escalate-after \"48h\"") {
+                    if let Some(v) =
+                        self.single_duration(child, Sign::Unsigned, "escalate-after \"48h\"")
+                    {
                         d.escalate_after = v;
                     }
                 }
@@ -1593,16 +1891,22 @@ impl FileParser<'_> {
         let node_span = self.node_name_span(node);
         if let Some(first) = &self.b.people {
             let first = first.span;
-            let mut d = Diagnostic::error("policy::duplicate-node", node_span, "`people` is declared twice")
-                .label("second `people`")
-                .help("a policy has one roster; keep one `people` block");
+            let mut d = Diagnostic::error(
+                "policy::duplicate-node",
+                node_span,
+                "`people` is declared twice",
+            )
+            .label("second `people`")
+            .help("a policy has one roster; keep one `people` block");
             if first.file == node_span.file {
                 d = d.secondary(first, "first `people`");
             }
             self.error(d);
             return;
         }
-        let Some(children) = self.children(node, USAGE) else { return };
+        let Some(children) = self.children(node, USAGE) else {
+            return;
+        };
         let mut source = None;
         let mut key = PersonKey::Email;
         let mut columns = Vec::new();
@@ -1613,9 +1917,22 @@ impl FileParser<'_> {
                     self.no_children(child);
                     self.check_props(child, &["path"]);
                     let format = self
-                        .args(child, &Args { min: 1, max: 1, usage: SOURCE })
+                        .args(
+                            child,
+                            &Args {
+                                min: 1,
+                                max: 1,
+                                usage: SOURCE,
+                            },
+                        )
                         .and_then(|a| self.keyword(a[0], &["csv", "json"], "roster format"))
-                        .map(|f| if f.value == "csv" { FileFormat::Csv } else { FileFormat::Json });
+                        .map(|f| {
+                            if f.value == "csv" {
+                                FileFormat::Csv
+                            } else {
+                                FileFormat::Json
+                            }
+                        });
                     let path = self.required_string_prop(child, "path", SOURCE);
                     if let (Some(format), Some(path)) = (format, path) {
                         source = Some((format, PathBuf::from(path.value)));
@@ -1624,16 +1941,29 @@ impl FileParser<'_> {
                 "key" => {
                     self.check_props(child, &[]);
                     self.no_children(child);
-                    if let Some(args) = self.args(child, &Args { min: 1, max: 1, usage: "key email" }) {
-                        if let Some(k) = self.keyword(args[0], PersonKey::NAMES, "person key") {
-                            key = PersonKey::parse(&k.value).unwrap_or(PersonKey::Email);
-                        }
+                    if let Some(args) = self.args(
+                        child,
+                        &Args {
+                            min: 1,
+                            max: 1,
+                            usage: "key email",
+                        },
+                    ) && let Some(k) = self.keyword(args[0], PersonKey::NAMES, "person key")
+                    {
+                        key = PersonKey::parse(&k.value).unwrap_or(PersonKey::Email);
                     }
                 }
                 "column" => {
                     self.check_props(child, &[]);
                     self.no_children(child);
-                    if let Some(args) = self.args(child, &Args { min: 1, max: usize::MAX, usage: "column github" }) {
+                    if let Some(args) = self.args(
+                        child,
+                        &Args {
+                            min: 1,
+                            max: usize::MAX,
+                            usage: "column github",
+                        },
+                    ) {
                         for a in args {
                             if let Some(c) = self.string(a, "a column name") {
                                 columns.push(c.value.replace('-', "_"));
@@ -1656,9 +1986,13 @@ impl FileParser<'_> {
             }
             None if !children.iter().any(|c| c.name().value() == "source") => {
                 self.error(
-                    Diagnostic::error("policy::missing-node", node_span, "`people` has no `source`")
-                        .label("where is the roster?")
-                        .help("add `source csv path=\"inventory/people.csv\"`"),
+                    Diagnostic::error(
+                        "policy::missing-node",
+                        node_span,
+                        "`people` has no `source`",
+                    )
+                    .label("where is the roster?")
+                    .help("add `source csv path=\"inventory/people.csv\"`"),
                 );
             }
             None => {}

@@ -64,7 +64,13 @@ pub fn value_offsets(literal: &str) -> Option<Vec<usize>> {
 
 /// Byte range (relative to the literal) of `len` value characters starting at the 1-based
 /// `line`/`column` of the value; `None` when the literal cannot be mapped.
-pub fn locate(literal: &str, value: &str, line: usize, column: usize, len: usize) -> Option<(usize, usize)> {
+pub fn locate(
+    literal: &str,
+    value: &str,
+    line: usize,
+    column: usize,
+    len: usize,
+) -> Option<(usize, usize)> {
     let offsets = value_offsets(literal)?;
     if offsets.len() != value.chars().count() + 1 {
         return None;
@@ -99,7 +105,7 @@ mod tests {
     fn maps_escaped_quotes() {
         let lit = r#""a == \"b\" && c""#;
         let value = "a == \"b\" && c";
-        let (start, len) = locate(lit, value, 1, 15, 1).unwrap();
+        let (start, len) = locate(lit, value, 1, 13, 1).unwrap();
         assert_eq!(&lit[start..start + len], "c");
         let (start, _) = locate(lit, value, 1, 6, 1).unwrap();
         assert_eq!(&lit[start..start + 2], "\\\"");
