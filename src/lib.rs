@@ -5,5 +5,9 @@
 //! nothing of connectors or the CLI; `cli` is the only module that talks to the terminal.
 
 pub mod cli;
+pub mod connector;
+pub mod plan;
 pub mod policy;
+pub mod reconcile;
+pub mod roster;
 pub mod rules;

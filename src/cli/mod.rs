@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod common;
+pub mod plan;
 pub mod validate;
 
 /// Exit codes, following Terraform: 0 nothing to do, 1 error, 2 changes or findings present.
@@ -91,7 +93,7 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Output formats shared by commands that a machine may read.
+/// Output formats for commands with a text and a JSON form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Text,
@@ -107,10 +109,19 @@ condition. Prints one summary line when valid (exit 0); otherwise every problem 
 column and a hint (exit 1). --format json prints diagnostics for editors and CI."
     )]
     Validate(validate::ValidateArgs),
+    /// Show what offboarding must change: leavers, accounts, actions and the rules behind them
+    #[command(
+        long_about = "Read the policy, the roster and every system's live accounts, and show what must change for leavers whose cutoff has passed (Terraform-style). Nothing is changed. Leavers whose cutoff is in the future are listed as scheduled; orphaned, disputed and exempt accounts are noted.\n\nExamples:\n  offboard plan\n  offboard plan -p john.doe@acme.com --out plan.json\n  offboard plan -p \"John\" --department \"Product Management\"\n  offboard plan --at 2026-11-28 --summary\n  offboard plan --format markdown > plan.md"
+    )]
+    Plan(plan::PlanArgs),
+    /// Render a saved plan file
+    Show(plan::ShowArgs),
 }
 
 pub fn run(cli: Cli) -> Exit {
     match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args),
+        Command::Plan(args) => plan::run(&cli.global, args),
+        Command::Show(args) => plan::show(&cli.global, args),
     }
 }

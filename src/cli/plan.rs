@@ -1,0 +1,178 @@
+//! `offboard plan` and `offboard show`: compute or re-render a plan. Nothing is changed.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::{Exit, GlobalArgs, common};
+use crate::plan::{self, Plan, render};
+use crate::policy::{RenderOptions, diagnostic};
+use crate::reconcile::{self, PlanError, PlanInput};
+use crate::roster::{self, PersonQuery};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Plan only for this person: email, username, employee id or name (repeatable)
+    #[arg(short = 'p', long = "person", value_name = "PERSON")]
+    pub persons: Vec<String>,
+    /// With a name in --person: only match people in this department
+    #[arg(long, value_name = "DEPARTMENT", requires = "persons")]
+    pub department: Option<String>,
+    /// Also save the plan (JSON) to FILE, for `offboard apply FILE`
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Exit 2 when the plan has changes (0 when none, 1 on error)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan as of another instant, to preview scheduled cutoffs (2026-11-28, or RFC 3339)
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Only counts per system and per person
+    #[arg(long)]
+    pub summary: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan file written by `offboard plan --out`
+    pub plan: PathBuf,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Only counts per system and per person
+    #[arg(long)]
+    pub summary: bool,
+}
+
+pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
+    match make_plan(global, args) {
+        Ok(plan) => {
+            if let Some(out) = &args.out {
+                if let Err(e) = plan::write_file(out, &plan) {
+                    eprintln!("Error: {e}");
+                    return Exit::Error;
+                }
+                if !global.quiet {
+                    eprintln!(
+                        "Saved the plan to {}; apply it with `offboard apply {}`.",
+                        out.display(),
+                        out.display()
+                    );
+                }
+            }
+            print(global, &plan, args.format, args.summary);
+            if args.detailed_exitcode && plan.has_changes() {
+                Exit::Changes
+            } else {
+                Exit::Success
+            }
+        }
+        Err(exit) => exit,
+    }
+}
+
+pub fn show(global: &GlobalArgs, args: &ShowArgs) -> Exit {
+    match plan::read_file(&args.plan) {
+        Ok(plan) => {
+            print(global, &plan, args.format, args.summary);
+            Exit::Success
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            Exit::Error
+        }
+    }
+}
+
+fn print(global: &GlobalArgs, plan: &Plan, format: PlanFormat, summary: bool) {
+    let opts = render::TextOptions {
+        color: global.color_for(std::io::stdout().is_terminal()),
+    };
+    let text = match (format, summary) {
+        (PlanFormat::Json, _) => plan.to_json(),
+        (PlanFormat::Markdown, _) => render::markdown(plan),
+        (PlanFormat::Text, true) => render::summary(plan, opts),
+        (PlanFormat::Text, false) => render::text(plan, opts),
+    };
+    print!("{text}");
+}
+
+/// Policy, roster, live state -> plan; every failure printed with a hint.
+pub fn make_plan(global: &GlobalArgs, args: &PlanArgs) -> Result<Plan, Exit> {
+    let policy = common::load_policy(global)?;
+    let roster = common::load_roster(global, &policy)?;
+    let now = common::parse_at(args.at.as_deref(), &policy)?;
+
+    let mut only = Vec::new();
+    for text in &args.persons {
+        let query = PersonQuery {
+            text: text.clone(),
+            department: args.department.clone(),
+        };
+        match roster::identify(&roster, &query) {
+            Ok(i) => only.push(i),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                if let roster::IdentifyError::NotFound { similar, .. } = &e
+                    && !similar.is_empty()
+                {
+                    eprintln!("  did you mean:");
+                    for c in similar {
+                        eprintln!("    {c}");
+                    }
+                }
+                return Err(Exit::Error);
+            }
+        }
+    }
+    only.sort_unstable();
+    only.dedup();
+
+    let observed = common::refresh(global, &policy)?;
+    let input = PlanInput {
+        policy: &policy,
+        roster: &roster,
+        observed: &observed,
+        now,
+        only: (!args.persons.is_empty()).then_some(only.as_slice()),
+        git_commit: None,
+        dirty: None,
+    };
+    reconcile::plan(&input).map_err(|e| {
+        match &e {
+            PlanError::Conditions(failures) => {
+                let opts = RenderOptions {
+                    color: global.stderr_color(),
+                    ..RenderOptions::default()
+                };
+                for f in failures {
+                    eprintln!(
+                        "Error: the condition of rule `{}` failed for {}",
+                        f.rule, f.person
+                    );
+                    eprint!(
+                        "{}",
+                        diagnostic::render_text(
+                            std::slice::from_ref(&f.diagnostic),
+                            &policy.sources,
+                            opts
+                        )
+                    );
+                }
+                eprintln!("Error: {e}");
+            }
+            PlanError::Refresh(_) => eprintln!("Error: {e}"),
+        }
+        Exit::Error
+    })
+}

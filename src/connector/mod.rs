@@ -1,0 +1,217 @@
+//! Connectors: how offboard reads (and later changes) accounts in other systems.
+//!
+//! One object-safe async trait, one module per kind. A connector knows its system's API and
+//! nothing about policy, people or plans: it lists accounts in a common shape and reports
+//! errors as permanent or temporary, so retrying is a wrapper around any connector rather
+//! than a loop inside one. The planner never sees a connector, only the [`Observed`]
+//! snapshot that [`refresh`] fills.
+
+pub mod file;
+mod refresh;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+pub use refresh::{Observed, SystemSnapshot, refresh};
+
+use crate::policy::{Action, ConnectorConfig, System};
+
+/// Whether an account can be used to sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    Active,
+    Disabled,
+}
+
+impl fmt::Display for AccountStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Disabled => "disabled",
+        })
+    }
+}
+
+/// An account as every connector reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: String,
+    pub username: String,
+    #[serde(default)]
+    pub emails: Vec<String>,
+    #[serde(default)]
+    pub employee_id: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    pub status: AccountStatus,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub entitlements: Vec<String>,
+    #[serde(default)]
+    pub licenses: Vec<String>,
+    #[serde(default)]
+    pub privileged: bool,
+    #[serde(default)]
+    pub last_login: Option<Timestamp>,
+    /// Open sessions, when the system reports them.
+    #[serde(default)]
+    pub sessions: Option<u32>,
+    /// The container the account lives in (an LDAP parent DN), when the system has one.
+    #[serde(default)]
+    pub container: Option<String>,
+    /// Any other attribute, for correlation (`correlate email="mail"`).
+    #[serde(default, deserialize_with = "scalar_attributes")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Exports carry attributes of any JSON type; correlation compares text, so scalars are
+/// kept as text and nulls dropped.
+fn scalar_attributes<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let raw: BTreeMap<String, serde_json::Value> = BTreeMap::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some((k, s)),
+            other => Some((k, other.to_string())),
+        })
+        .collect())
+}
+
+impl Account {
+    /// Values of an attribute named in `correlate` (`email` yields every address).
+    pub fn attribute_values(&self, name: &str) -> Vec<&str> {
+        let normalized = name.to_ascii_lowercase().replace('-', "_");
+        match normalized.as_str() {
+            "id" => vec![self.id.as_str()],
+            "username" | "user_name" | "username_attribute" => vec![self.username.as_str()],
+            "email" | "emails" | "mail" => self.emails.iter().map(String::as_str).collect(),
+            "employee_id" | "employeenumber" => self.employee_id.as_deref().into_iter().collect(),
+            "display_name" | "name" | "cn" => self.display_name.as_deref().into_iter().collect(),
+            _ => self
+                .attributes
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_str())
+                .into_iter()
+                .collect(),
+        }
+        .into_iter()
+        .filter(|v| !v.is_empty())
+        .collect()
+    }
+
+    /// A short, stable digest of everything offboarding cares about. `apply` compares it with
+    /// the plan's to refuse acting on an account that changed since it was planned.
+    pub fn fingerprint(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        // serde_json of a struct with sorted maps is deterministic.
+        match serde_json::to_vec(self) {
+            Ok(bytes) => {
+                h.update(&bytes);
+            }
+            Err(_) => {
+                h.update(self.id.as_bytes());
+            }
+        }
+        h.finalize().to_hex()[..16].to_string()
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == AccountStatus::Active
+    }
+
+    /// The most recognisable name for humans: first email, else username.
+    pub fn label(&self) -> &str {
+        self.emails
+            .first()
+            .map_or(self.username.as_str(), String::as_str)
+    }
+}
+
+/// Whether retrying could help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorKind {
+    /// Bad credentials, missing permission, malformed data: retrying will not help.
+    Permanent,
+    /// Timeouts, rate limits, unavailable servers: retrying may help.
+    Temporary,
+}
+
+/// A connector failure, with what a human can do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{system}: {message}")]
+pub struct ConnectorError {
+    pub system: String,
+    pub kind: ErrorKind,
+    pub message: String,
+    pub hint: Option<String>,
+    /// Seconds the remote asked us to wait (HTTP `Retry-After`).
+    pub retry_after: Option<u64>,
+}
+
+impl ConnectorError {
+    pub fn permanent(system: &str, message: impl Into<String>) -> Self {
+        ConnectorError {
+            system: system.to_string(),
+            kind: ErrorKind::Permanent,
+            message: message.into(),
+            hint: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// A live system offboard can read.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// The policy name of the system this connector serves.
+    fn system(&self) -> &str;
+
+    /// Actions this connector can perform (the planner plans nothing else for it).
+    fn capabilities(&self) -> Vec<Action>;
+
+    /// Every account, with status, groups and entitlements.
+    async fn list_accounts(&self) -> Result<Vec<Account>, ConnectorError>;
+}
+
+/// Build the connector for a system; `None` for manual lanes, which have no accounts.
+pub fn for_system(
+    system: &System,
+    root: &Path,
+) -> Option<Result<Box<dyn Connector>, ConnectorError>> {
+    match &system.connector {
+        ConnectorConfig::File(cfg) => Some(Ok(Box::new(file::FileConnector::new(
+            system.name(),
+            root.join(&cfg.path),
+            cfg.format,
+            system.connector.capabilities(),
+        )))),
+        ConnectorConfig::Manual(_) => None,
+        ConnectorConfig::Scim(_) | ConnectorConfig::Ldap(_) => {
+            Some(Err(ConnectorError::permanent(
+                system.name(),
+                format!(
+                    "the {} connector is not available in this build yet",
+                    system.connector.kind().as_str()
+                ),
+            )
+            .hint("use a file connector over an export for now")))
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Plan renderers: text (Terraform's shape), JSON (the plan file) and Markdown (PR comments).
+//!
+//! Renderers only read the [`Plan`](super::Plan) model; they never compute policy. Shared
+//! phrasing (what a change does, when a cutoff is) lives here so every format says the same.
+
+mod markdown;
+mod text;
+
+pub use markdown::markdown;
+pub use text::{summary, text};
+
+use jiff::Timestamp;
+
+use super::{Change, ChangeKind, Counts, Leaver, LeaverState, Plan};
+use crate::connector::AccountStatus;
+use crate::policy::{Action, Cutoff};
+
+/// Options for human-readable output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextOptions {
+    pub color: bool,
+}
+
+pub(crate) fn short(hash: &str) -> &str {
+    hash.get(..7).unwrap_or(hash)
+}
+
+pub(crate) fn instant(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+pub(crate) fn header_context(plan: &Plan) -> String {
+    let mut policy = format!("policy {}", short(&plan.policy.content_hash));
+    if let Some(commit) = &plan.policy.git_commit {
+        policy = format!(
+            "policy {} at {}",
+            short(&plan.policy.content_hash),
+            short(commit)
+        );
+        if plan.policy.dirty == Some(true) {
+            policy.push_str(" (dirty)");
+        }
+    }
+    format!(
+        "{policy}, roster {}, as of {}",
+        short(&plan.roster.hash),
+        instant(plan.created_at)
+    )
+}
+
+/// "involuntary, cutoff now" / "voluntary, cutoff 2026-11-14 00:00 UTC".
+pub(crate) fn leaver_when(l: &Leaver, now: Timestamp) -> String {
+    let why = l
+        .termination_type
+        .map_or_else(|| l.employment.to_string(), |t| t.to_string());
+    let cutoff = match (l.cutoff_rule, l.state) {
+        (Cutoff::Immediately, _) => "cutoff now".to_string(),
+        (_, LeaverState::Due) if l.cutoff == now => "cutoff now".to_string(),
+        (_, LeaverState::Due) => format!("cutoff {} (passed)", instant(l.cutoff)),
+        (_, LeaverState::Scheduled) => format!("cutoff {}", instant(l.cutoff)),
+    };
+    let mut parts = vec![why, cutoff];
+    if !l.retained_by.is_empty() {
+        parts.push(format!("never deleted ({})", l.retained_by.join(", ")));
+    } else if let Some(at) = l.delete_at {
+        if at <= now {
+            parts.push("delete due".to_string());
+        } else {
+            parts.push(format!("delete from {}", at.strftime("%Y-%m-%d")));
+        }
+    }
+    parts.join(", ")
+}
+
+/// What a change does, in a few words.
+pub(crate) fn describe(c: &Change) -> String {
+    if let Some(task) = &c.task {
+        let what = task
+            .actions
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return format!(
+            "manual task for {}, due {}{}",
+            task.owner,
+            task.due.strftime("%Y-%m-%d"),
+            if what.is_empty() {
+                String::new()
+            } else {
+                format!(": {what}")
+            }
+        );
+    }
+    let Some(before) = &c.before else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    for action in &c.actions {
+        parts.push(match action {
+            Action::Disable => format!("{} -> disabled", status(before.status)),
+            Action::RevokeSessions => match before.sessions {
+                Some(n) if n > 0 => {
+                    format!("{n} {} revoked", plural(n as usize, "session", "sessions"))
+                }
+                _ => "sessions revoked".to_string(),
+            },
+            Action::RemoveGroups => {
+                let n = before.groups.len();
+                format!("{n} {} removed", plural(n, "group", "groups"))
+            }
+            Action::RemoveLicenses => {
+                let n = before.licenses.len();
+                format!("{n} {} removed", plural(n, "license", "licenses"))
+            }
+            Action::Move => match c.after.as_ref().and_then(|a| a.container.as_ref()) {
+                Some(ou) => format!("moved to {ou}"),
+                None => "moved".to_string(),
+            },
+            Action::ResetPassword => "password reset".to_string(),
+            Action::Delete => match before.status {
+                AccountStatus::Active => "active -> deleted".to_string(),
+                AccountStatus::Disabled => "disabled -> deleted".to_string(),
+            },
+            Action::Collect => "collect".to_string(),
+        });
+    }
+    parts.join(", ")
+}
+
+fn status(s: AccountStatus) -> &'static str {
+    match s {
+        AccountStatus::Active => "active",
+        AccountStatus::Disabled => "disabled",
+    }
+}
+
+pub(crate) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// "Plan: 9 to disable, 3 to delete, 5 manual tasks."
+pub(crate) fn counts_line(c: &Counts) -> String {
+    let mut parts = vec![
+        format!("{} to disable", c.disable),
+        format!("{} to delete", c.delete),
+    ];
+    if c.update > 0 {
+        parts.push(format!("{} to update", c.update));
+    }
+    parts.push(format!(
+        "{} manual {}",
+        c.tasks,
+        plural(c.tasks, "task", "tasks")
+    ));
+    format!("Plan: {}.", parts.join(", "))
+}
+
+pub(crate) fn glyph(kind: ChangeKind) -> char {
+    kind.glyph()
+}

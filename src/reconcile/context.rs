@@ -1,0 +1,67 @@
+//! What conditions see: roster rows and accounts as rhai maps.
+
+use rhai::{Dynamic, Map};
+
+use crate::connector::Account;
+use crate::roster::Person;
+use crate::rules::{AccountContext, PersonContext};
+
+fn text(s: &str) -> Dynamic {
+    Dynamic::from(s.to_string())
+}
+
+fn opt_ts(t: Option<jiff::Timestamp>) -> Dynamic {
+    t.map_or(Dynamic::UNIT, |t| Dynamic::from(t.as_second()))
+}
+
+/// `person.*`: every roster column (missing text is `""`), typed where the roster is typed.
+pub fn person(p: &Person, end_of_last_day: Option<jiff::Timestamp>) -> PersonContext {
+    let mut m = Map::new();
+    for (k, v) in [
+        ("employee_id", &p.employee_id),
+        ("email", &p.email),
+        ("username", &p.username),
+        ("name", &p.name),
+        ("department", &p.department),
+        ("title", &p.title),
+        ("manager_email", &p.manager_email),
+        ("location", &p.location),
+    ] {
+        m.insert(k.into(), text(v));
+    }
+    m.insert("employment".into(), text(p.employment.as_str()));
+    m.insert("status".into(), text(p.status.as_str()));
+    m.insert(
+        "termination_type".into(),
+        text(p.termination_type.map_or("", |t| t.as_str())),
+    );
+    m.insert("termination_at".into(), opt_ts(p.termination_at));
+    m.insert(
+        "last_day".into(),
+        text(&p.last_day.map(|d| d.to_string()).unwrap_or_default()),
+    );
+    m.insert("last_day_end".into(), opt_ts(end_of_last_day));
+    m.insert("legal_hold".into(), Dynamic::from(p.legal_hold));
+    m.insert("is_leaver".into(), Dynamic::from(p.is_leaver()));
+    for (k, v) in &p.extra {
+        m.entry(k.as_str().into()).or_insert_with(|| text(v));
+    }
+    PersonContext::new(m)
+}
+
+/// `account.*` for account-level conditions.
+pub fn account(system: &str, a: &Account) -> AccountContext {
+    let list = |v: &[String]| Dynamic::from_array(v.iter().map(|s| text(s)).collect());
+    let mut m = Map::new();
+    m.insert("system".into(), text(system));
+    m.insert("id".into(), text(&a.id));
+    m.insert("username".into(), text(&a.username));
+    m.insert("emails".into(), list(&a.emails));
+    m.insert("groups".into(), list(&a.groups));
+    m.insert("licenses".into(), list(&a.licenses));
+    m.insert("entitlements".into(), list(&a.entitlements));
+    m.insert("privileged".into(), Dynamic::from(a.privileged));
+    m.insert("status".into(), text(&a.status.to_string()));
+    m.insert("last_login".into(), opt_ts(a.last_login));
+    AccountContext::new(m)
+}

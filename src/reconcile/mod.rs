@@ -1,0 +1,454 @@
+//! The planner: (policy, roster, observed accounts, now) -> plan. Pure and deterministic.
+//!
+//! Nothing here performs I/O or reads the clock: connectors have already filled
+//! [`Observed`], and `now` is an input, so the same inputs give the same plan byte for byte
+//! (Terraform's and Oxide's reconfigurator's discipline). The planner decides *what* must
+//! change and *why*; it never changes anything. A condition that fails to evaluate fails the
+//! plan naming the person and rule: a leaver is never skipped silently.
+
+mod context;
+pub mod correlate;
+pub mod resolve;
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::Timestamp;
+
+use crate::connector::{Account, AccountStatus, Observed};
+use crate::plan::{
+    AccountRef, AccountState, Change, ChangeKind, FORMAT_VERSION, Leaver, LeaverState, Note,
+    NoteKind, Plan, PolicyRef, RefreshedSystem, RosterRef, Task,
+};
+use crate::policy::{Action, ConnectorConfig, Diagnostic, Policy, Rule, System};
+use crate::roster::Roster;
+use crate::rules::{EvalError, PersonContext};
+use correlate::{PersonIndex, Situation};
+use resolve::Resolution;
+
+/// Everything the planner looks at.
+pub struct PlanInput<'a> {
+    pub policy: &'a Policy,
+    pub roster: &'a Roster,
+    pub observed: &'a Observed,
+    pub now: Timestamp,
+    /// Plan only for these roster indices (`plan -p`); `None` means every leaver.
+    pub only: Option<&'a [usize]>,
+    /// Git provenance of the policy, when known.
+    pub git_commit: Option<String>,
+    pub dirty: Option<bool>,
+}
+
+/// A condition that could not be evaluated for a person.
+#[derive(Debug, Clone)]
+pub struct ConditionFailure {
+    pub person: String,
+    pub rule: String,
+    pub error: EvalError,
+    pub diagnostic: Diagnostic,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PlanError {
+    #[error("{} condition evaluation(s) failed; no plan was made (first: {} for {})", .0.len(), .0[0].rule, .0[0].person)]
+    Conditions(Vec<ConditionFailure>),
+    #[error("{} system(s) could not be read: {}", .0.len(), .0.join(", "))]
+    Refresh(Vec<String>),
+}
+
+/// Most condition failures reported per plan; the rest are counted.
+const MAX_FAILURES: usize = 20;
+
+pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
+    let PlanInput {
+        policy,
+        roster,
+        observed,
+        now,
+        ..
+    } = *input;
+    if !observed.failures.is_empty() {
+        return Err(PlanError::Refresh(
+            observed.failures.keys().cloned().collect(),
+        ));
+    }
+
+    let index = PersonIndex::new(roster, &policy.systems);
+    // situations[system][account] in the order of the snapshot.
+    let mut owned: HashMap<usize, Vec<(&System, &Account)>> = HashMap::new();
+    let mut notes = Vec::new();
+    for system in &policy.systems {
+        let Some(snapshot) = observed.systems.get(system.name()) else {
+            continue;
+        };
+        for account in &snapshot.accounts {
+            match correlate::situate(system, account, &index) {
+                Situation::Owned(i) => owned.entry(i).or_default().push((system, account)),
+                Situation::Disputed(people) => notes.push(Note {
+                    kind: NoteKind::Disputed,
+                    system: system.name().to_string(),
+                    account: account_ref(account),
+                    owners: people
+                        .iter()
+                        .map(|&i| roster.key_of(&roster.people[i]))
+                        .collect(),
+                    detail: "matches several people; never changed automatically".into(),
+                }),
+                Situation::Orphan if account.is_active() => notes.push(Note {
+                    kind: NoteKind::Orphan,
+                    system: system.name().to_string(),
+                    account: account_ref(account),
+                    owners: Vec::new(),
+                    detail: "active, and nobody in the roster matches it".into(),
+                }),
+                Situation::Orphan => {}
+                Situation::Exempt(e) => {
+                    let exemption = &system.exemptions[e];
+                    notes.push(Note {
+                        kind: NoteKind::Exempt,
+                        system: system.name().to_string(),
+                        account: account_ref(account),
+                        owners: vec![exemption.owner.clone()],
+                        detail: format!("exempt: {}", exemption.reason),
+                    });
+                }
+            }
+        }
+    }
+
+    let candidates: Vec<usize> = match input.only {
+        Some(only) => only.to_vec(),
+        None => (0..roster.people.len()).collect(),
+    };
+    let mut leavers = Vec::new();
+    let mut changes: Vec<(usize, Change)> = Vec::new();
+    let mut failures = Vec::new();
+    let mut warnings = Vec::new();
+    for i in candidates {
+        let person = &roster.people[i];
+        let key = roster.key_of(person);
+        if !person.is_leaver() {
+            if input.only.is_some() {
+                warnings.push(format!(
+                    "{key} is not leaving (status {}); nothing is planned for them",
+                    person.status
+                ));
+            }
+            continue;
+        }
+        if person.termination_at.is_none() && person.last_day.is_none() {
+            warnings.push(format!(
+                "{key} is terminated but has neither termination_at nor last_day; treated as due now"
+            ));
+        }
+        let end_of_day = resolve::end_of_last_day(person, &policy.defaults.timezone);
+        let ctx = context::person(person, end_of_day);
+        let person_rules = match matching_rules(policy, &ctx, None, now, &key, &mut failures) {
+            Some(r) => r,
+            None => continue,
+        };
+        let base = resolve::resolve(&policy.defaults, person, &person_rules, now);
+        let accounts = owned.get(&i).map(Vec::as_slice).unwrap_or(&[]);
+        let state = if base.cutoff <= now {
+            LeaverState::Due
+        } else {
+            LeaverState::Scheduled
+        };
+
+        if state == LeaverState::Due {
+            for &(system, account) in accounts {
+                // Account-level rules (conditions that read `account`) refine the decision.
+                let resolution = if policy
+                    .rules
+                    .iter()
+                    .any(|r| r.condition.value.uses_account())
+                {
+                    let actx = context::account(system.name(), account);
+                    match matching_rules(policy, &ctx, Some(&actx), now, &key, &mut failures) {
+                        Some(rules) => resolve::resolve(&policy.defaults, person, &rules, now),
+                        None => continue,
+                    }
+                } else {
+                    base.clone()
+                };
+                if let Some(change) = account_change(system, account, &resolution, &key, now) {
+                    changes.push((leavers.len(), change));
+                }
+            }
+            for system in policy.systems.iter() {
+                if let ConnectorConfig::Manual(manual) = &system.connector {
+                    let mut actions = system.on_leave.clone();
+                    for (a, _) in &base.extra_actions {
+                        if !actions.contains(a) {
+                            actions.push(*a);
+                        }
+                    }
+                    changes.push((
+                        leavers.len(),
+                        Change {
+                            person: key.clone(),
+                            system: system.name().to_string(),
+                            tier: system.tier,
+                            kind: ChangeKind::Task,
+                            account: None,
+                            actions,
+                            before: None,
+                            after: None,
+                            task: Some(Task {
+                                owner: manual.owner.clone(),
+                                due: base.cutoff.checked_add(manual.sla).unwrap_or(base.cutoff),
+                                actions: system.on_leave.clone(),
+                                escalate_to: manual.escalate_to.clone(),
+                            }),
+                            rules: vec![base.cutoff_source.clone()],
+                        },
+                    ));
+                }
+            }
+        }
+
+        leavers.push(Leaver {
+            person: key,
+            name: person.name.clone(),
+            email: person.email.clone(),
+            department: person.department.clone(),
+            employment: person.employment,
+            termination_type: person.termination_type,
+            state,
+            cutoff: base.cutoff,
+            cutoff_rule: base.cutoff_rule,
+            delete_at: base.delete_at,
+            retained_by: base.retained_by.clone(),
+            rules: base.matched.clone(),
+            notify: base.notify.clone(),
+            accounts: accounts.len(),
+        });
+    }
+
+    if !failures.is_empty() {
+        return Err(PlanError::Conditions(failures));
+    }
+
+    // Due leavers first, earliest cutoff first; changes follow their leaver, in tier order.
+    let mut order: Vec<usize> = (0..leavers.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (la, lb) = (&leavers[a], &leavers[b]);
+        (la.state != LeaverState::Due, la.cutoff, &la.person).cmp(&(
+            lb.state != LeaverState::Due,
+            lb.cutoff,
+            &lb.person,
+        ))
+    });
+    let rank: HashMap<usize, usize> = order.iter().enumerate().map(|(r, &i)| (i, r)).collect();
+    changes.sort_by(|(a, ca), (b, cb)| {
+        (
+            rank[a],
+            ca.tier,
+            &ca.system,
+            ca.kind,
+            ca.account.as_ref().map(|x| &x.id),
+        )
+            .cmp(&(
+                rank[b],
+                cb.tier,
+                &cb.system,
+                cb.kind,
+                cb.account.as_ref().map(|x| &x.id),
+            ))
+    });
+    let mut sorted_leavers: Vec<Option<Leaver>> = leavers.into_iter().map(Some).collect();
+    let leavers: Vec<Leaver> = order
+        .iter()
+        .filter_map(|&i| sorted_leavers[i].take())
+        .collect();
+
+    if input.only.is_some() {
+        notes.clear();
+    }
+    notes.sort_by(|a, b| {
+        (a.kind, &a.system, &a.account.id).cmp(&(b.kind, &b.system, &b.account.id))
+    });
+
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        created_at: now,
+        policy: PolicyRef {
+            content_hash: policy.content_hash.clone(),
+            git_commit: input.git_commit.clone(),
+            dirty: input.dirty,
+        },
+        roster: RosterRef {
+            source: roster.source.display().to_string(),
+            hash: roster.hash.clone(),
+            people: roster.people.len(),
+        },
+        refreshed: refreshed(policy, observed),
+        leavers,
+        changes: changes.into_iter().map(|(_, c)| c).collect(),
+        notes,
+        warnings,
+    })
+}
+
+fn refreshed(policy: &Policy, observed: &Observed) -> Vec<RefreshedSystem> {
+    let mut out: Vec<RefreshedSystem> = policy
+        .systems
+        .iter()
+        .map(|s| {
+            let snap = observed.systems.get(s.name());
+            RefreshedSystem {
+                system: s.name().to_string(),
+                tier: s.tier,
+                connector: s.connector.kind(),
+                accounts: snap.map_or(0, |x| x.accounts.len()),
+                fingerprint: snap.map(|x| x.fingerprint.clone()),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (a.tier, &a.system).cmp(&(b.tier, &b.system)));
+    out
+}
+
+/// Rules whose condition holds; `None` (with failures recorded) when one cannot be evaluated.
+/// Without an account, only person-level rules are tried; with one, every rule is.
+fn matching_rules<'p>(
+    policy: &'p Policy,
+    person: &PersonContext,
+    account: Option<&crate::rules::AccountContext>,
+    now: Timestamp,
+    key: &str,
+    failures: &mut Vec<ConditionFailure>,
+) -> Option<Vec<&'p Rule>> {
+    let mut matched = Vec::new();
+    let mut ok = true;
+    for rule in &policy.rules {
+        if account.is_none() && rule.condition.value.uses_account() {
+            continue;
+        }
+        match rule.condition.value.eval(person, account, now) {
+            Ok(true) => matched.push(rule),
+            Ok(false) => {}
+            Err(error) => {
+                ok = false;
+                if failures.len() < MAX_FAILURES {
+                    failures.push(ConditionFailure {
+                        person: key.to_string(),
+                        rule: rule.name.value.clone(),
+                        diagnostic: policy.evaluation_diagnostic(&rule.condition, &error),
+                        error,
+                    });
+                }
+            }
+        }
+    }
+    ok.then_some(matched)
+}
+
+fn account_ref(a: &Account) -> AccountRef {
+    AccountRef {
+        id: a.id.clone(),
+        username: a.username.clone(),
+        label: a.label().to_string(),
+        fingerprint: a.fingerprint(),
+    }
+}
+
+fn state_of(a: &Account) -> AccountState {
+    AccountState {
+        status: a.status,
+        groups: a.groups.iter().chain(&a.entitlements).cloned().collect(),
+        licenses: a.licenses.clone(),
+        sessions: a.sessions,
+        container: a.container.clone(),
+    }
+}
+
+/// What must happen to one account of a due leaver; `None` when it is already offboarded.
+fn account_change(
+    system: &System,
+    account: &Account,
+    r: &Resolution,
+    person: &str,
+    now: Timestamp,
+) -> Option<Change> {
+    let before = state_of(account);
+    let delete_due = r.delete_at.is_some_and(|at| at <= now);
+    if delete_due && system.connector.can(Action::Delete) {
+        return Some(Change {
+            person: person.to_string(),
+            system: system.name().to_string(),
+            tier: system.tier,
+            kind: ChangeKind::Delete,
+            account: Some(account_ref(account)),
+            actions: vec![Action::Delete],
+            before: Some(before),
+            after: None,
+            task: None,
+            rules: r.delete_source.iter().cloned().collect(),
+        });
+    }
+
+    // The system's own actions, then what rules add (where the connector can do it).
+    let mut wanted: BTreeMap<Action, Option<&str>> =
+        system.on_leave.iter().map(|a| (*a, None)).collect();
+    for (a, rule) in &r.extra_actions {
+        if system.connector.can(*a) {
+            wanted.entry(*a).or_insert(Some(rule.as_str()));
+        }
+    }
+    let disabled_ou = match &system.connector {
+        ConnectorConfig::Ldap(l) => l.disabled_ou.clone(),
+        _ => None,
+    };
+    let active = account.is_active();
+    let mut after = before.clone();
+    let mut actions = Vec::new();
+    let mut rules = vec![r.cutoff_source.clone()];
+    for (action, rule) in wanted {
+        let needed = match action {
+            Action::Disable | Action::ResetPassword => active,
+            Action::RevokeSessions => active || account.sessions.is_some_and(|n| n > 0),
+            Action::RemoveGroups => !after.groups.is_empty(),
+            Action::RemoveLicenses => !after.licenses.is_empty(),
+            Action::Move => disabled_ou.is_some() && account.container != disabled_ou,
+            Action::Delete => true,
+            Action::Collect => false,
+        };
+        if !needed {
+            continue;
+        }
+        match action {
+            Action::Disable => after.status = AccountStatus::Disabled,
+            Action::RevokeSessions => after.sessions = after.sessions.map(|_| 0),
+            Action::RemoveGroups => after.groups.clear(),
+            Action::RemoveLicenses => after.licenses.clear(),
+            Action::Move => after.container = disabled_ou.clone(),
+            _ => {}
+        }
+        actions.push(action);
+        if let Some(rule) = rule
+            && !rules.iter().any(|r| r == rule)
+        {
+            rules.push(rule.to_string());
+        }
+    }
+    if actions.is_empty() {
+        return None;
+    }
+    let deleting = actions.contains(&Action::Delete);
+    Some(Change {
+        person: person.to_string(),
+        system: system.name().to_string(),
+        tier: system.tier,
+        kind: if deleting {
+            ChangeKind::Delete
+        } else {
+            ChangeKind::Update
+        },
+        account: Some(account_ref(account)),
+        actions,
+        before: Some(before),
+        after: if deleting { None } else { Some(after) },
+        task: None,
+        rules,
+    })
+}

@@ -1,0 +1,186 @@
+//! The people roster: the HR system of record, read from a CSV or JSON export.
+//!
+//! The roster decides who is leaving, so it is read strictly: a row with a missing key, an
+//! unreadable date or a duplicate id is reported with file and line, and a roster with bad
+//! rows is refused as a whole rather than planned without them. A leaver must never vanish
+//! from a plan because their row was malformed. Extra columns are kept and reach conditions
+//! as `person.<column>`.
+
+mod identify;
+mod parse;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+pub use identify::{Candidate, IdentifyError, PersonQuery, identify};
+pub use parse::{load, parse_csv, parse_json};
+
+use crate::policy::PersonKey;
+
+/// Employment relationship.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Employment {
+    Employee,
+    Contractor,
+    Intern,
+    Vendor,
+}
+
+/// HR status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Active,
+    Terminated,
+    /// Leave of absence: not a leaver.
+    OnLeave,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TerminationType {
+    Voluntary,
+    Involuntary,
+    Retirement,
+    ContractEnd,
+}
+
+macro_rules! names {
+    ($ty:ty { $($variant:ident = $name:literal),* $(,)? }) => {
+        impl $ty {
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
+            pub fn parse(s: &str) -> Option<Self> {
+                let s = s.trim().to_ascii_lowercase().replace('_', "-");
+                match s.as_str() { $($name => Some(Self::$variant),)* _ => None }
+            }
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name),* }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+names!(Employment { Employee = "employee", Contractor = "contractor", Intern = "intern", Vendor = "vendor" });
+names!(Status { Active = "active", Terminated = "terminated", OnLeave = "on-leave" });
+names!(TerminationType {
+    Voluntary = "voluntary",
+    Involuntary = "involuntary",
+    Retirement = "retirement",
+    ContractEnd = "contract-end",
+});
+
+/// One person from the roster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Person {
+    pub employee_id: String,
+    pub email: String,
+    pub username: String,
+    pub name: String,
+    pub department: String,
+    pub title: String,
+    pub manager_email: String,
+    pub employment: Employment,
+    pub status: Status,
+    pub termination_type: Option<TerminationType>,
+    /// When HR recorded the termination.
+    pub termination_at: Option<Timestamp>,
+    pub last_day: Option<Date>,
+    pub legal_hold: bool,
+    pub location: String,
+    /// Every other column, by its header name in snake_case.
+    pub extra: BTreeMap<String, String>,
+    /// Where the row is (1-based line for CSV, 1-based entry for JSON).
+    pub line: usize,
+}
+
+impl Person {
+    /// Whether HR records this person as leaving (now or in the future).
+    pub fn is_leaver(&self) -> bool {
+        self.status == Status::Terminated
+    }
+
+    /// The value of a roster field by its snake_case name (standard or extra).
+    pub fn field(&self, name: &str) -> Option<&str> {
+        let value: &str = match name {
+            "employee_id" => &self.employee_id,
+            "email" => &self.email,
+            "username" => &self.username,
+            "name" => &self.name,
+            "department" => &self.department,
+            "title" => &self.title,
+            "manager_email" => &self.manager_email,
+            "location" => &self.location,
+            other => self.extra.get(other).map_or("", String::as_str),
+        };
+        Some(value).filter(|v| !v.is_empty())
+    }
+
+    pub fn key(&self, key: PersonKey) -> &str {
+        self.field(key.column()).unwrap_or("")
+    }
+}
+
+/// The whole roster, in file order.
+#[derive(Debug, Clone)]
+pub struct Roster {
+    pub people: Vec<Person>,
+    pub key: PersonKey,
+    /// Where it came from, as shown to humans.
+    pub source: PathBuf,
+    /// blake3 of the file's bytes: a plan records which roster it was made from.
+    pub hash: String,
+}
+
+impl Roster {
+    pub fn key_of(&self, person: &Person) -> String {
+        person.key(self.key).to_string()
+    }
+}
+
+/// One bad row (or a problem with the whole file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RosterProblem {
+    pub line: Option<usize>,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+/// Why a roster could not be used; every bad row is listed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct RosterError {
+    pub file: PathBuf,
+    pub problems: Vec<RosterProblem>,
+}
+
+impl fmt::Display for RosterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        writeln!(
+            f,
+            "the roster {} has {n} bad {}; no plan is made from a partial roster:",
+            self.file.display(),
+            if n == 1 { "row" } else { "rows" }
+        )?;
+        for p in &self.problems {
+            let at = match (p.line, &p.column) {
+                (Some(l), Some(c)) => format!("{}:{l} (column {c})", self.file.display()),
+                (Some(l), None) => format!("{}:{l}", self.file.display()),
+                _ => self.file.display().to_string(),
+            };
+            writeln!(f, "  {at}: {}", p.message)?;
+        }
+        write!(
+            f,
+            "fix the rows in the HR export (or its mapping) and run again"
+        )
+    }
+}

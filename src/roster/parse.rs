@@ -1,0 +1,442 @@
+//! Reading roster files: CSV (with a header row) and JSON (an array of objects).
+//!
+//! Both formats go through the same row interpretation, so a date or a status means the
+//! same whatever the export format. Every problem is collected; none stops the read early.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use jiff::Timestamp;
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+
+use super::{Employment, Person, Roster, RosterError, RosterProblem, Status, TerminationType};
+use crate::policy::{FileFormat, PeopleSource, PersonKey};
+
+/// Columns with a meaning of their own; everything else is an extra column.
+const STANDARD: &[&str] = &[
+    "employee_id",
+    "email",
+    "username",
+    "name",
+    "department",
+    "title",
+    "manager_email",
+    "employment",
+    "status",
+    "termination_type",
+    "termination_at",
+    "last_day",
+    "legal_hold",
+    "location",
+];
+
+/// Read the roster the policy declares; `root` is the policy repository root.
+pub fn load(source: &PeopleSource, root: &Path, tz: &TimeZone) -> Result<Roster, RosterError> {
+    let path = root.join(&source.path);
+    let bytes = std::fs::read(&path).map_err(|e| RosterError {
+        file: source.path.clone(),
+        problems: vec![RosterProblem {
+            line: None,
+            column: None,
+            message: format!("cannot read the roster: {e}"),
+        }],
+    })?;
+    match source.format {
+        FileFormat::Csv => parse_csv(&bytes, &source.path, source.key, tz),
+        FileFormat::Json => parse_json(&bytes, &source.path, source.key, tz),
+    }
+}
+
+fn file_problem(file: &Path, message: String) -> RosterError {
+    RosterError {
+        file: file.to_path_buf(),
+        problems: vec![RosterProblem {
+            line: None,
+            column: None,
+            message,
+        }],
+    }
+}
+
+/// `Work Email`, `work-email` and `work_email` all name the column `work_email`.
+fn normalize_header(h: &str) -> String {
+    h.trim()
+        .trim_start_matches('\u{feff}')
+        .to_ascii_lowercase()
+        .replace([' ', '-'], "_")
+}
+
+pub fn parse_csv(
+    bytes: &[u8],
+    file: &Path,
+    key: PersonKey,
+    tz: &TimeZone,
+) -> Result<Roster, RosterError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let headers: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(normalize_header).collect(),
+        Err(e) => {
+            return Err(file_problem(
+                file,
+                format!("cannot read the header row: {e}"),
+            ));
+        }
+    };
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for record in reader.records() {
+        match record {
+            Ok(record) => {
+                let line = record.position().map_or(0, |p| p.line() as usize);
+                let fields: Vec<(String, String)> = headers
+                    .iter()
+                    .cloned()
+                    .zip(record.iter().map(str::to_string))
+                    .collect();
+                rows.push((line, fields));
+            }
+            Err(e) => problems.push(RosterProblem {
+                line: e.position().map(|p| p.line() as usize),
+                column: None,
+                message: format!("unreadable row: {e}"),
+            }),
+        }
+    }
+    let hash = blake3::hash(bytes).to_hex().to_string();
+    build(rows, problems, &headers, file, key, tz, hash)
+}
+
+pub fn parse_json(
+    bytes: &[u8],
+    file: &Path,
+    key: PersonKey,
+    tz: &TimeZone,
+) -> Result<Roster, RosterError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        file_problem(
+            file,
+            format!(
+                "invalid JSON at line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    let entries = match &value {
+        serde_json::Value::Array(a) => a,
+        serde_json::Value::Object(o) => match o.get("people") {
+            Some(serde_json::Value::Array(a)) => a,
+            _ => {
+                return Err(file_problem(
+                    file,
+                    "expected an array of people or {\"people\": [...]}".into(),
+                ));
+            }
+        },
+        _ => {
+            return Err(file_problem(
+                file,
+                "expected an array of people or {\"people\": [...]}".into(),
+            ));
+        }
+    };
+    let mut headers: Vec<String> = Vec::new();
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let Some(object) = entry.as_object() else {
+            problems.push(RosterProblem {
+                line: Some(i + 1),
+                column: None,
+                message: format!("entry {} is not an object", i + 1),
+            });
+            continue;
+        };
+        let mut fields = Vec::new();
+        for (k, v) in object {
+            let k = normalize_header(k);
+            if !headers.contains(&k) {
+                headers.push(k.clone());
+            }
+            let text = match v {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => s.trim().to_string(),
+                other => other.to_string(),
+            };
+            fields.push((k, text));
+        }
+        rows.push((i + 1, fields));
+    }
+    let hash = blake3::hash(bytes).to_hex().to_string();
+    build(rows, problems, &headers, file, key, tz, hash)
+}
+
+/// Interpret rows of `(header, value)` pairs into people, collecting every problem.
+fn build(
+    rows: Vec<(usize, Vec<(String, String)>)>,
+    mut problems: Vec<RosterProblem>,
+    headers: &[String],
+    file: &Path,
+    key: PersonKey,
+    tz: &TimeZone,
+    hash: String,
+) -> Result<Roster, RosterError> {
+    for required in [key.column(), "name", "status"] {
+        if !headers.iter().any(|h| h == required) {
+            problems.push(RosterProblem {
+                line: None,
+                column: Some(required.to_string()),
+                message: format!(
+                    "the roster has no `{required}` column (columns: {})",
+                    headers.join(", ")
+                ),
+            });
+        }
+    }
+    if !problems.is_empty() && rows.is_empty() {
+        return Err(RosterError {
+            file: file.to_path_buf(),
+            problems,
+        });
+    }
+
+    let mut people = Vec::with_capacity(rows.len());
+    let mut seen_keys: HashMap<String, usize> = HashMap::new();
+    let mut seen_ids: HashMap<String, usize> = HashMap::new();
+    for (line, fields) in rows {
+        let mut row = Row {
+            fields: fields.into_iter().collect(),
+            line,
+            problems: &mut problems,
+            tz,
+        };
+        let Some(person) = row.person() else { continue };
+        let key_value = person.key(key).to_ascii_lowercase();
+        if key_value.is_empty() {
+            row.problem(
+                key.column(),
+                format!("missing {} (the roster key)", key.column()),
+            );
+            continue;
+        }
+        if let Some(first) = seen_keys.insert(key_value.clone(), line) {
+            row.problem(
+                key.column(),
+                format!(
+                    "duplicate {} `{}` (first on line {first})",
+                    key.column(),
+                    person.key(key)
+                ),
+            );
+            continue;
+        }
+        if key != PersonKey::EmployeeId && !person.employee_id.is_empty() {
+            if let Some(first) = seen_ids.insert(person.employee_id.to_ascii_lowercase(), line) {
+                row.problem(
+                    "employee_id",
+                    format!(
+                        "duplicate employee_id `{}` (first on line {first})",
+                        person.employee_id
+                    ),
+                );
+                continue;
+            }
+        }
+        people.push(person);
+    }
+
+    if problems.is_empty() {
+        Ok(Roster {
+            people,
+            key,
+            source: file.to_path_buf(),
+            hash,
+        })
+    } else {
+        problems.sort_by_key(|p| p.line.unwrap_or(0));
+        Err(RosterError {
+            file: file.to_path_buf(),
+            problems,
+        })
+    }
+}
+
+struct Row<'a> {
+    fields: BTreeMap<String, String>,
+    line: usize,
+    problems: &'a mut Vec<RosterProblem>,
+    tz: &'a TimeZone,
+}
+
+impl Row<'_> {
+    fn problem(&mut self, column: &str, message: String) {
+        self.problems.push(RosterProblem {
+            line: Some(self.line),
+            column: Some(column.to_string()),
+            message,
+        });
+    }
+
+    fn text(&self, column: &str) -> String {
+        self.fields.get(column).cloned().unwrap_or_default()
+    }
+
+    /// A closed-vocabulary column; `None` (with a problem recorded) when the value is unknown.
+    fn choice<T>(
+        &mut self,
+        column: &str,
+        parse: fn(&str) -> Option<T>,
+        names: &[&str],
+    ) -> Result<Option<T>, ()> {
+        let value = self.text(column);
+        if value.is_empty() {
+            return Ok(None);
+        }
+        match parse(&value) {
+            Some(v) => Ok(Some(v)),
+            None => {
+                self.problem(
+                    column,
+                    format!(
+                        "unknown {column} `{value}` (expected one of: {})",
+                        names.join(", ")
+                    ),
+                );
+                Err(())
+            }
+        }
+    }
+
+    fn person(&mut self) -> Option<Person> {
+        let mut ok = true;
+        let status = match self.choice("status", Status::parse, Status::NAMES) {
+            Ok(Some(s)) => Some(s),
+            Ok(None) => {
+                self.problem("status", "missing status".into());
+                None
+            }
+            Err(()) => None,
+        };
+        let employment = self
+            .choice("employment", Employment::parse, Employment::NAMES)
+            .map(|e| e.unwrap_or(Employment::Employee));
+        let termination_type = self.choice(
+            "termination_type",
+            TerminationType::parse,
+            TerminationType::NAMES,
+        );
+        let termination_at = self.timestamp("termination_at");
+        let last_day = self.date("last_day");
+        let legal_hold = self.boolean("legal_hold");
+        let name = self.text("name");
+        if name.is_empty() {
+            self.problem("name", "missing name".into());
+            ok = false;
+        }
+        let (
+            Some(status),
+            Ok(employment),
+            Ok(termination_type),
+            Ok(termination_at),
+            Ok(last_day),
+            Ok(legal_hold),
+        ) = (
+            status,
+            employment,
+            termination_type,
+            termination_at,
+            last_day,
+            legal_hold,
+        )
+        else {
+            return None;
+        };
+        if !ok {
+            return None;
+        }
+        let extra = self
+            .fields
+            .iter()
+            .filter(|(k, _)| !STANDARD.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Some(Person {
+            employee_id: self.text("employee_id"),
+            email: self.text("email"),
+            username: self.text("username"),
+            name,
+            department: self.text("department"),
+            title: self.text("title"),
+            manager_email: self.text("manager_email"),
+            employment,
+            status,
+            termination_type,
+            termination_at,
+            last_day,
+            legal_hold,
+            location: self.text("location"),
+            extra,
+            line: self.line,
+        })
+    }
+
+    fn timestamp(&mut self, column: &str) -> Result<Option<Timestamp>, ()> {
+        let value = self.text(column);
+        if value.is_empty() {
+            return Ok(None);
+        }
+        if let Ok(ts) = value.parse::<Timestamp>() {
+            return Ok(Some(ts));
+        }
+        // A wall-clock time without an offset is read in the policy's time zone.
+        let civil = value.parse::<DateTime>().ok().or_else(|| {
+            value
+                .parse::<Date>()
+                .ok()
+                .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+        });
+        match civil.and_then(|dt| dt.to_zoned(self.tz.clone()).ok()) {
+            Some(z) => Ok(Some(z.timestamp())),
+            None => {
+                self.problem(
+                    column,
+                    format!("`{value}` is not a date and time (write 2026-11-23T08:30:00Z)"),
+                );
+                Err(())
+            }
+        }
+    }
+
+    fn date(&mut self, column: &str) -> Result<Option<Date>, ()> {
+        let value = self.text(column);
+        if value.is_empty() {
+            return Ok(None);
+        }
+        match value.parse::<Date>() {
+            Ok(d) => Ok(Some(d)),
+            Err(_) => {
+                self.problem(
+                    column,
+                    format!("`{value}` is not a date (write 2026-11-23)"),
+                );
+                Err(())
+            }
+        }
+    }
+
+    fn boolean(&mut self, column: &str) -> Result<bool, ()> {
+        let value = self.text(column).to_ascii_lowercase();
+        match value.as_str() {
+            "" | "false" | "no" | "n" | "0" => Ok(false),
+            "true" | "yes" | "y" | "1" => Ok(true),
+            _ => {
+                self.problem(column, format!("`{value}` is not true or false"));
+                Err(())
+            }
+        }
+    }
+}
