@@ -148,32 +148,43 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         };
         let base = resolve::resolve(&policy.defaults, person, &person_rules, now);
         let accounts = owned.get(&i).map(Vec::as_slice).unwrap_or(&[]);
-        let state = if base.cutoff <= now {
+        let account_rules = policy
+            .rules
+            .iter()
+            .any(|r| r.condition.value.uses_account());
+
+        // Account-level rules (conditions that read `account`) may cut one account earlier
+        // than the person's cutoff, so every leaver's accounts are looked at.
+        let mut cutoff = base.cutoff;
+        for &(system, account) in accounts {
+            let refined;
+            let resolution = if account_rules {
+                let actx = context::account(system.name(), account);
+                match matching_rules(policy, &ctx, Some(&actx), now, &key, &mut failures) {
+                    Some(rules) => {
+                        refined = resolve::resolve(&policy.defaults, person, &rules, now);
+                        &refined
+                    }
+                    None => continue,
+                }
+            } else {
+                &base
+            };
+            if resolution.cutoff > now {
+                continue;
+            }
+            cutoff = cutoff.min(resolution.cutoff);
+            if let Some(change) = account_change(system, account, resolution, &key, now) {
+                changes.push((leavers.len(), change));
+            }
+        }
+        let state = if cutoff <= now {
             LeaverState::Due
         } else {
             LeaverState::Scheduled
         };
 
         if state == LeaverState::Due {
-            for &(system, account) in accounts {
-                // Account-level rules (conditions that read `account`) refine the decision.
-                let resolution = if policy
-                    .rules
-                    .iter()
-                    .any(|r| r.condition.value.uses_account())
-                {
-                    let actx = context::account(system.name(), account);
-                    match matching_rules(policy, &ctx, Some(&actx), now, &key, &mut failures) {
-                        Some(rules) => resolve::resolve(&policy.defaults, person, &rules, now),
-                        None => continue,
-                    }
-                } else {
-                    base.clone()
-                };
-                if let Some(change) = account_change(system, account, &resolution, &key, now) {
-                    changes.push((leavers.len(), change));
-                }
-            }
             for system in policy.systems.iter() {
                 if let ConnectorConfig::Manual(manual) = &system.connector {
                     let mut actions = system.on_leave.clone();
@@ -190,13 +201,13 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                             tier: system.tier,
                             kind: ChangeKind::Task,
                             account: None,
-                            actions,
+                            actions: actions.clone(),
                             before: None,
                             after: None,
                             task: Some(Task {
                                 owner: manual.owner.clone(),
-                                due: base.cutoff.checked_add(manual.sla).unwrap_or(base.cutoff),
-                                actions: system.on_leave.clone(),
+                                due: cutoff.checked_add(manual.sla).unwrap_or(cutoff),
+                                actions,
                                 escalate_to: manual.escalate_to.clone(),
                             }),
                             rules: vec![base.cutoff_source.clone()],
@@ -214,7 +225,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             employment: person.employment,
             termination_type: person.termination_type,
             state,
-            cutoff: base.cutoff,
+            cutoff,
             cutoff_rule: base.cutoff_rule,
             delete_at: base.delete_at,
             retained_by: base.retained_by.clone(),

@@ -166,9 +166,9 @@ impl fmt::Display for RosterError {
         let n = self.problems.len();
         writeln!(
             f,
-            "the roster {} has {n} bad {}; no plan is made from a partial roster:",
+            "the roster {} has {n} {}; no plan is made from a partial roster:",
             self.file.display(),
-            if n == 1 { "row" } else { "rows" }
+            if n == 1 { "problem" } else { "problems" }
         )?;
         for p in &self.problems {
             let at = match (p.line, &p.column) {

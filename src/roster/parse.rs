@@ -234,17 +234,18 @@ fn build(
             );
             continue;
         }
-        if key != PersonKey::EmployeeId && !person.employee_id.is_empty() {
-            if let Some(first) = seen_ids.insert(person.employee_id.to_ascii_lowercase(), line) {
-                row.problem(
-                    "employee_id",
-                    format!(
-                        "duplicate employee_id `{}` (first on line {first})",
-                        person.employee_id
-                    ),
-                );
-                continue;
-            }
+        if key != PersonKey::EmployeeId
+            && !person.employee_id.is_empty()
+            && let Some(first) = seen_ids.insert(person.employee_id.to_ascii_lowercase(), line)
+        {
+            row.problem(
+                "employee_id",
+                format!(
+                    "duplicate employee_id `{}` (first on line {first})",
+                    person.employee_id
+                ),
+            );
+            continue;
         }
         people.push(person);
     }

@@ -153,7 +153,7 @@ pub(crate) fn counts_line(c: &Counts) -> String {
         c.tasks,
         plural(c.tasks, "task", "tasks")
     ));
-    format!("Plan: {}.", parts.join(", "))
+    format!("Plan: {}", parts.join(", "))
 }
 
 pub(crate) fn glyph(kind: ChangeKind) -> char {

@@ -210,7 +210,7 @@ fn full_summary(plan: &Plan, counts: &Counts) -> String {
     let scheduled = plan.leavers.len() - due;
     let count = |k: NoteKind| plan.notes.iter().filter(|n| n.kind == k).count();
     format!(
-        "{} {due} {} due, {scheduled} scheduled; {} orphaned, {} disputed, {} exempt {} noted.",
+        "{}. {due} {} due, {scheduled} scheduled; {} orphaned, {} disputed, {} exempt {} noted.",
         counts_line(counts),
         plural(due, "leaver", "leavers"),
         count(NoteKind::Orphan),
