@@ -1,0 +1,271 @@
+//! `offboard-gen`: a deterministic synthetic organisation for benchmarks and load tests.
+//!
+//! Writes a policy repository (policies/, inventory/people.csv, inventory/accounts/*.json)
+//! with about 2% leavers of mixed termination types, legal holds, contractors, and realistic
+//! noise: orphaned accounts, disputed accounts, excess groups and case differences in
+//! emails. The same arguments always produce the same bytes.
+//!
+//!     offboard-gen --people 10000 --accounts 100000 --systems 10 --out /tmp/org
+//!     offboard -C /tmp/org plan --at 2026-11-23T09:00:00Z --summary
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(about = "Generate a synthetic organisation (roster, policy, account exports)")]
+struct Args {
+    /// People in the roster
+    #[arg(long, default_value_t = 1000)]
+    people: usize,
+    /// Accounts across all systems (about; each person gets accounts/people of them)
+    #[arg(long, default_value_t = 10_000)]
+    accounts: usize,
+    /// File-connector systems
+    #[arg(long, default_value_t = 10)]
+    systems: usize,
+    /// Offboarding rules in the policy (the first five are the realistic ones)
+    #[arg(long, default_value_t = 5)]
+    rules: usize,
+    /// Seed for the deterministic generator
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Output directory (a policy repository root)
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// splitmix64: tiny, fast, deterministic across platforms.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn chance(&mut self, per_mille: u64) -> bool {
+        self.next() % 1000 < per_mille
+    }
+}
+
+const TIERS: &[&str] = &[
+    "identity-provider",
+    "directory",
+    "remote-access",
+    "mfa",
+    "privileged",
+    "finance",
+    "customer-data",
+    "business",
+    "collaboration",
+];
+const DEPARTMENTS: &[&str] = &[
+    "Engineering",
+    "Sales",
+    "Finance",
+    "Marketing",
+    "Product Management",
+    "People Ops",
+    "IT",
+    "Legal",
+    "Support",
+    "Operations",
+    "Design",
+    "Data",
+];
+const FIRST: &[&str] = &[
+    "Ann", "Ben", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivan", "Jo", "Kai", "Lea", "Max",
+    "Nia", "Omar", "Pia", "Quin", "Rae", "Sam", "Tess", "Uma", "Vic", "Wes", "Xia", "Yan", "Zoe",
+];
+const LAST: &[&str] = &[
+    "Adler", "Brandt", "Costa", "Dietz", "Evans", "Fischer", "Garcia", "Hahn", "Ito", "Jensen",
+    "Khan", "Lopez", "Meyer", "Nagy", "Okafor", "Park", "Quist", "Rossi", "Sato", "Tanaka",
+];
+
+struct Person {
+    email: String,
+    username: String,
+    department: usize,
+    leaver: bool,
+}
+
+fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let mut rng = Rng(args.seed);
+    fs::create_dir_all(args.out.join("policies"))?;
+    fs::create_dir_all(args.out.join("inventory/accounts"))?;
+
+    // --- roster
+    let mut people = Vec::with_capacity(args.people);
+    let mut roster = BufWriter::new(File::create(args.out.join("inventory/people.csv"))?);
+    writeln!(
+        roster,
+        "employee_id,email,username,name,department,title,manager_email,employment,status,termination_type,termination_at,last_day,legal_hold,location"
+    )?;
+    for i in 0..args.people {
+        let first = FIRST[rng.below(FIRST.len())];
+        let last = LAST[rng.below(LAST.len())];
+        let email = format!("{}.{}{}@acme.example", first.to_lowercase(), last.to_lowercase(), i);
+        let username = format!("{}{}{}", &first[..1].to_lowercase(), last.to_lowercase(), i);
+        let department = rng.below(DEPARTMENTS.len());
+        let employment = match rng.below(100) {
+            0..=7 => "contractor",
+            8..=9 => "intern",
+            10 => "vendor",
+            _ => "employee",
+        };
+        let leaver = rng.chance(20);
+        let manager = if i > 0 { people_email(&people, rng.below(i)) } else { String::new() };
+        let (status, kind, at, last_day, hold) = if leaver {
+            let kind = match rng.below(10) {
+                0..=5 => "voluntary",
+                6..=7 => "involuntary",
+                8 => "retirement",
+                _ => "contract-end",
+            };
+            // Last days spread from 200 days ago to 20 days ahead of 2026-11-23.
+            let offset = rng.below(220) as i64 - 200;
+            let day = jiff::civil::date(2026, 11, 23)
+                .checked_add(jiff::Span::new().days(offset))
+                .unwrap_or(jiff::civil::date(2026, 11, 23));
+            let hold = rng.chance(100);
+            (
+                "terminated",
+                kind,
+                format!("{}T09:00:00Z", day.checked_sub(jiff::Span::new().days(14)).unwrap_or(day)),
+                day.to_string(),
+                hold,
+            )
+        } else {
+            let status = if rng.chance(10) { "on-leave" } else { "active" };
+            (status, "", String::new(), String::new(), false)
+        };
+        writeln!(
+            roster,
+            "E{i:07},{email},{username},{first} {last},{},Title {},{manager},{employment},{status},{kind},{at},{last_day},{hold},{}",
+            DEPARTMENTS[department],
+            rng.below(40),
+            if rng.chance(500) { "remote" } else { "office" }
+        )?;
+        people.push(Person {
+            email,
+            username,
+            department,
+            leaver,
+        });
+    }
+    roster.flush()?;
+
+    // --- policy
+    let mut systems = String::new();
+    for s in 0..args.systems {
+        systems.push_str(&format!(
+            "system app-{s} {{\n    connector file\n    tier {}\n    correlate email=\"email\"\n    correlate username=\"username\"\n    on-leave disable revoke-sessions remove-groups\n    enforce-roles\n    exempt \"svc-app-{s}\" reason=\"service account\" owner=\"it@acme.example\"\n}}\n",
+            TIERS[s % TIERS.len()]
+        ));
+    }
+    systems.push_str("system laptops {\n    connector manual owner=\"it-assets@acme.example\" sla=\"5d\"\n    tier hardware\n    on-leave collect\n}\n");
+    fs::write(args.out.join("policies/systems.kdl"), systems)?;
+    let mut roles = String::new();
+    for (d, name) in DEPARTMENTS.iter().enumerate() {
+        roles.push_str(&format!(
+            "role dept-{d} when=\"person.department == \\\"{name}\\\"\" {{\n    grant app-{} group=\"dept-{d}\"\n}}\n",
+            d % args.systems.max(1)
+        ));
+    }
+    fs::write(args.out.join("policies/roles.kdl"), roles)?;
+    let mut rules = String::from(
+        "rule involuntary {\n    when \"person.termination_type == \\\"involuntary\\\"\"\n    cutoff immediately\n}\nrule voluntary {\n    when \"person.termination_type == \\\"voluntary\\\"\"\n    cutoff end-of-last-day\n}\nrule retirement {\n    when \"person.termination_type == \\\"retirement\\\"\"\n    cutoff \"+1d\"\n}\nrule contractors {\n    when \"person.employment == \\\"contractor\\\" || person.employment == \\\"vendor\\\"\"\n    delete-after \"30d\"\n}\nrule legal-hold {\n    when \"person.legal_hold\"\n    retain forever\n}\n",
+    );
+    for r in 5..args.rules {
+        rules.push_str(&format!(
+            "rule extra-{r} {{\n    when \"person.department == \\\"{}\\\" && person.location == \\\"remote\\\" && person.title == \\\"Title {}\\\"\"\n    cutoff \"-{}h\"\n}}\n",
+            DEPARTMENTS[r % DEPARTMENTS.len()],
+            r % 40,
+            r % 12 + 1
+        ));
+    }
+    fs::write(args.out.join("policies/rules.kdl"), rules)?;
+    fs::write(
+        args.out.join("policies/settings.kdl"),
+        "defaults {\n    cutoff end-of-last-day\n    delete-after \"90d\"\n    max-disable-share \"10%\"\n}\npeople {\n    source csv path=\"inventory/people.csv\"\n    key email\n}\n",
+    )?;
+
+    // --- accounts: each person gets `per_person` systems, chosen deterministically.
+    let per_person = (args.accounts / args.people.max(1)).clamp(1, args.systems.max(1));
+    let mut files: Vec<BufWriter<File>> = (0..args.systems)
+        .map(|s| {
+            let mut f = BufWriter::new(File::create(args.out.join(format!("inventory/accounts/app-{s}.json")))?);
+            writeln!(f, "{{\"system\": \"app-{s}\", \"accounts\": [")?;
+            Ok(f)
+        })
+        .collect::<std::io::Result<_>>()?;
+    let mut first = vec![true; args.systems];
+    let mut id = 0u64;
+    let mut write_account = |files: &mut Vec<BufWriter<File>>, s: usize, json: String| -> std::io::Result<()> {
+        let sep = if first[s] { "" } else { ",\n" };
+        first[s] = false;
+        write!(files[s], "{sep}{json}")
+    };
+    for (i, p) in people.iter().enumerate() {
+        let start = rng.below(args.systems.max(1));
+        for k in 0..per_person {
+            let s = (start + k) % args.systems;
+            id += 1;
+            let email = if rng.chance(50) { p.email.to_uppercase() } else { p.email.clone() };
+            let status = if p.leaver && rng.chance(300) { "disabled" } else { "active" };
+            let mut groups = format!("\"dept-{}\"", p.department);
+            if rng.chance(20) {
+                groups.push_str(", \"admins\"");
+            }
+            // A few accounts list a second person's email: disputed.
+            let emails = if rng.chance(2) && i > 0 {
+                format!("\"{email}\", \"{}\"", people[rng.below(i)].email)
+            } else {
+                format!("\"{email}\"")
+            };
+            let json = format!(
+                "{{\"id\": \"a{id:09}\", \"username\": \"{}\", \"emails\": [{emails}], \"status\": \"{status}\", \"groups\": [{groups}], \"privileged\": {}, \"last_login\": \"2026-{:02}-{:02}T10:00:00Z\", \"sessions\": {}}}",
+                p.username,
+                rng.chance(10),
+                rng.below(11) + 1,
+                rng.below(28) + 1,
+                rng.below(4)
+            );
+            write_account(&mut files, s, json)?;
+        }
+    }
+    // Orphans: about 1% of accounts belong to nobody.
+    for n in 0..(args.accounts / 100) {
+        let s = rng.below(args.systems.max(1));
+        id += 1;
+        let json = format!(
+            "{{\"id\": \"a{id:09}\", \"username\": \"ghost{n}\", \"emails\": [\"ghost{n}@acme.example\"], \"status\": \"active\", \"groups\": [\"dept-0\"]}}"
+        );
+        write_account(&mut files, s, json)?;
+    }
+    for f in &mut files {
+        writeln!(f, "\n]}}")?;
+        f.flush()?;
+    }
+    eprintln!(
+        "wrote {} people, {} systems, about {} accounts to {}",
+        args.people,
+        args.systems,
+        id,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn people_email(people: &[Person], i: usize) -> String {
+    people[i].email.clone()
+}
