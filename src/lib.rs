@@ -4,8 +4,10 @@
 //! journaled revocation. The library is layered: `policy` and `rules` are pure and know
 //! nothing of connectors or the CLI; `cli` is the only module that talks to the terminal.
 
+pub mod apply;
 pub mod cli;
 pub mod connector;
+pub mod journal;
 pub mod plan;
 pub mod policy;
 pub mod reconcile;

@@ -44,6 +44,7 @@ fn example_plan() -> Plan {
         observed: &observed,
         now: AT.parse::<Timestamp>().unwrap(),
         only: None,
+        known_tasks: None,
         git_commit: None,
         dirty: None,
     })

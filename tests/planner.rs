@@ -86,6 +86,7 @@ fn plan_at(
         observed: obs,
         now: at.parse::<Timestamp>().unwrap(),
         only: None,
+        known_tasks: None,
         git_commit: None,
         dirty: None,
     })

@@ -113,7 +113,12 @@ fn main() -> std::io::Result<()> {
     for i in 0..args.people {
         let first = FIRST[rng.below(FIRST.len())];
         let last = LAST[rng.below(LAST.len())];
-        let email = format!("{}.{}{}@acme.example", first.to_lowercase(), last.to_lowercase(), i);
+        let email = format!(
+            "{}.{}{}@acme.example",
+            first.to_lowercase(),
+            last.to_lowercase(),
+            i
+        );
         let username = format!("{}{}{}", &first[..1].to_lowercase(), last.to_lowercase(), i);
         let department = rng.below(DEPARTMENTS.len());
         let employment = match rng.below(100) {
@@ -123,7 +128,11 @@ fn main() -> std::io::Result<()> {
             _ => "employee",
         };
         let leaver = rng.chance(20);
-        let manager = if i > 0 { people_email(&people, rng.below(i)) } else { String::new() };
+        let manager = if i > 0 {
+            people_email(&people, rng.below(i))
+        } else {
+            String::new()
+        };
         let (status, kind, at, last_day, hold) = if leaver {
             let kind = match rng.below(10) {
                 0..=5 => "voluntary",
@@ -140,7 +149,10 @@ fn main() -> std::io::Result<()> {
             (
                 "terminated",
                 kind,
-                format!("{}T09:00:00Z", day.checked_sub(jiff::Span::new().days(14)).unwrap_or(day)),
+                format!(
+                    "{}T09:00:00Z",
+                    day.checked_sub(jiff::Span::new().days(14)).unwrap_or(day)
+                ),
                 day.to_string(),
                 hold,
             )
@@ -203,25 +215,36 @@ fn main() -> std::io::Result<()> {
     let per_person = (args.accounts / args.people.max(1)).clamp(1, args.systems.max(1));
     let mut files: Vec<BufWriter<File>> = (0..args.systems)
         .map(|s| {
-            let mut f = BufWriter::new(File::create(args.out.join(format!("inventory/accounts/app-{s}.json")))?);
+            let mut f = BufWriter::new(File::create(
+                args.out.join(format!("inventory/accounts/app-{s}.json")),
+            )?);
             writeln!(f, "{{\"system\": \"app-{s}\", \"accounts\": [")?;
             Ok(f)
         })
         .collect::<std::io::Result<_>>()?;
     let mut first = vec![true; args.systems];
     let mut id = 0u64;
-    let mut write_account = |files: &mut Vec<BufWriter<File>>, s: usize, json: String| -> std::io::Result<()> {
-        let sep = if first[s] { "" } else { ",\n" };
-        first[s] = false;
-        write!(files[s], "{sep}{json}")
-    };
+    let mut write_account =
+        |files: &mut Vec<BufWriter<File>>, s: usize, json: String| -> std::io::Result<()> {
+            let sep = if first[s] { "" } else { ",\n" };
+            first[s] = false;
+            write!(files[s], "{sep}{json}")
+        };
     for (i, p) in people.iter().enumerate() {
         let start = rng.below(args.systems.max(1));
         for k in 0..per_person {
             let s = (start + k) % args.systems;
             id += 1;
-            let email = if rng.chance(50) { p.email.to_uppercase() } else { p.email.clone() };
-            let status = if p.leaver && rng.chance(300) { "disabled" } else { "active" };
+            let email = if rng.chance(50) {
+                p.email.to_uppercase()
+            } else {
+                p.email.clone()
+            };
+            let status = if p.leaver && rng.chance(300) {
+                "disabled"
+            } else {
+                "active"
+            };
             let mut groups = format!("\"dept-{}\"", p.department);
             if rng.chance(20) {
                 groups.push_str(", \"admins\"");

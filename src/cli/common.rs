@@ -59,13 +59,7 @@ pub fn refresh(global: &GlobalArgs, policy: &Policy) -> Result<Observed, Exit> {
     } else {
         ProgressBar::hidden()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            eprintln!("Error: cannot start the async runtime: {e}");
-            Exit::Error
-        })?;
+    let runtime = runtime()?;
     let on_done = |name: &str| {
         bar.set_message(name.to_string());
         bar.inc(1);
@@ -110,4 +104,61 @@ pub fn parse_at(text: Option<&str>, policy: &Policy) -> Result<Timestamp, Exit> 
             Err(Exit::Error)
         }
     }
+}
+
+/// Tasks the journal already has, so plans do not ask for them again. No journal, no tasks.
+pub fn known_tasks(
+    global: &GlobalArgs,
+) -> Result<std::collections::HashSet<(String, String)>, Exit> {
+    let path = global.journal_path();
+    if !path.exists() {
+        return Ok(Default::default());
+    }
+    crate::journal::Journal::open(&path)
+        .and_then(|j| j.known_tasks())
+        .map_err(|e| {
+            eprintln!("Error: {e}");
+            Exit::Error
+        })
+}
+
+/// Who is acting: `$OFFBOARD_ACTOR`, else git's user.email, else the OS user.
+pub fn actor(global: &GlobalArgs) -> String {
+    if let Ok(a) = std::env::var("OFFBOARD_ACTOR")
+        && !a.trim().is_empty()
+    {
+        return a.trim().to_string();
+    }
+    let git = std::process::Command::new("git")
+        .args(["config", "--get", "user.email"])
+        .current_dir(&global.root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    git.or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub fn host() -> String {
+    gethostname::gethostname().to_string_lossy().into_owned()
+}
+
+pub fn open_journal(global: &GlobalArgs) -> Result<crate::journal::Journal, Exit> {
+    crate::journal::Journal::open(&global.journal_path()).map_err(|e| {
+        eprintln!("Error: {e}");
+        Exit::Error
+    })
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            Exit::Error
+        })
 }

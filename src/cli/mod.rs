@@ -9,8 +9,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod apply;
 mod common;
+pub mod journal;
 pub mod plan;
+pub mod rollback;
+pub mod tasks;
 pub mod validate;
 
 /// Exit codes, following Terraform: 0 nothing to do, 1 error, 2 changes or findings present.
@@ -52,6 +56,9 @@ pub struct GlobalArgs {
     /// Directory of policy files [default: DIR/policies]
     #[arg(long, global = true, value_name = "DIR")]
     pub policies: Option<PathBuf>,
+    /// The journal (SQLite) [default: DIR/.offboard/journal.db]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
     /// When to use colour; NO_COLOR in the environment means never for `auto`
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -68,6 +75,12 @@ impl GlobalArgs {
         self.policies
             .clone()
             .unwrap_or_else(|| self.root.join("policies"))
+    }
+
+    pub fn journal_path(&self) -> PathBuf {
+        self.journal
+            .clone()
+            .unwrap_or_else(|| self.root.join(".offboard/journal.db"))
     }
 
     /// Whether to colour output written to a stream that is (or is not) a terminal.
@@ -116,6 +129,23 @@ column and a hint (exit 1). --format json prints diagnostics for editors and CI.
     Plan(plan::PlanArgs),
     /// Render a saved plan file
     Show(plan::ShowArgs),
+    /// Carry out a plan: ordered, verified by read-back, journaled, then re-audited
+    #[command(
+        long_about = "Without PLANFILE: make a plan, show it and ask for a literal `yes` \
+(--auto-approve skips the question). With PLANFILE (from `offboard plan --out`): the file is the \
+approval; it is refused if the policy changed since (stale plan), and any account that changed \
+since the plan is skipped. Systems are changed tier by tier (identity provider first), every \
+change is confirmed by reading the account back and recorded in the journal, and a re-audit \
+then reads every system again. Exit 0 only when no leaver of the plan keeps an active credential.\n\n\
+Examples:\n  offboard plan --out plan.json && offboard apply plan.json\n  offboard apply --auto-approve"
+    )]
+    Apply(apply::ApplyArgs),
+    /// Re-enable what an apply run disabled (a mistaken termination)
+    Rollback(rollback::RollbackArgs),
+    /// Manual lanes: open, overdue and escalated tasks; `tasks done ID --note ...` closes one
+    Tasks(tasks::TasksArgs),
+    /// The journal of runs: `list`, `show RUN`, `verify`
+    Journal(journal::JournalArgs),
 }
 
 pub fn run(cli: Cli) -> Exit {
@@ -123,5 +153,9 @@ pub fn run(cli: Cli) -> Exit {
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Show(args) => plan::show(&cli.global, args),
+        Command::Apply(args) => apply::run(&cli.global, args),
+        Command::Rollback(args) => rollback::run(&cli.global, args),
+        Command::Tasks(args) => tasks::run(&cli.global, args),
+        Command::Journal(args) => journal::run(&cli.global, args),
     }
 }

@@ -111,7 +111,19 @@ fn print(global: &GlobalArgs, plan: &Plan, format: PlanFormat, summary: bool) {
 pub fn make_plan(global: &GlobalArgs, args: &PlanArgs) -> Result<Plan, Exit> {
     let policy = common::load_policy(global)?;
     let roster = common::load_roster(global, &policy)?;
-    let now = common::parse_at(args.at.as_deref(), &policy)?;
+    plan_with(global, args, &policy, &roster)
+}
+
+/// The planning step alone, for commands that already loaded policy and roster.
+pub fn plan_with(
+    global: &GlobalArgs,
+    args: &PlanArgs,
+    policy: &crate::policy::Policy,
+    roster: &crate::roster::Roster,
+) -> Result<Plan, Exit> {
+    let (policy, roster) = (policy, roster);
+    let known_tasks = common::known_tasks(global)?;
+    let now = common::parse_at(args.at.as_deref(), policy)?;
 
     let mut only = Vec::new();
     for text in &args.persons {
@@ -119,7 +131,7 @@ pub fn make_plan(global: &GlobalArgs, args: &PlanArgs) -> Result<Plan, Exit> {
             text: text.clone(),
             department: args.department.clone(),
         };
-        match roster::identify(&roster, &query) {
+        match roster::identify(roster, &query) {
             Ok(i) => only.push(i),
             Err(e) => {
                 eprintln!("Error: {e}");
@@ -138,13 +150,14 @@ pub fn make_plan(global: &GlobalArgs, args: &PlanArgs) -> Result<Plan, Exit> {
     only.sort_unstable();
     only.dedup();
 
-    let observed = common::refresh(global, &policy)?;
+    let observed = common::refresh(global, policy)?;
     let input = PlanInput {
-        policy: &policy,
-        roster: &roster,
+        policy,
+        roster,
         observed: &observed,
         now,
         only: (!args.persons.is_empty()).then_some(only.as_slice()),
+        known_tasks: Some(&known_tasks),
         git_commit: None,
         dirty: None,
     };

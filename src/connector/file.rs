@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{Account, AccountStatus, Connector, ConnectorError};
+use super::{Account, AccountStatus, Connector, ConnectorError, Restore};
 use crate::policy::{Action, FileFormat};
 
 pub struct FileConnector {
@@ -17,6 +17,8 @@ pub struct FileConnector {
     path: PathBuf,
     format: FileFormat,
     capabilities: Vec<Action>,
+    /// Serialises read-modify-write cycles on the export.
+    write: tokio::sync::Mutex<()>,
 }
 
 impl FileConnector {
@@ -26,7 +28,52 @@ impl FileConnector {
             path,
             format,
             capabilities,
+            write: tokio::sync::Mutex::new(()),
         }
+    }
+
+    fn error(&self, message: impl Into<String>) -> ConnectorError {
+        ConnectorError::permanent(&self.system, message)
+    }
+
+    /// Apply `edit` to the account with `id` in the export; `Ok(false)` if it does not exist.
+    async fn edit(
+        &self,
+        id: &str,
+        edit: impl FnOnce(&mut Vec<serde_json::Value>, usize),
+    ) -> Result<bool, ConnectorError> {
+        if self.format == FileFormat::Csv {
+            return Err(self
+                .error(format!("{} is a CSV export, which offboard only reads", self.path.display()))
+                .hint("convert the export to JSON ({\"accounts\": [...]}) to let apply change it, or make this system manual"));
+        }
+        let _guard = self.write.lock().await;
+        let bytes = tokio::fs::read(&self.path)
+            .await
+            .map_err(|e| self.error(format!("cannot read {}: {e}", self.path.display())))?;
+        let mut doc: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| self.error(format!("{} is not valid JSON: {e}", self.path.display())))?;
+        let accounts = match &mut doc {
+            serde_json::Value::Array(a) => a,
+            serde_json::Value::Object(o) => match o.get_mut("accounts") {
+                Some(serde_json::Value::Array(a)) => a,
+                _ => return Err(self.error("the export has no `accounts` array")),
+            },
+            _ => return Err(self.error("the export has no `accounts` array")),
+        };
+        let Some(index) = accounts
+            .iter()
+            .position(|a| a.get("id").and_then(|v| v.as_str()) == Some(id))
+        else {
+            return Ok(false);
+        };
+        edit(accounts, index);
+        let mut text = serde_json::to_vec_pretty(&doc).map_err(|e| self.error(e.to_string()))?;
+        text.push(b'\n');
+        write_atomically(&self.path, &text)
+            .await
+            .map_err(|e| self.error(format!("cannot write {}: {e}", self.path.display())))?;
+        Ok(true)
     }
 
     pub fn path(&self) -> &Path {
@@ -63,6 +110,110 @@ impl Connector for FileConnector {
             FileFormat::Csv => parse_csv(&self.system, &self.path, &bytes),
         }
     }
+
+    async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {
+        Ok(self.list_accounts().await?.into_iter().find(|a| a.id == id))
+    }
+
+    async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
+        if !self.capabilities.contains(&action) {
+            return Err(self.error(format!("the file connector cannot `{action}`")));
+        }
+        let set = |key: &'static str, value: serde_json::Value| {
+            move |accounts: &mut Vec<serde_json::Value>, i: usize| {
+                if let Some(o) = accounts[i].as_object_mut() {
+                    o.insert(key.to_string(), value);
+                }
+            }
+        };
+        // A missing account needs nothing: no account, no access.
+        let _found = match action {
+            Action::Disable => self.edit(id, set("status", "disabled".into())).await?,
+            Action::RevokeSessions => self.edit(id, set("sessions", 0.into())).await?,
+            Action::RemoveGroups => {
+                self.edit(id, |accounts, i| {
+                    if let Some(o) = accounts[i].as_object_mut() {
+                        o.insert("groups".into(), serde_json::json!([]));
+                        o.insert("entitlements".into(), serde_json::json!([]));
+                    }
+                })
+                .await?
+            }
+            Action::RemoveLicenses => {
+                self.edit(id, set("licenses", serde_json::json!([])))
+                    .await?
+            }
+            Action::Delete => {
+                self.edit(id, |accounts, i| {
+                    accounts.remove(i);
+                })
+                .await?
+            }
+            Action::Move | Action::ResetPassword | Action::Collect => {
+                return Err(self.error(format!("the file connector cannot `{action}`")));
+            }
+        };
+        Ok(())
+    }
+
+    async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
+        let found = match restore {
+            Restore::Enable => {
+                self.edit(id, |accounts, i| {
+                    if let Some(o) = accounts[i].as_object_mut() {
+                        o.insert("status".into(), "active".into());
+                    }
+                })
+                .await?
+            }
+            Restore::AddGroups(groups) => {
+                self.edit(id, |a, i| add_to_list(&mut a[i], "groups", groups))
+                    .await?
+            }
+            Restore::AddLicenses(licenses) => {
+                self.edit(id, |a, i| add_to_list(&mut a[i], "licenses", licenses))
+                    .await?
+            }
+        };
+        if found {
+            Ok(())
+        } else {
+            Err(self
+                .error(format!(
+                    "account {id} no longer exists; it cannot be restored"
+                ))
+                .hint("recreate the account by hand; deletion is irreversible"))
+        }
+    }
+}
+
+fn add_to_list(account: &mut serde_json::Value, key: &str, values: &[String]) {
+    let Some(o) = account.as_object_mut() else {
+        return;
+    };
+    let list = o
+        .entry(key.to_string())
+        .or_insert_with(|| serde_json::json!([]));
+    if let Some(items) = list.as_array_mut() {
+        for v in values {
+            if !items.iter().any(|x| x.as_str() == Some(v)) {
+                items.push(v.clone().into());
+            }
+        }
+    }
+}
+
+/// Write `bytes` to a temporary file beside `path`, fsync it, then rename over `path`.
+async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let mut f = tokio::fs::File::create(&tmp).await?;
+    f.write_all(bytes).await?;
+    f.sync_all().await?;
+    drop(f);
+    tokio::fs::rename(&tmp, path).await
 }
 
 fn parse_json(system: &str, path: &Path, bytes: &[u8]) -> Result<Vec<Account>, ConnectorError> {
@@ -97,6 +248,11 @@ fn parse_csv(system: &str, path: &Path, bytes: &[u8]) -> Result<Vec<Account>, Co
         .iter()
         .map(|h| h.to_ascii_lowercase().replace([' ', '-'], "_"))
         .collect();
+    for required in ["id", "username", "status"] {
+        if !headers.iter().any(|h| h == required) {
+            return Err(bad(1, format!("the export has no `{required}` column")));
+        }
+    }
     let mut accounts = Vec::new();
     for record in reader.records() {
         let record =

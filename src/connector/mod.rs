@@ -6,6 +6,7 @@
 //! than a loop inside one. The planner never sees a connector, only the [`Observed`]
 //! snapshot that [`refresh`] fills.
 
+pub mod fault;
 pub mod file;
 mod refresh;
 
@@ -88,8 +89,23 @@ fn scalar_attributes<'de, D: serde::Deserializer<'de>>(
 }
 
 impl Account {
-    /// Values of an attribute named in `correlate` (`email` yields every address).
+    /// Values of an attribute named in `correlate` (`email` yields every address). Built-in
+    /// names come first; when the built-in field is empty, `attributes` is searched too.
     pub fn attribute_values(&self, name: &str) -> Vec<&str> {
+        let builtin = self.builtin_values(name);
+        if !builtin.is_empty() {
+            return builtin;
+        }
+        self.attributes
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    fn builtin_values(&self, name: &str) -> Vec<&str> {
         let normalized = name.to_ascii_lowercase().replace('-', "_");
         match normalized.as_str() {
             "id" => vec![self.id.as_str()],
@@ -97,13 +113,7 @@ impl Account {
             "email" | "emails" | "mail" => self.emails.iter().map(String::as_str).collect(),
             "employee_id" | "employeenumber" => self.employee_id.as_deref().into_iter().collect(),
             "display_name" | "name" | "cn" => self.display_name.as_deref().into_iter().collect(),
-            _ => self
-                .attributes
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-                .into_iter()
-                .collect(),
+            _ => Vec::new(),
         }
         .into_iter()
         .filter(|v| !v.is_empty())
@@ -171,6 +181,18 @@ impl ConnectorError {
         }
     }
 
+    pub fn temporary(system: &str, message: impl Into<String>) -> Self {
+        ConnectorError {
+            kind: ErrorKind::Temporary,
+            ..ConnectorError::permanent(system, message)
+        }
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -188,6 +210,53 @@ pub trait Connector: Send + Sync {
 
     /// Every account, with status, groups and entitlements.
     async fn list_accounts(&self) -> Result<Vec<Account>, ConnectorError>;
+
+    /// One account by id; `Ok(None)` when it does not exist (any more).
+    async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError>;
+
+    /// Carry out one action. Must be idempotent: disabling a disabled account and deleting a
+    /// missing one succeed. Confirmation is the caller's job (read the account back).
+    async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError>;
+
+    /// Undo a reversible action (rollback of a mistaken termination).
+    async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
+        let _ = (id, restore);
+        Err(
+            ConnectorError::permanent(self.system(), "this connector cannot restore access")
+                .hint("restore the account by hand in the system's console"),
+        )
+    }
+}
+
+/// A reversible step back, used by `offboard rollback`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "values")]
+pub enum Restore {
+    Enable,
+    AddGroups(Vec<String>),
+    AddLicenses(Vec<String>),
+}
+
+#[async_trait]
+impl<C: Connector + ?Sized> Connector for std::sync::Arc<C> {
+    fn system(&self) -> &str {
+        (**self).system()
+    }
+    fn capabilities(&self) -> Vec<Action> {
+        (**self).capabilities()
+    }
+    async fn list_accounts(&self) -> Result<Vec<Account>, ConnectorError> {
+        (**self).list_accounts().await
+    }
+    async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {
+        (**self).read_account(id).await
+    }
+    async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
+        (**self).perform(id, action).await
+    }
+    async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
+        (**self).restore(id, restore).await
+    }
 }
 
 /// Build the connector for a system; `None` for manual lanes, which have no accounts.

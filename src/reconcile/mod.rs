@@ -33,6 +33,8 @@ pub struct PlanInput<'a> {
     pub now: Timestamp,
     /// Plan only for these roster indices (`plan -p`); `None` means every leaver.
     pub only: Option<&'a [usize]>,
+    /// `(person key, manual system)` pairs the journal already has a task for.
+    pub known_tasks: Option<&'a std::collections::HashSet<(String, String)>>,
     /// Git provenance of the policy, when known.
     pub git_commit: Option<String>,
     pub dirty: Option<bool>,
@@ -186,13 +188,15 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
 
         if state == LeaverState::Due {
             for system in policy.systems.iter() {
-                if let ConnectorConfig::Manual(manual) = &system.connector {
-                    let mut actions = system.on_leave.clone();
-                    for (a, _) in &base.extra_actions {
-                        if !actions.contains(a) {
-                            actions.push(*a);
-                        }
-                    }
+                let known = input
+                    .known_tasks
+                    .is_some_and(|k| k.contains(&(key.clone(), system.name().to_string())));
+                if let ConnectorConfig::Manual(manual) = &system.connector
+                    && !known
+                {
+                    // A task asks a person to do the lane's own actions; actions rules add for
+                    // systems with accounts (revoke-sessions, ...) are not a laptop's business.
+                    let actions = system.on_leave.clone();
                     changes.push((
                         leavers.len(),
                         Change {
@@ -421,7 +425,8 @@ fn account_change(
             Action::RemoveGroups => !after.groups.is_empty(),
             Action::RemoveLicenses => !after.licenses.is_empty(),
             Action::Move => disabled_ou.is_some() && account.container != disabled_ou,
-            Action::Delete => true,
+            // An `on-leave delete` deletes at the cutoff, unless something retains the account.
+            Action::Delete => r.retained_by.is_empty(),
             Action::Collect => false,
         };
         if !needed {

@@ -1,0 +1,471 @@
+//! The executor: carries out a reviewed plan, tier by tier, and proves each change.
+//!
+//! Tiers run in revocation order (identity provider first); within a tier systems run
+//! concurrently, each with its own concurrency limit. For every account change the executor
+//! journals its intent, re-reads the account (refusing to act on one that changed since the
+//! plan), performs only the actions whose effect is not already there, reads the account
+//! back and journals the result. One failing system never stops the others, and a failed
+//! tier does not stop later tiers: cutting the rest of a leaver's access is always safer
+//! than waiting. The executor makes no policy choices; rule names are carried, not read.
+
+pub mod guard;
+pub mod reaudit;
+pub mod retry;
+pub mod verify;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use futures::future::join_all;
+
+use crate::connector::{Account, Connector, ConnectorError, Restore};
+use crate::journal::{
+    ACTION_INTENT, ACTION_RESULT, ActionIntent, ActionOutcome, ActionResult, Journal, JournalError,
+    TASK_OPEN, Table, TaskOpen,
+};
+use crate::plan::{AccountState, Change, ChangeKind, Plan};
+use crate::policy::{Action, Tier};
+use retry::Retrying;
+use verify::Effect;
+
+/// One system as the executor drives it.
+pub struct Target {
+    pub connector: Retrying<Arc<dyn Connector>>,
+    pub concurrency: usize,
+}
+
+/// What happened to one change.
+#[derive(Debug, Clone)]
+pub struct ChangeReport {
+    pub change: Change,
+    pub outcome: ActionOutcome,
+    pub performed: Vec<Action>,
+    pub attempts: u32,
+    pub error: Option<ConnectorError>,
+    pub read_back: Option<AccountState>,
+    pub unobservable: Vec<Action>,
+}
+
+/// A stable id for a change, the same in every plan that asks for the same thing.
+pub fn change_id(c: &Change) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(c.person.as_bytes());
+    h.update(b"\0");
+    h.update(c.system.as_bytes());
+    h.update(b"\0");
+    if let Some(a) = &c.account {
+        h.update(a.id.as_bytes());
+    }
+    for a in &c.actions {
+        h.update(b"\0");
+        h.update(a.as_str().as_bytes());
+    }
+    h.finalize().to_hex()[..16].to_string()
+}
+
+/// A stable id for a manual task: one per person and lane.
+pub fn task_id(person: &str, system: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(person.as_bytes());
+    h.update(b"\0");
+    h.update(system.as_bytes());
+    format!("t-{}", &h.finalize().to_hex()[..10])
+}
+
+pub fn state_of(a: &Account) -> AccountState {
+    AccountState {
+        status: a.status,
+        groups: a.groups.iter().chain(&a.entitlements).cloned().collect(),
+        licenses: a.licenses.clone(),
+        sessions: a.sessions,
+        container: a.container.clone(),
+    }
+}
+
+pub struct Executor {
+    pub targets: BTreeMap<String, Target>,
+    pub journal: Arc<Mutex<Journal>>,
+    pub run_id: String,
+    /// Changes an earlier (possibly crashed) run already started: their accounts are
+    /// expected to differ from the plan's fingerprint.
+    pub touched: HashSet<String>,
+}
+
+impl Executor {
+    fn journal<T: serde::Serialize>(
+        &self,
+        table: Table,
+        kind: &str,
+        body: &T,
+    ) -> Result<(), JournalError> {
+        let mut j = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        j.append(table, kind, body).map(|_| ())
+    }
+
+    /// Execute every account change of `plan`, tier by tier; `on_done` sees each result.
+    pub async fn execute(
+        &self,
+        plan: &Plan,
+        on_done: &(dyn Fn(&ChangeReport) + Sync),
+    ) -> Result<Vec<ChangeReport>, JournalError> {
+        let mut tiers: BTreeMap<Tier, BTreeMap<&str, Vec<&Change>>> = BTreeMap::new();
+        for c in plan.changes.iter().filter(|c| c.kind != ChangeKind::Task) {
+            tiers
+                .entry(c.tier)
+                .or_default()
+                .entry(c.system.as_str())
+                .or_default()
+                .push(c);
+        }
+        let mut reports = Vec::new();
+        for (_, systems) in tiers {
+            let runs = systems
+                .into_iter()
+                .map(|(system, changes)| self.run_system(system, changes, on_done));
+            for result in join_all(runs).await {
+                reports.extend(result?);
+            }
+        }
+        Ok(reports)
+    }
+
+    async fn run_system(
+        &self,
+        system: &str,
+        changes: Vec<&Change>,
+        on_done: &(dyn Fn(&ChangeReport) + Sync),
+    ) -> Result<Vec<ChangeReport>, JournalError> {
+        let Some(target) = self.targets.get(system) else {
+            let mut out = Vec::new();
+            for c in changes {
+                let error =
+                    ConnectorError::permanent(system, "the system is not in the policy any more")
+                        .hint("make a new plan");
+                let report = self.record_failure(c, error, 0)?;
+                on_done(&report);
+                out.push(report);
+            }
+            return Ok(out);
+        };
+        let results: Vec<Result<ChangeReport, JournalError>> = futures::stream::iter(changes)
+            .map(|c| async move {
+                let report = self.run_change(target, c).await?;
+                on_done(&report);
+                Ok(report)
+            })
+            .buffer_unordered(target.concurrency.max(1))
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    fn record_failure(
+        &self,
+        c: &Change,
+        error: ConnectorError,
+        attempts: u32,
+    ) -> Result<ChangeReport, JournalError> {
+        let report = ChangeReport {
+            change: c.clone(),
+            outcome: ActionOutcome::Failed,
+            performed: Vec::new(),
+            attempts,
+            error: Some(error),
+            read_back: None,
+            unobservable: Vec::new(),
+        };
+        self.record_result(&report)?;
+        Ok(report)
+    }
+
+    fn record_result(&self, r: &ChangeReport) -> Result<(), JournalError> {
+        let account_id = r
+            .change
+            .account
+            .as_ref()
+            .map(|a| a.id.clone())
+            .unwrap_or_default();
+        self.journal(
+            Table::Actions,
+            ACTION_RESULT,
+            &ActionResult {
+                run_id: self.run_id.clone(),
+                change_id: change_id(&r.change),
+                person: r.change.person.clone(),
+                system: r.change.system.clone(),
+                account_id,
+                outcome: r.outcome,
+                performed: r.performed.clone(),
+                attempts: r.attempts,
+                error_kind: r.error.as_ref().map(|e| e.kind),
+                error: r.error.as_ref().map(|e| e.message.clone()),
+                hint: r.error.as_ref().and_then(|e| e.hint.clone()),
+                read_back: r.read_back.clone(),
+                unobservable: r.unobservable.clone(),
+            },
+        )
+    }
+
+    async fn run_change(&self, target: &Target, c: &Change) -> Result<ChangeReport, JournalError> {
+        let Some(account) = &c.account else {
+            return self.record_failure(
+                c,
+                ConnectorError::permanent(&c.system, "change has no account"),
+                0,
+            );
+        };
+        let id = change_id(c);
+        // Write-ahead: the intent is durable before anything touches the system.
+        self.journal(
+            Table::Actions,
+            ACTION_INTENT,
+            &ActionIntent {
+                run_id: self.run_id.clone(),
+                change_id: id.clone(),
+                person: c.person.clone(),
+                system: c.system.clone(),
+                account_id: account.id.clone(),
+                actions: c.actions.clone(),
+                expected_fingerprint: account.fingerprint.clone(),
+                before: c.before.clone(),
+            },
+        )?;
+
+        let connector = &target.connector;
+        let (current, mut attempts) = connector.read_counted(&account.id).await;
+        let current = match current {
+            Ok(a) => a,
+            Err(e) => return self.record_failure(c, e, attempts),
+        };
+        // Only actions whose effect is not already visible run; a password reset cannot be
+        // seen, so it runs while the account is still active (the planner pairs it with
+        // disable). This is what makes a re-run after a crash converge without repeats.
+        let active = current.as_ref().is_some_and(Account::is_active);
+        let pending: Vec<Action> = c
+            .actions
+            .iter()
+            .copied()
+            .filter(
+                |a| match verify::effect(*a, current.as_ref(), c.after.as_ref()) {
+                    Effect::Missing => true,
+                    Effect::Unobservable => active,
+                    Effect::Shown => false,
+                },
+            )
+            .collect();
+        let current = match current {
+            Some(a) if !pending.is_empty() => a,
+            other => {
+                let report = ChangeReport {
+                    change: c.clone(),
+                    outcome: ActionOutcome::AlreadyDone,
+                    performed: Vec::new(),
+                    attempts,
+                    error: None,
+                    read_back: other.as_ref().map(state_of),
+                    unobservable: Vec::new(),
+                };
+                self.record_result(&report)?;
+                return Ok(report);
+            }
+        };
+        if current.fingerprint() != account.fingerprint && !self.touched.contains(&id) {
+            let report = ChangeReport {
+                change: c.clone(),
+                outcome: ActionOutcome::SkippedStale,
+                performed: Vec::new(),
+                attempts,
+                error: Some(
+                    ConnectorError::permanent(
+                        &c.system,
+                        format!(
+                            "account {} changed since the plan was made (fingerprint {} is now {})",
+                            account.id,
+                            account.fingerprint,
+                            current.fingerprint()
+                        ),
+                    )
+                    .hint("make a new plan and review what changed"),
+                ),
+                read_back: Some(state_of(&current)),
+                unobservable: Vec::new(),
+            };
+            self.record_result(&report)?;
+            return Ok(report);
+        }
+
+        let mut performed = Vec::new();
+        for action in pending {
+            let (result, n) = connector.perform_counted(&account.id, action).await;
+            attempts += n;
+            if let Err(e) = result {
+                let report = ChangeReport {
+                    change: c.clone(),
+                    outcome: ActionOutcome::Failed,
+                    performed,
+                    attempts,
+                    error: Some(e),
+                    read_back: None,
+                    unobservable: Vec::new(),
+                };
+                self.record_result(&report)?;
+                return Ok(report);
+            }
+            performed.push(action);
+        }
+
+        // Read-back: a change is done only when the system shows it.
+        let (after, n) = connector.read_counted(&account.id).await;
+        attempts += n;
+        let after = match after {
+            Ok(a) => a,
+            Err(e) => {
+                let report = ChangeReport {
+                    change: c.clone(),
+                    outcome: ActionOutcome::Failed,
+                    performed,
+                    attempts,
+                    error: Some(ConnectorError {
+                        message: format!("read-back failed: {}", e.message),
+                        ..e
+                    }),
+                    read_back: None,
+                    unobservable: Vec::new(),
+                };
+                self.record_result(&report)?;
+                return Ok(report);
+            }
+        };
+        let mut missing = Vec::new();
+        let mut unobservable = Vec::new();
+        for action in &c.actions {
+            match verify::effect(*action, after.as_ref(), c.after.as_ref()) {
+                Effect::Shown => {}
+                Effect::Missing => missing.push(action.as_str()),
+                Effect::Unobservable => unobservable.push(*action),
+            }
+        }
+        let (outcome, error) = if missing.is_empty() {
+            (ActionOutcome::Done, None)
+        } else {
+            (
+                ActionOutcome::Failed,
+                Some(
+                    ConnectorError::permanent(
+                        &c.system,
+                        format!("read-back does not show: {}", missing.join(", ")),
+                    )
+                    .hint("the system accepted the call but did not apply it; check the connector's permissions"),
+                ),
+            )
+        };
+        let report = ChangeReport {
+            change: c.clone(),
+            outcome,
+            performed,
+            attempts,
+            error,
+            read_back: after.as_ref().map(state_of),
+            unobservable,
+        };
+        self.record_result(&report)?;
+        Ok(report)
+    }
+
+    /// Open a journal task for every manual change not already known; returns how many.
+    pub fn open_tasks(&self, plan: &Plan, known: &HashSet<String>) -> Result<usize, JournalError> {
+        let mut opened = 0;
+        for c in plan.changes.iter().filter(|c| c.kind == ChangeKind::Task) {
+            let Some(task) = &c.task else { continue };
+            let id = task_id(&c.person, &c.system);
+            if known.contains(&id) {
+                continue;
+            }
+            self.journal(
+                Table::Tasks,
+                TASK_OPEN,
+                &TaskOpen {
+                    task_id: id,
+                    run_id: self.run_id.clone(),
+                    person: c.person.clone(),
+                    system: c.system.clone(),
+                    owner: task.owner.clone(),
+                    due: task.due,
+                    actions: task.actions.clone(),
+                    escalate_to: task.escalate_to.clone(),
+                },
+            )?;
+            opened += 1;
+        }
+        Ok(opened)
+    }
+
+    /// Undo one recorded change (rollback): journal intent, restore, read back, journal result.
+    pub async fn restore(
+        &self,
+        target: &Target,
+        c: &Change,
+        steps: &[Restore],
+    ) -> Result<ChangeReport, JournalError> {
+        let Some(account) = &c.account else {
+            return self.record_failure(
+                c,
+                ConnectorError::permanent(&c.system, "change has no account"),
+                0,
+            );
+        };
+        self.journal(
+            Table::Actions,
+            ACTION_INTENT,
+            &serde_json::json!({
+                "run_id": self.run_id,
+                "change_id": change_id(c),
+                "person": c.person,
+                "system": c.system,
+                "account_id": account.id,
+                "actions": [],
+                "restore": steps,
+                "expected_fingerprint": account.fingerprint,
+                "before": c.before,
+            }),
+        )?;
+        let mut attempts = 0;
+        for step in steps {
+            let (result, n) = target
+                .connector
+                .run(|| target.connector.restore(&account.id, step))
+                .await;
+            attempts += n;
+            if let Err(e) = result {
+                return self.record_failure(c, e, attempts);
+            }
+        }
+        let (after, n) = target.connector.read_counted(&account.id).await;
+        attempts += n;
+        let report = match after {
+            Ok(Some(a)) if a.is_active() || !steps.contains(&Restore::Enable) => ChangeReport {
+                change: c.clone(),
+                outcome: ActionOutcome::Done,
+                performed: Vec::new(),
+                attempts,
+                error: None,
+                read_back: Some(state_of(&a)),
+                unobservable: Vec::new(),
+            },
+            Ok(_) => {
+                return self.record_failure(
+                    c,
+                    ConnectorError::permanent(
+                        &c.system,
+                        "read-back does not show the account enabled",
+                    ),
+                    attempts,
+                );
+            }
+            Err(e) => return self.record_failure(c, e, attempts),
+        };
+        self.record_result(&report)?;
+        Ok(report)
+    }
+}

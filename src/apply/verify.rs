@@ -1,0 +1,47 @@
+//! Whether an account shows the effect of an action: the read-back check.
+
+use crate::connector::{Account, AccountStatus};
+use crate::plan::AccountState;
+use crate::policy::Action;
+
+/// What a read-back says about one action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// The account shows it.
+    Shown,
+    /// The account shows the opposite.
+    Missing,
+    /// The system does not expose it (a password reset); the call's success is all we have.
+    Unobservable,
+}
+
+/// `account` is the state read back (`None`: the account does not exist, so no access).
+pub fn effect(
+    action: Action,
+    account: Option<&Account>,
+    expected: Option<&AccountState>,
+) -> Effect {
+    let Some(a) = account else {
+        return Effect::Shown;
+    };
+    let shown = match action {
+        Action::Delete => false,
+        Action::Disable => a.status == AccountStatus::Disabled,
+        Action::RevokeSessions => match a.sessions {
+            Some(n) => n == 0,
+            None => return Effect::Unobservable,
+        },
+        Action::RemoveGroups => a.groups.is_empty() && a.entitlements.is_empty(),
+        Action::RemoveLicenses => a.licenses.is_empty(),
+        Action::Move => match expected.and_then(|e| e.container.as_ref()) {
+            Some(target) => a.container.as_ref() == Some(target),
+            None => return Effect::Unobservable,
+        },
+        Action::ResetPassword | Action::Collect => return Effect::Unobservable,
+    };
+    if shown {
+        Effect::Shown
+    } else {
+        Effect::Missing
+    }
+}

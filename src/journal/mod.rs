@@ -1,0 +1,276 @@
+//! The journal: an append-only, hash-chained record of every run, action and manual task.
+//!
+//! It is the evidence an auditor receives, and the memory that lets a crashed apply converge.
+//! Records are only ever inserted, each committed (SQLite WAL, `synchronous=FULL`) before
+//! the step it describes proceeds: an action's *intent* is durable before the connector is
+//! called, its *result* after the read-back. Every record carries a global sequence number
+//! and the hash of the record before it, so `verify` detects an edited, deleted or reordered
+//! record. The journal never stores secrets: bodies hold names, ids and states only.
+//!
+//! The storage is behind plain functions on [`Journal`] so another SQL backend can follow.
+
+mod lock;
+mod records;
+
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use lock::{JournalLock, LockError};
+pub use records::*;
+
+/// The three record tables; one hash chain runs through all of them in `seq` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Table {
+    Runs,
+    Actions,
+    Tasks,
+}
+
+impl Table {
+    const ALL: [Table; 3] = [Table::Runs, Table::Actions, Table::Tasks];
+
+    fn name(self) -> &'static str {
+        match self {
+            Table::Runs => "runs",
+            Table::Actions => "actions",
+            Table::Tasks => "tasks",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal {path}: {source}")]
+    Sql {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("journal {path}: cannot create its directory: {source}")]
+    Dir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("journal record {seq} is not readable: {message}")]
+    Corrupt { seq: i64, message: String },
+}
+
+/// One stored record, as read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredRecord {
+    pub seq: i64,
+    pub table: Table,
+    pub kind: String,
+    pub at: String,
+    pub body: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl StoredRecord {
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, JournalError> {
+        serde_json::from_str(&self.body).map_err(|e| JournalError::Corrupt {
+            seq: self.seq,
+            message: e.to_string(),
+        })
+    }
+}
+
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What `verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    pub records: usize,
+    pub problems: Vec<String>,
+}
+
+impl Verification {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn record_hash(seq: i64, table: Table, kind: &str, at: &str, body: &str, prev: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in [&seq.to_string(), table.name(), kind, at, body, prev] {
+        h.update(&(part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().to_hex().to_string()
+}
+
+impl Journal {
+    /// Open (creating if needed) the journal at `path`.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let shown = path.display().to_string();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| JournalError::Dir {
+                path: shown.clone(),
+                source,
+            })?;
+        }
+        let sql = |source| JournalError::Sql {
+            path: shown.clone(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(sql)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             CREATE TABLE IF NOT EXISTS runs    (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, at TEXT NOT NULL, body TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS actions (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, at TEXT NOT NULL, body TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS tasks   (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, at TEXT NOT NULL, body TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);",
+        )
+        .map_err(sql)?;
+        Ok(Journal {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> JournalError {
+        JournalError::Sql {
+            path: self.path.display().to_string(),
+            source,
+        }
+    }
+
+    /// Append one record, durably, and return its sequence number.
+    pub fn append<T: Serialize>(
+        &mut self,
+        table: Table,
+        kind: &str,
+        body: &T,
+    ) -> Result<i64, JournalError> {
+        let body = serde_json::to_string(body).map_err(|e| JournalError::Corrupt {
+            seq: -1,
+            message: e.to_string(),
+        })?;
+        let at = Timestamp::now().to_string();
+        let path = self.path.display().to_string();
+        let sql = |source| JournalError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let last: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT seq, hash FROM (SELECT seq, hash FROM runs UNION ALL SELECT seq, hash FROM actions UNION ALL SELECT seq, hash FROM tasks) ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql)?;
+        let (seq, prev) = match last {
+            Some((seq, hash)) => (seq + 1, hash),
+            None => (1, GENESIS.to_string()),
+        };
+        let hash = record_hash(seq, table, kind, &at, &body, &prev);
+        tx.execute(
+            &format!(
+                "INSERT INTO {} (seq, kind, at, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                table.name()
+            ),
+            params![seq, kind, at, body, prev, hash],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(seq)
+    }
+
+    /// Every record of every table, in sequence order.
+    pub fn records(&self) -> Result<Vec<StoredRecord>, JournalError> {
+        let mut out = Vec::new();
+        for table in Table::ALL {
+            let mut stmt = self
+                .conn
+                .prepare(&format!(
+                    "SELECT seq, kind, at, body, prev_hash, hash FROM {} ORDER BY seq",
+                    table.name()
+                ))
+                .map_err(|e| self.sql(e))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(StoredRecord {
+                        seq: r.get(0)?,
+                        table,
+                        kind: r.get(1)?,
+                        at: r.get(2)?,
+                        body: r.get(3)?,
+                        prev_hash: r.get(4)?,
+                        hash: r.get(5)?,
+                    })
+                })
+                .map_err(|e| self.sql(e))?;
+            for row in rows {
+                out.push(row.map_err(|e| self.sql(e))?);
+            }
+        }
+        out.sort_by_key(|r| r.seq);
+        Ok(out)
+    }
+
+    /// Recompute the chain: gaps (deleted records), edits and reordering are all reported.
+    pub fn verify(&self) -> Result<Verification, JournalError> {
+        let records = self.records()?;
+        Ok(verify_records(&records))
+    }
+}
+
+/// Check a sequence of records (sorted by `seq`) against its hash chain.
+pub fn verify_records(records: &[StoredRecord]) -> Verification {
+    let mut problems = Vec::new();
+    let mut prev = GENESIS.to_string();
+    for (i, r) in records.iter().enumerate() {
+        let expected_seq = i as i64 + 1;
+        if r.seq != expected_seq {
+            problems.push(format!(
+                "record {expected_seq} is missing (next is {}): records were deleted",
+                r.seq
+            ));
+            break;
+        }
+        if r.prev_hash != prev {
+            problems.push(format!(
+                "record {} ({} {}) does not follow record {}: the chain was reordered or rewritten",
+                r.seq,
+                r.table.name(),
+                r.kind,
+                r.seq - 1
+            ));
+        }
+        let recomputed = record_hash(r.seq, r.table, &r.kind, &r.at, &r.body, &r.prev_hash);
+        if recomputed != r.hash {
+            problems.push(format!(
+                "record {} ({} {}) was edited: its content no longer matches its hash",
+                r.seq,
+                r.table.name(),
+                r.kind
+            ));
+        }
+        prev = r.hash.clone();
+    }
+    Verification {
+        records: records.len(),
+        problems,
+    }
+}
