@@ -17,8 +17,41 @@ pub struct FileConnector {
     path: PathBuf,
     format: FileFormat,
     capabilities: Vec<Action>,
-    /// Serialises read-modify-write cycles on the export.
-    write: tokio::sync::Mutex<()>,
+    /// The parsed export, reused while the file is unchanged on disk; the lock also
+    /// serialises read-modify-write cycles.
+    cache: tokio::sync::Mutex<Option<Cached>>,
+}
+
+/// The export as last read or written, and the file stamp it corresponds to.
+struct Cached {
+    doc: serde_json::Value,
+    stamp: Stamp,
+}
+
+/// Length and modification time: if either moved, someone else wrote the file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+async fn stamp(path: &Path) -> std::io::Result<Stamp> {
+    let meta = tokio::fs::metadata(path).await?;
+    Ok(Stamp {
+        len: meta.len(),
+        modified: meta.modified().ok(),
+    })
+}
+
+fn accounts_mut(doc: &mut serde_json::Value) -> Option<&mut Vec<serde_json::Value>> {
+    match doc {
+        serde_json::Value::Array(a) => Some(a),
+        serde_json::Value::Object(o) => match o.get_mut("accounts") {
+            Some(serde_json::Value::Array(a)) => Some(a),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 impl FileConnector {
@@ -28,7 +61,7 @@ impl FileConnector {
             path,
             format,
             capabilities,
-            write: tokio::sync::Mutex::new(()),
+            cache: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -47,19 +80,10 @@ impl FileConnector {
                 .error(format!("{} is a CSV export, which offboard only reads", self.path.display()))
                 .hint("convert the export to JSON ({\"accounts\": [...]}) to let apply change it, or make this system manual"));
         }
-        let _guard = self.write.lock().await;
-        let bytes = tokio::fs::read(&self.path)
-            .await
-            .map_err(|e| self.error(format!("cannot read {}: {e}", self.path.display())))?;
-        let mut doc: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| self.error(format!("{} is not valid JSON: {e}", self.path.display())))?;
-        let accounts = match &mut doc {
-            serde_json::Value::Array(a) => a,
-            serde_json::Value::Object(o) => match o.get_mut("accounts") {
-                Some(serde_json::Value::Array(a)) => a,
-                _ => return Err(self.error("the export has no `accounts` array")),
-            },
-            _ => return Err(self.error("the export has no `accounts` array")),
+        let mut cache = self.cache.lock().await;
+        let doc = self.load(&mut cache).await?;
+        let Some(accounts) = accounts_mut(doc) else {
+            return Err(self.error("the export has no `accounts` array"));
         };
         let Some(index) = accounts
             .iter()
@@ -68,12 +92,48 @@ impl FileConnector {
             return Ok(false);
         };
         edit(accounts, index);
-        let mut text = serde_json::to_vec_pretty(&doc).map_err(|e| self.error(e.to_string()))?;
+        let mut text = serde_json::to_vec_pretty(&*doc).map_err(|e| self.error(e.to_string()))?;
         text.push(b'\n');
-        write_atomically(&self.path, &text)
+        let written = write_atomically(&self.path, &text).await;
+        // Whatever happened, the next call re-reads what is really on disk if unsure.
+        match written.and(stamp(&self.path).await) {
+            Ok(new_stamp) => {
+                if let Some(c) = cache.as_mut() {
+                    c.stamp = new_stamp;
+                }
+                Ok(true)
+            }
+            Err(e) => {
+                *cache = None;
+                Err(self.error(format!("cannot write {}: {e}", self.path.display())))
+            }
+        }
+    }
+
+    /// The parsed export, from the cache when the file has not changed since.
+    async fn load<'c>(
+        &self,
+        cache: &'c mut Option<Cached>,
+    ) -> Result<&'c mut serde_json::Value, ConnectorError> {
+        let current = stamp(&self.path)
             .await
-            .map_err(|e| self.error(format!("cannot write {}: {e}", self.path.display())))?;
-        Ok(true)
+            .map_err(|e| self.error(format!("cannot read {}: {e}", self.path.display())))?;
+        if cache.as_ref().is_none_or(|c| c.stamp != current) {
+            let bytes = tokio::fs::read(&self.path)
+                .await
+                .map_err(|e| self.error(format!("cannot read {}: {e}", self.path.display())))?;
+            let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                self.error(format!("{} is not valid JSON: {e}", self.path.display()))
+            })?;
+            *cache = Some(Cached {
+                doc,
+                stamp: current,
+            });
+        }
+        match cache {
+            Some(c) => Ok(&mut c.doc),
+            None => Err(self.error("export cache unavailable")),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -112,7 +172,26 @@ impl Connector for FileConnector {
     }
 
     async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {
-        Ok(self.list_accounts().await?.into_iter().find(|a| a.id == id))
+        if self.format == FileFormat::Csv {
+            return Ok(self.list_accounts().await?.into_iter().find(|a| a.id == id));
+        }
+        let mut cache = self.cache.lock().await;
+        let doc = self.load(&mut cache).await?;
+        let Some(accounts) = accounts_mut(doc) else {
+            return Err(self.error("the export has no `accounts` array"));
+        };
+        match accounts
+            .iter()
+            .find(|a| a.get("id").and_then(|v| v.as_str()) == Some(id))
+        {
+            Some(value) => Account::deserialize(value).map(Some).map_err(|e| {
+                self.error(format!(
+                    "account {id} in {} is malformed: {e}",
+                    self.path.display()
+                ))
+            }),
+            None => Ok(None),
+        }
     }
 
     async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
