@@ -10,8 +10,9 @@
 
 pub mod guard;
 pub mod reaudit;
-pub mod retry;
 pub mod verify;
+
+pub use crate::connector::retry;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};

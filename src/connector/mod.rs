@@ -9,6 +9,8 @@
 pub mod fault;
 pub mod file;
 mod refresh;
+pub mod retry;
+pub mod scim;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -10,7 +10,7 @@ use std::path::Path;
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 
-use super::{Account, ConnectorError, for_system};
+use super::{Account, Connector, ConnectorError, for_system};
 use crate::policy::Policy;
 
 /// What one system looked like when it was read.
@@ -50,7 +50,13 @@ pub async fn refresh(policy: &Policy, root: &Path, on_done: &(dyn Fn(&str) + Syn
         let name = system.name().to_string();
         Some(async move {
             let result = match connector {
-                Ok(c) => c.list_accounts().await,
+                // Reads are retried like writes: a rate limit must not fail a whole plan.
+                Ok(c) => {
+                    let c: std::sync::Arc<dyn Connector> = std::sync::Arc::from(c);
+                    super::retry::Retrying::new(c, super::retry::RetryPolicy::default())
+                        .list_accounts()
+                        .await
+                }
                 Err(e) => Err(e),
             };
             on_done(&name);

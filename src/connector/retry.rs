@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 
-use crate::connector::{Account, Connector, ConnectorError, ErrorKind, Restore};
+use super::{Account, Connector, ConnectorError, ErrorKind, Restore};
 use crate::policy::Action;
 
 #[derive(Debug, Clone, Copy)]

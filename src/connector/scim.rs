@@ -1,0 +1,665 @@
+//! The `scim` connector: SCIM 2.0 (RFC 7643 resources, RFC 7644 protocol) over HTTPS.
+//!
+//! Most SaaS applications deprovision through SCIM. This module lists users with
+//! `startIndex`/`count` pagination, reads group memberships from `/Groups` when the server
+//! does not fill `User.groups`, and acts with PATCH (`active=false`, member removal) and
+//! DELETE. Writes send `If-Match` with the version just read; a 412 means someone changed
+//! the resource in between, so it is read again and the decision re-made, never overwritten
+//! blindly. HTTP statuses become permanent or temporary errors with hints; retrying is the
+//! caller's wrapper. The bearer token lives only in the request header: it is never part of
+//! an error, a log line or `Debug` output.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{Account, AccountStatus, Connector, ConnectorError, ErrorKind, Restore};
+use crate::policy::{Action, ScimConnector, SecretRef};
+
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+/// How often a write is re-decided after `412 Precondition Failed` before giving up.
+const MAX_CONFLICTS: usize = 3;
+
+/// A bearer token; `Debug` never shows it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+impl Token {
+    pub fn new(value: impl Into<String>) -> Token {
+        Token(value.into())
+    }
+
+    /// Read the token a policy refers to. Errors name the variable or file, never a value.
+    pub fn resolve(
+        system: &str,
+        secret: &SecretRef,
+        root: &std::path::Path,
+    ) -> Result<Token, ConnectorError> {
+        let value = match secret {
+            SecretRef::Env(var) => std::env::var(var).map_err(|_| {
+                ConnectorError::permanent(system, format!("the environment variable {var} is not set"))
+                    .hint(format!("export {var} with the SCIM bearer token (the policy names the variable, never the token)"))
+            })?,
+            SecretRef::File(path) => {
+                let path = root.join(path);
+                std::fs::read_to_string(&path).map_err(|e| {
+                    ConnectorError::permanent(system, format!("cannot read the token file {}: {e}", path.display()))
+                        .hint("check token-file= and the file's permissions")
+                })?
+            }
+        };
+        let value = value.trim().to_string();
+        if value.is_empty() {
+            return Err(ConnectorError::permanent(system, "the SCIM token is empty")
+                .hint("set the variable or file the policy names to the bearer token"));
+        }
+        Ok(Token(value))
+    }
+}
+
+pub struct Scim {
+    system: String,
+    base: String,
+    token: Token,
+    page_size: u32,
+    hard_delete: bool,
+    manage_groups: bool,
+    user_attribute: String,
+    client: reqwest::Client,
+    capabilities: Vec<Action>,
+}
+
+impl fmt::Debug for Scim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scim")
+            .field("system", &self.system)
+            .field("base", &self.base)
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+/// A response body with the resource version it came with.
+struct Versioned {
+    body: Value,
+    version: Option<String>,
+}
+
+impl Scim {
+    pub fn new(
+        system: &str,
+        cfg: &ScimConnector,
+        token: Token,
+        capabilities: Vec<Action>,
+    ) -> Result<Scim, ConnectorError> {
+        let timeout = Duration::from_secs(cfg.timeout.as_secs().max(1) as u64);
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("offboard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                ConnectorError::permanent(system, format!("cannot build the HTTP client: {e}"))
+            })?;
+        Ok(Scim {
+            system: system.to_string(),
+            base: cfg.url.trim_end_matches('/').to_string(),
+            token,
+            page_size: cfg.page_size,
+            hard_delete: cfg.hard_delete,
+            manage_groups: cfg.manage_groups,
+            user_attribute: cfg.user_attribute.clone(),
+            client,
+            capabilities,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    /// One HTTP exchange; statuses mapped to error kinds. `Ok(None)` for 404.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<Option<Versioned>, ConnectorError> {
+        let mut req = self
+            .client
+            .request(method.clone(), self.url(path))
+            .bearer_auth(&self.token.0)
+            .header("Accept", "application/scim+json, application/json");
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some(v) = if_match {
+            req = req.header("If-Match", v);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("Content-Type", "application/scim+json")
+                .body(b.to_string());
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&method, path, &e))?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let etag = resp
+            .headers()
+            .get("ETag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| self.transport_error(&method, path, &e))?;
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if status.is_success() {
+            let body = if text.trim().is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).map_err(|e| {
+                    ConnectorError::permanent(
+                        &self.system,
+                        format!("{method} {path}: the response is not JSON: {e}"),
+                    )
+                })?
+            };
+            let version = body
+                .pointer("/meta/version")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or(etag);
+            return Ok(Some(Versioned { body, version }));
+        }
+        Err(self.status_error(&method, path, status, &text, retry_after))
+    }
+
+    fn transport_error(&self, method: &Method, path: &str, e: &reqwest::Error) -> ConnectorError {
+        // reqwest's message names the URL, never headers, so the token cannot appear.
+        let what = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "could not connect"
+        } else {
+            "failed"
+        };
+        ConnectorError::temporary(
+            &self.system,
+            format!("{method} {path} {what}: {}", without_url_query(e)),
+        )
+        .hint(format!("check that {} is reachable from here", self.base))
+    }
+
+    fn status_error(
+        &self,
+        method: &Method,
+        path: &str,
+        status: StatusCode,
+        text: &str,
+        retry_after: Option<u64>,
+    ) -> ConnectorError {
+        let detail = serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| text.chars().take(200).collect());
+        let message = format!("{method} {path}: HTTP {} {}", status.as_u16(), detail);
+        let base = ConnectorError::permanent(&self.system, message);
+        match status.as_u16() {
+            401 => base.hint("the token was refused: check that the variable or file holds the current SCIM token"),
+            403 => base.hint("the token lacks permission: grant it the provisioning scope that allows managing users and groups"),
+            409 | 412 => ConnectorError {
+                kind: ErrorKind::Temporary,
+                ..base.hint("the resource changed at the same time; it will be read again")
+            },
+            429 => ConnectorError {
+                kind: ErrorKind::Temporary,
+                retry_after,
+                ..base.hint("rate limited: lower the system's concurrency if this persists")
+            },
+            500..=599 => ConnectorError {
+                kind: ErrorKind::Temporary,
+                retry_after,
+                ..base.hint("the service provider failed; retried automatically")
+            },
+            _ => base.hint("the service provider rejected the request; check the connector settings"),
+        }
+    }
+
+    /// Every resource of a collection, following `startIndex`/`count` until `totalResults`.
+    async fn list_all(
+        &self,
+        collection: &str,
+        extra: &[(&str, String)],
+    ) -> Result<Vec<Value>, ConnectorError> {
+        let mut out = Vec::new();
+        let mut start = 1usize;
+        loop {
+            let mut query = vec![
+                ("startIndex", start.to_string()),
+                ("count", self.page_size.to_string()),
+            ];
+            query.extend(extra.iter().cloned());
+            let page = self
+                .send(Method::GET, collection, &query, None, None)
+                .await?
+                .ok_or_else(|| {
+                    ConnectorError::permanent(&self.system, format!("GET {collection}: HTTP 404"))
+                        .hint("check the connector's url= (the SCIM base URL, e.g. https://host/scim/v2)")
+                })?
+                .body;
+            let resources = page
+                .get("Resources")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let total = page
+                .get("totalResults")
+                .and_then(Value::as_u64)
+                .unwrap_or(0) as usize;
+            let n = resources.len();
+            out.extend(resources);
+            if n == 0 || out.len() >= total {
+                return Ok(out);
+            }
+            start += n;
+        }
+    }
+
+    /// Group display names by member id, from `/Groups`.
+    async fn memberships(&self) -> Result<BTreeMap<String, Vec<String>>, ConnectorError> {
+        let mut by_member: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        if !self.manage_groups {
+            return Ok(by_member);
+        }
+        for group in self.list_all("Groups", &[]).await? {
+            let name = group_name(&group);
+            for m in group
+                .get("members")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(id) = m.get("value").and_then(Value::as_str) {
+                    by_member
+                        .entry(id.to_string())
+                        .or_default()
+                        .push(name.clone());
+                }
+            }
+        }
+        Ok(by_member)
+    }
+
+    /// Groups that list `id` as a member, with their versions.
+    async fn groups_of(
+        &self,
+        id: &str,
+    ) -> Result<Vec<(String, String, Option<String>)>, ConnectorError> {
+        if !self.manage_groups {
+            return Ok(Vec::new());
+        }
+        let filter = format!("members[value eq \"{}\"]", id.replace('"', "\\\""));
+        let groups = self.list_all("Groups", &[("filter", filter)]).await?;
+        Ok(groups
+            .iter()
+            .filter(|g| {
+                // Some servers ignore filters; check membership ourselves.
+                g.get("members")
+                    .and_then(Value::as_array)
+                    .is_some_and(|ms| {
+                        ms.iter()
+                            .any(|m| m.get("value").and_then(Value::as_str) == Some(id))
+                    })
+            })
+            .filter_map(|g| {
+                let gid = g.get("id").and_then(Value::as_str)?.to_string();
+                let version = g
+                    .pointer("/meta/version")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                Some((gid, group_name(g), version))
+            })
+            .collect())
+    }
+
+    fn to_account(&self, user: &Value, groups: Vec<String>) -> Option<Account> {
+        let id = user.get("id").and_then(Value::as_str)?.to_string();
+        let username = user
+            .get(&self.user_attribute)
+            .or_else(|| user.get("userName"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let emails = user
+            .get("emails")
+            .and_then(Value::as_array)
+            .map(|es| {
+                es.iter()
+                    .filter_map(|e| e.get("value").and_then(Value::as_str).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let display_name = user
+            .get("displayName")
+            .and_then(Value::as_str)
+            .or_else(|| user.pointer("/name/formatted").and_then(Value::as_str))
+            .map(str::to_string);
+        let employee_id = user
+            .get(ENTERPRISE)
+            .and_then(|x| x.get("employeeNumber"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let mut groups = if let Some(own) = user
+            .get("groups")
+            .and_then(Value::as_array)
+            .filter(|g| !g.is_empty())
+        {
+            own.iter()
+                .filter_map(|g| {
+                    g.get("display")
+                        .or_else(|| g.get("value"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .collect()
+        } else {
+            groups
+        };
+        groups.sort();
+        let mut attributes = BTreeMap::new();
+        for (key, pointer) in [
+            ("externalId", "/externalId"),
+            ("meta.version", "/meta/version"),
+            ("meta.lastModified", "/meta/lastModified"),
+        ] {
+            if let Some(v) = user.pointer(pointer).and_then(Value::as_str) {
+                attributes.insert(key.to_string(), v.to_string());
+            }
+        }
+        Some(Account {
+            id,
+            username,
+            emails,
+            employee_id,
+            display_name,
+            // SCIM says an absent `active` means active.
+            status: if user.get("active").and_then(Value::as_bool).unwrap_or(true) {
+                AccountStatus::Active
+            } else {
+                AccountStatus::Disabled
+            },
+            groups,
+            entitlements: Vec::new(),
+            licenses: Vec::new(),
+            privileged: false,
+            last_login: None,
+            sessions: None,
+            container: None,
+            attributes,
+        })
+    }
+
+    async fn get_user(&self, id: &str) -> Result<Option<Versioned>, ConnectorError> {
+        self.send(
+            Method::GET,
+            &format!("Users/{}", encode(id)),
+            &[],
+            None,
+            None,
+        )
+        .await
+    }
+
+    async fn disable(&self, id: &str) -> Result<(), ConnectorError> {
+        let patch = json!({
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "active", "value": false}]
+        });
+        for _ in 0..MAX_CONFLICTS {
+            let Some(user) = self.get_user(id).await? else {
+                return Ok(()); // no account, no access
+            };
+            if user.body.get("active").and_then(Value::as_bool) == Some(false) {
+                return Ok(());
+            }
+            match self
+                .send(
+                    Method::PATCH,
+                    &format!("Users/{}", encode(id)),
+                    &[],
+                    Some(&patch),
+                    user.version.as_deref(),
+                )
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if is_conflict(&e) => continue, // changed meanwhile: read again, decide again
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ConnectorError::temporary(
+            &self.system,
+            format!("user {id} kept changing while being disabled (HTTP 412)"),
+        )
+        .hint("another process is modifying this user; retry once it settles"))
+    }
+
+    async fn remove_groups(&self, id: &str) -> Result<(), ConnectorError> {
+        let member_path = format!("members[value eq \"{}\"]", id.replace('"', "\\\""));
+        let patch = json!({
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "remove", "path": member_path}]
+        });
+        for _ in 0..MAX_CONFLICTS {
+            let groups = self.groups_of(id).await?;
+            if groups.is_empty() {
+                return Ok(());
+            }
+            let mut conflicted = false;
+            for (gid, _, version) in groups {
+                match self
+                    .send(
+                        Method::PATCH,
+                        &format!("Groups/{}", encode(&gid)),
+                        &[],
+                        Some(&patch),
+                        version.as_deref(),
+                    )
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e) if is_conflict(&e) => conflicted = true,
+                    Err(e) => return Err(e),
+                }
+            }
+            if !conflicted {
+                return Ok(());
+            }
+        }
+        Err(ConnectorError::temporary(
+            &self.system,
+            format!("groups of {id} kept changing during removal (HTTP 412)"),
+        ))
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), ConnectorError> {
+        // 404 (already gone) is success: `send` maps it to Ok(None).
+        self.send(
+            Method::DELETE,
+            &format!("Users/{}", encode(id)),
+            &[],
+            None,
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+fn is_conflict(e: &ConnectorError) -> bool {
+    e.message.contains("HTTP 412") || e.message.contains("HTTP 409")
+}
+
+fn group_name(g: &Value) -> String {
+    g.get("displayName")
+        .or_else(|| g.get("id"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Percent-encode an id for a path segment.
+fn encode(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn without_url_query(e: &reqwest::Error) -> String {
+    // The query string holds only paging and filters, but keep messages short and stable.
+    e.to_string()
+}
+
+#[async_trait]
+impl Connector for Scim {
+    fn system(&self) -> &str {
+        &self.system
+    }
+
+    fn capabilities(&self) -> Vec<Action> {
+        self.capabilities.clone()
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<Account>, ConnectorError> {
+        let users = self.list_all("Users", &[]).await?;
+        let mut memberships = if users.iter().any(|u| {
+            u.get("groups")
+                .and_then(Value::as_array)
+                .is_some_and(|g| !g.is_empty())
+        }) {
+            BTreeMap::new()
+        } else {
+            self.memberships().await?
+        };
+        Ok(users
+            .iter()
+            .filter_map(|u| {
+                let id = u.get("id").and_then(Value::as_str).unwrap_or("");
+                let groups = memberships.remove(id).unwrap_or_default();
+                self.to_account(u, groups)
+            })
+            .collect())
+    }
+
+    async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {
+        let Some(user) = self.get_user(id).await? else {
+            return Ok(None);
+        };
+        let groups = self
+            .groups_of(id)
+            .await?
+            .into_iter()
+            .map(|(_, name, _)| name)
+            .collect();
+        Ok(self.to_account(&user.body, groups))
+    }
+
+    async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
+        match action {
+            Action::Disable => self.disable(id).await,
+            Action::RemoveGroups if self.manage_groups => self.remove_groups(id).await,
+            Action::Delete if self.hard_delete => self.delete(id).await,
+            other => Err(ConnectorError::permanent(
+                &self.system,
+                format!("the scim connector cannot `{other}` here"),
+            )
+            .hint("see the connector's hard-delete= and manage-groups= settings")),
+        }
+    }
+
+    async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
+        match restore {
+            Restore::Enable => {
+                let patch = json!({
+                    "schemas": [PATCH_OP],
+                    "Operations": [{"op": "replace", "path": "active", "value": true}]
+                });
+                let user = self.get_user(id).await?.ok_or_else(|| {
+                    ConnectorError::permanent(&self.system, format!("user {id} no longer exists"))
+                        .hint("deleted users cannot be restored; recreate the account")
+                })?;
+                self.send(
+                    Method::PATCH,
+                    &format!("Users/{}", encode(id)),
+                    &[],
+                    Some(&patch),
+                    user.version.as_deref(),
+                )
+                .await
+                .map(|_| ())
+            }
+            Restore::AddGroups(groups) => {
+                for name in groups {
+                    let filter = format!("displayName eq \"{}\"", name.replace('"', "\\\""));
+                    let found = self.list_all("Groups", &[("filter", filter)]).await?;
+                    let Some(gid) = found
+                        .iter()
+                        .find(|g| group_name(g) == *name)
+                        .and_then(|g| g.get("id"))
+                        .and_then(Value::as_str)
+                    else {
+                        return Err(ConnectorError::permanent(
+                            &self.system,
+                            format!("group {name} no longer exists"),
+                        ));
+                    };
+                    let patch = json!({
+                        "schemas": [PATCH_OP],
+                        "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]
+                    });
+                    self.send(
+                        Method::PATCH,
+                        &format!("Groups/{}", encode(gid)),
+                        &[],
+                        Some(&patch),
+                        None,
+                    )
+                    .await?;
+                }
+                Ok(())
+            }
+            Restore::AddLicenses(_) => Err(ConnectorError::permanent(
+                &self.system,
+                "SCIM has no licenses to restore",
+            )),
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! Test harness shared by the integration tests: real servers started on 127.0.0.1, and
+//! small file helpers. A real server that cannot start fails the test loudly; only the
+//! explicit `OFFBOARD_SKIP_REAL_SERVERS=1` (for quick local loops, never CI) skips.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// `true` when the developer asked to skip real servers (never set in CI).
+pub fn skip_real_servers(what: &str) -> bool {
+    if std::env::var("OFFBOARD_SKIP_REAL_SERVERS").is_ok_and(|v| v == "1") {
+        assert!(
+            std::env::var("CI").is_err(),
+            "OFFBOARD_SKIP_REAL_SERVERS must not be set in CI"
+        );
+        eprintln!("SKIPPED {what}: OFFBOARD_SKIP_REAL_SERVERS=1");
+        return true;
+    }
+    false
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub const SCIM_TOKEN: &str = "test-scim-token-5b1f";
+
+/// A real `scim2-server` (PyPI scim2-server 0.8.3) on 127.0.0.1, stopped on drop.
+pub struct ScimServer {
+    child: Option<Child>,
+    pub port: u16,
+}
+
+impl ScimServer {
+    fn binary() -> PathBuf {
+        std::env::var_os("OFFBOARD_SCIM_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join("target/venv/bin/scim2-server"))
+    }
+
+    /// Start on a free port with `--dynamic-tenants`; panics with the reason if it cannot.
+    pub fn start() -> ScimServer {
+        Self::start_on(free_port())
+    }
+
+    pub fn start_on(port: u16) -> ScimServer {
+        let bin = Self::binary();
+        assert!(
+            bin.exists(),
+            "scim2-server not found at {}: run `bash tests/run.sh` (it installs PyPI scim2-server==0.8.3 into target/venv)",
+            bin.display()
+        );
+        let mut child = Command::new(&bin)
+            .args([
+                "--hostname",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--bearer-token",
+                SCIM_TOKEN,
+                "--dynamic-tenants",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut s) = child.stderr.take() {
+                    let _ = s.read_to_string(&mut err);
+                }
+                panic!("scim2-server exited at start ({status}):\n{err}");
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "scim2-server did not listen on port {port} within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ScimServer {
+            child: Some(child),
+            port,
+        }
+    }
+
+    /// Base URL of one tenant (each has its own store).
+    pub fn url(&self, tenant: &str) -> String {
+        format!("http://127.0.0.1:{}/{tenant}/v2", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for ScimServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A tiny SCIM client for seeding and independent checks (not the connector under test).
+pub struct ScimClient {
+    pub base: String,
+    http: reqwest::Client,
+}
+
+impl ScimClient {
+    pub fn new(base: &str) -> Self {
+        ScimClient {
+            base: base.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}/{path}", self.base))
+            .bearer_auth(SCIM_TOKEN);
+        if let Some(b) = body {
+            req = req
+                .header("Content-Type", "application/scim+json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn create_user(&self, user_name: &str, email: &str, active: bool) -> String {
+        let (status, body) = self
+            .request(
+                reqwest::Method::POST,
+                "Users",
+                Some(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": user_name,
+                    "emails": [{"value": email, "primary": true}],
+                    "active": active,
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "create user: {body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn create_group(&self, name: &str, members: &[&str]) -> String {
+        let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+        let (status, body) = self
+            .request(
+                reqwest::Method::POST,
+                "Groups",
+                Some(json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": name,
+                    "members": members,
+                })),
+            )
+            .await;
+        assert_eq!(status, 201, "create group: {body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn user(&self, id: &str) -> Option<Value> {
+        let (status, body) = self
+            .request(reqwest::Method::GET, &format!("Users/{id}"), None)
+            .await;
+        (status == 200).then_some(body)
+    }
+
+    /// Ids of the groups that list `id` as a member (read from every group, no filter).
+    pub async fn groups_of(&self, id: &str) -> Vec<String> {
+        let (_, body) = self
+            .request(reqwest::Method::GET, "Groups?count=1000", None)
+            .await;
+        body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| {
+                g["members"]
+                    .as_array()
+                    .is_some_and(|ms| ms.iter().any(|m| m["value"] == id))
+            })
+            .map(|g| g["displayName"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
