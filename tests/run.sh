@@ -1,15 +1,32 @@
 #!/usr/bin/env bash
 # The test command (README and .ci/run both call this): install what the tests need, idempotently,
 # then run the whole suite. Safe to re-run; fast when everything is already installed.
+#
+#   - Rust toolchain (must already be there: rustup)
+#   - Python venv with PyPI scim2-server==0.8.3, the real SCIM 2.0 server the SCIM tests start
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Later connectors add their real servers here (slapd, the SCIM test server); the policy and
-# planner tests need nothing beyond the Rust toolchain.
 if ! command -v cargo >/dev/null 2>&1; then
     echo "tests/run.sh: cargo is not installed; install the Rust toolchain (rustup) first" >&2
     exit 1
 fi
+
+VENV=target/venv
+SCIM_VERSION=0.8.3
+if ! "$VENV/bin/python" -m pip show scim2-server 2>/dev/null | grep -qx "Version: $SCIM_VERSION"; then
+    echo "tests/run.sh: installing scim2-server==$SCIM_VERSION into $VENV"
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+        # Debian's python3 needs the venv module as a separate package.
+        if command -v apt-get >/dev/null 2>&1; then
+            SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+            $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        fi
+        python3 -m venv "$VENV"
+    fi
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "scim2-server==$SCIM_VERSION"
+fi
+"$VENV/bin/scim2-server" --help >/dev/null
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

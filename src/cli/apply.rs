@@ -33,6 +33,9 @@ pub struct ApplyArgs {
     /// Changes in flight per system (overrides the policy's `concurrency`)
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+    /// Retries per call for temporary errors (timeouts, 429, 5xx), with exponential backoff
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_retries: usize,
     /// How long to wait for another apply holding the journal lock
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub lock_timeout: String,
@@ -83,6 +86,7 @@ pub fn targets(
     global: &GlobalArgs,
     policy: &Policy,
     concurrency: Option<usize>,
+    retry: RetryPolicy,
 ) -> Result<BTreeMap<String, Target>, Exit> {
     let mut targets = BTreeMap::new();
     for system in &policy.systems {
@@ -99,7 +103,7 @@ pub fn targets(
         targets.insert(
             system.name().to_string(),
             Target {
-                connector: Retrying::new(Arc::from(connector), RetryPolicy::default()),
+                connector: Retrying::new(Arc::from(connector), retry),
                 concurrency: limit,
             },
         );
@@ -219,7 +223,15 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         .map_err(journal_error)?;
 
     let executor = Executor {
-        targets: targets(global, &policy, args.concurrency)?,
+        targets: targets(
+            global,
+            &policy,
+            args.concurrency,
+            RetryPolicy {
+                max_retries: args.max_retries,
+                ..RetryPolicy::default()
+            },
+        )?,
         journal: Arc::new(Mutex::new(journal)),
         run_id: run_id.clone(),
         touched,

@@ -194,7 +194,12 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
         )
         .map_err(journal_error)?;
     let executor = Executor {
-        targets: targets(global, &policy, None)?,
+        targets: targets(
+            global,
+            &policy,
+            None,
+            crate::apply::retry::RetryPolicy::default(),
+        )?,
         journal: Arc::new(Mutex::new(journal)),
         run_id: run_id.clone(),
         touched: Default::default(),

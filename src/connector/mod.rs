@@ -274,15 +274,20 @@ pub fn for_system(
             system.connector.capabilities(),
         )))),
         ConnectorConfig::Manual(_) => None,
-        ConnectorConfig::Scim(_) | ConnectorConfig::Ldap(_) => {
-            Some(Err(ConnectorError::permanent(
-                system.name(),
-                format!(
-                    "the {} connector is not available in this build yet",
-                    system.connector.kind().as_str()
-                ),
-            )
-            .hint("use a file connector over an export for now")))
-        }
+        ConnectorConfig::Scim(cfg) => Some(
+            scim::Token::resolve(system.name(), &cfg.token, root)
+                .and_then(|token| {
+                    scim::Scim::new(system.name(), cfg, token, system.connector.capabilities())
+                })
+                .map(|c| Box::new(c) as Box<dyn Connector>),
+        ),
+        ConnectorConfig::Ldap(_) => Some(Err(ConnectorError::permanent(
+            system.name(),
+            format!(
+                "the {} connector is not available in this build yet",
+                system.connector.kind().as_str()
+            ),
+        )
+        .hint("use a file connector over an export for now"))),
     }
 }
