@@ -3,6 +3,12 @@
 use clap::Parser;
 
 fn main() {
+    // Behave like other Unix tools when output is piped into `head`: exit quietly, no panic.
+    // SAFETY: setting a signal disposition at start-up, before any thread exists.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // clap exits with 2 on usage errors, which would read as "changes present" in CI.
     let cli = match offboard::cli::Cli::try_parse() {
         Ok(cli) => cli,

@@ -327,6 +327,37 @@ fn rollback_re_enables_what_a_run_disabled() {
         .args(["journal", "list"])
         .assert()
         .stdout(predicate::str::contains("rollback"));
+    // Re-applying the old plan does not undo the rollback: the restored accounts changed
+    // since the plan, so they are skipped, not disabled again.
+    offboard(dir.path())
+        .arg("apply")
+        .arg(&file)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "00u1a2b3 (john.doe@acme.com) disable, revoke-sessions, remove-groups: skipped",
+        ));
+    assert_eq!(
+        account_status(dir.path(), "okta", "00u1a2b3").as_deref(),
+        Some("active")
+    );
+}
+
+#[test]
+fn plan_from_an_older_roster_is_refused() {
+    let dir = example();
+    let file = save_plan(dir.path());
+    let people = dir.path().join("inventory/people.csv");
+    let text = std::fs::read_to_string(&people).unwrap().replace("E1002,rachel.green@acme.com,rgreen,Rachel Green,Product Management,Head of Product,margaret.chen@acme.com,employee,active", "E1002,rachel.green@acme.com,rgreen,Rachel Green,Product Management,Head of Product,margaret.chen@acme.com,employee,on-leave");
+    std::fs::write(&people, text).unwrap();
+    offboard(dir.path())
+        .arg("apply")
+        .arg(&file)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "stale plan: it was made from roster",
+        ));
 }
 
 fn tamper(dir: &Path, sql: &str) -> String {

@@ -4,16 +4,26 @@ use serde::Serialize;
 
 use crate::plan::{ChangeKind, Plan};
 use crate::policy::{Action, Policy};
+use crate::roster::Roster;
 
-/// The plan was made under another policy.
-pub fn stale_plan(plan: &Plan, policy: &Policy) -> Option<String> {
-    (plan.policy.content_hash != policy.content_hash).then(|| {
-        format!(
+/// The plan was made under another policy or from another roster.
+pub fn stale_plan(plan: &Plan, policy: &Policy, roster: &Roster) -> Option<String> {
+    let short = |h: &str| h.get(..7).unwrap_or(h).to_string();
+    if plan.policy.content_hash != policy.content_hash {
+        return Some(format!(
             "stale plan: it was made under policy {}, but the policy is now {}; make a new plan and review it",
-            &plan.policy.content_hash[..7.min(plan.policy.content_hash.len())],
-            &policy.content_hash[..7]
-        )
-    })
+            short(&plan.policy.content_hash),
+            short(&policy.content_hash)
+        ));
+    }
+    if plan.roster.hash != roster.hash {
+        return Some(format!(
+            "stale plan: it was made from roster {}, but the roster is now {} (people joined, left or changed); make a new plan and review it",
+            short(&plan.roster.hash),
+            short(&roster.hash)
+        ));
+    }
+    None
 }
 
 /// A system where the plan would disable or delete more than the policy allows.

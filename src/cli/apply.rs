@@ -31,8 +31,8 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub allow_mass_disable: bool,
     /// Changes in flight per system (overrides the policy's `concurrency`)
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Option<u16>,
     /// Retries per call for temporary errors (timeouts, 429, 5xx), with exponential backoff
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_retries: usize,
@@ -65,7 +65,9 @@ fn lock_timeout(text: &str) -> Result<Duration, Exit> {
     duration::parse(text, duration::Sign::Unsigned)
         .map(|d| d.unsigned_abs())
         .map_err(|e| {
-            eprintln!("Error: --lock-timeout: {e}\n  hint: {}", duration::HELP);
+            eprintln!(
+                "Error: --lock-timeout: {e}\n  hint: write a number and a unit, e.g. 30s, 5m or 1h"
+            );
             Exit::Error
         })
 }
@@ -129,7 +131,7 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
                 eprintln!("Error: {e}");
                 Exit::Error
             })?;
-            if let Some(stale) = guard::stale_plan(&plan, &policy) {
+            if let Some(stale) = guard::stale_plan(&plan, &policy, &roster) {
                 eprintln!("Error: {stale}. Nothing was changed.");
                 return Err(Exit::Error);
             }
@@ -226,7 +228,7 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         targets: targets(
             global,
             &policy,
-            args.concurrency,
+            args.concurrency.map(usize::from),
             RetryPolicy {
                 max_retries: args.max_retries,
                 ..RetryPolicy::default()
@@ -326,7 +328,16 @@ fn progress_line(r: &ChangeReport) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     let outcome = match r.outcome {
-        ActionOutcome::Done => "done (confirmed by read-back)".to_string(),
+        ActionOutcome::Done if r.unobservable.is_empty() => {
+            "done (confirmed by read-back)".to_string()
+        }
+        ActionOutcome::Done => {
+            let unseen: Vec<&str> = r.unobservable.iter().map(|a| a.as_str()).collect();
+            format!(
+                "done (confirmed by read-back; {} not observable)",
+                unseen.join(", ")
+            )
+        }
         ActionOutcome::AlreadyDone => "already done".to_string(),
         ActionOutcome::SkippedStale => "skipped: account changed since the plan".to_string(),
         ActionOutcome::Failed => match &r.error {

@@ -85,7 +85,10 @@ pub fn run(global: &GlobalArgs, args: &JournalArgs) -> Exit {
         }),
         JournalCommand::Verify => journal.verify().map(|v| {
             if v.ok() {
-                println!("Journal verified: {} records, hash chain intact.", v.records);
+                // The head hash anchors the chain: recorded elsewhere (a CI log, a ticket),
+                // it also reveals records removed from the end.
+                let head = journal.records().ok().and_then(|r| r.last().map(|x| x.hash.clone())).unwrap_or_default();
+                println!("Journal verified: {} records, hash chain intact. Head {}.", v.records, head.get(..16).unwrap_or(&head));
                 Exit::Success
             } else {
                 for p in &v.problems {

@@ -30,6 +30,17 @@ pub enum TasksCommand {
 }
 
 pub fn run(global: &GlobalArgs, args: &TasksArgs) -> Exit {
+    if !global.journal_path().exists() {
+        println!(
+            "No tasks: nothing has been applied yet (no journal at {}).",
+            global.journal_path().display()
+        );
+        return if args.command.is_some() {
+            Exit::Error
+        } else {
+            Exit::Success
+        };
+    }
     let mut journal = match common::open_journal(global) {
         Ok(j) => j,
         Err(e) => return e,

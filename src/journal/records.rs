@@ -251,16 +251,35 @@ impl Journal {
             .collect()
     }
 
-    /// Change ids this journal has ever recorded an intent for (any run).
+    /// Changes an earlier run left unfinished: an intent with no result (a crash) or a
+    /// failed result (some actions may have run). Their accounts are expected to differ from
+    /// the plan's fingerprint. A change that finished is not in the set, so a later change
+    /// to its account (a rollback, an admin) makes a re-applied old plan skip it.
     pub fn touched_changes(&self) -> Result<HashSet<String>, JournalError> {
-        let mut out = HashSet::new();
+        let mut unfinished: BTreeMap<String, bool> = BTreeMap::new();
         for r in self.records()? {
-            if r.table == Table::Actions && r.kind == ACTION_INTENT {
-                let intent: ActionIntent = r.parse()?;
-                out.insert(intent.change_id);
+            if r.table != Table::Actions {
+                continue;
+            }
+            match r.kind.as_str() {
+                ACTION_INTENT => {
+                    let intent: ActionIntent = r.parse()?;
+                    unfinished.insert(intent.change_id, true);
+                }
+                ACTION_RESULT => {
+                    let result: ActionResult = r.parse()?;
+                    let open = matches!(result.outcome, ActionOutcome::Failed)
+                        && !result.performed.is_empty();
+                    unfinished.insert(result.change_id, open);
+                }
+                _ => {}
             }
         }
-        Ok(out)
+        Ok(unfinished
+            .into_iter()
+            .filter(|(_, open)| *open)
+            .map(|(id, _)| id)
+            .collect())
     }
 
     pub fn tasks(&self) -> Result<Vec<TaskState>, JournalError> {
