@@ -78,6 +78,9 @@ pub struct Scim {
     user_attribute: String,
     client: reqwest::Client,
     capabilities: Vec<Action>,
+    /// `meta.version` of users as last read, so a write right after a read needs no second
+    /// GET; a stale entry costs one 412 and a re-read, never a blind overwrite.
+    versions: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl fmt::Debug for Scim {
@@ -122,7 +125,21 @@ impl Scim {
             user_attribute: cfg.user_attribute.clone(),
             client,
             capabilities,
+            versions: Default::default(),
         })
+    }
+
+    fn remember_version(&self, id: &str, version: Option<&str>) {
+        if let Ok(mut v) = self.versions.lock() {
+            match version {
+                Some(version) => v.insert(id.to_string(), version.to_string()),
+                None => v.remove(id),
+            };
+        }
+    }
+
+    fn known_version(&self, id: &str) -> Option<String> {
+        self.versions.lock().ok().and_then(|mut v| v.remove(id))
     }
 
     fn url(&self, path: &str) -> String {
@@ -456,7 +473,8 @@ impl Scim {
                 .await
             {
                 Ok(_) => return Ok(()),
-                Err(e) if is_conflict(&e) => continue, // changed meanwhile: read again, decide again
+                // Changed meanwhile (or our version was old): read again, decide again.
+                Err(e) if is_conflict(&e) => continue,
                 Err(e) => return Err(e),
             }
         }
