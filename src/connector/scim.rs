@@ -455,20 +455,26 @@ impl Scim {
             "schemas": [PATCH_OP],
             "Operations": [{"op": "replace", "path": "active", "value": false}]
         });
+        // The caller has just read the user (and found it active): use that version first.
+        let mut version = self.known_version(id);
         for _ in 0..MAX_CONFLICTS {
-            let Some(user) = self.get_user(id).await? else {
-                return Ok(()); // no account, no access
-            };
-            if user.body.get("active").and_then(Value::as_bool) == Some(false) {
-                return Ok(());
+            if version.is_none() {
+                let Some(user) = self.get_user(id).await? else {
+                    return Ok(()); // no account, no access
+                };
+                if user.body.get("active").and_then(Value::as_bool) == Some(false) {
+                    return Ok(());
+                }
+                version = user.version;
             }
+            let path = format!("Users/{}", encode(id));
             match self
                 .send(
                     Method::PATCH,
-                    &format!("Users/{}", encode(id)),
+                    &path,
                     &[],
                     Some(&patch),
-                    user.version.as_deref(),
+                    version.take().as_deref(),
                 )
                 .await
             {
@@ -601,6 +607,7 @@ impl Connector for Scim {
         let Some(user) = self.get_user(id).await? else {
             return Ok(None);
         };
+        self.remember_version(id, user.version.as_deref());
         let groups = self
             .groups_of(id)
             .await?
