@@ -6,9 +6,11 @@ mod common;
 use std::sync::Arc;
 
 use offboard::connector::file::FileConnector;
+use offboard::connector::ldap::Ldap3;
 use offboard::connector::scim::{Scim, Token};
+use offboard::connector::secret::Secret;
 use offboard::connector::{AccountStatus, Connector};
-use offboard::policy::{Action, FileFormat, ScimConnector, SecretRef};
+use offboard::policy::{Action, FileFormat, LdapConnector, LdapFlavor, ScimConnector, SecretRef};
 
 /// A connector with seven seeded users `user0..user6@acme.com`; `eng` holds users 0-2 and
 /// `all` holds everyone.
@@ -90,6 +92,81 @@ async fn scim_backend() -> Option<Backend> {
         ids,
         _guard: Box::new(server),
     })
+}
+
+fn ldap_backend_with(flavor: LdapFlavor) -> Option<Backend> {
+    if common::skip_real_servers("ldap conformance") {
+        return None;
+    }
+    let slapd = common::Slapd::start();
+    let s = common::LDAP_SUFFIX;
+    let (user_class, login, group_class) = match flavor {
+        LdapFlavor::ActiveDirectory => ("user\nuserAccountControl: 512", "sAMAccountName", "group"),
+        LdapFlavor::Openldap => ("inetOrgPerson", "uid", "groupOfNames"),
+    };
+    let mut ldif = String::new();
+    let mut ids = Vec::new();
+    for i in 0..USERS {
+        let name = format!("user{i}@acme.com");
+        ldif.push_str(&format!(
+            "dn: cn=User {i},ou=People,{s}\nobjectClass: {user_class}\n{login}: {name}\ncn: User {i}\nsn: {i}\nmail: {name}\nuserPassword: pw{i}\n\n"
+        ));
+        ids.push(name);
+    }
+    let member = |i: usize| format!("member: cn=User {i},ou=People,{s}\n");
+    ldif.push_str(&format!(
+        "dn: cn=eng,ou=Groups,{s}\nobjectClass: {group_class}\ncn: eng\n{}{}{}\n",
+        member(0),
+        member(1),
+        member(2)
+    ));
+    ldif.push_str(&format!(
+        "dn: cn=all,ou=Groups,{s}\nobjectClass: {group_class}\ncn: all\n{}\n",
+        (0..USERS).map(member).collect::<String>()
+    ));
+    slapd.add(&ldif);
+    let cfg = LdapConnector {
+        url: slapd.url(),
+        bind_dn: common::LDAP_ADMIN.into(),
+        password: SecretRef::Env("UNUSED".into()),
+        base_dn: format!("ou=People,{s}"),
+        disabled_ou: Some(format!("ou=Disabled Users,{s}")),
+        group_base_dn: Some(format!("ou=Groups,{s}")),
+        flavor,
+        starttls: false,
+        page_size: 2, // seven users: four pages
+        timeout: jiff::SignedDuration::from_secs(10),
+    };
+    let caps = vec![
+        Action::Disable,
+        Action::RemoveGroups,
+        Action::Move,
+        Action::ResetPassword,
+        Action::Delete,
+    ];
+    let ldap = Ldap3::new(
+        "directory",
+        &cfg,
+        Secret::new(common::LDAP_ADMIN_PASSWORD),
+        caps,
+    );
+    Some(Backend {
+        connector: Arc::new(ldap),
+        ids,
+        _guard: Box::new(slapd),
+    })
+}
+
+async fn openldap_backend() -> Option<Backend> {
+    tokio::task::spawn_blocking(|| ldap_backend_with(LdapFlavor::Openldap))
+        .await
+        .unwrap()
+}
+
+async fn active_directory_backend() -> Option<Backend> {
+    tokio::task::spawn_blocking(|| ldap_backend_with(LdapFlavor::ActiveDirectory))
+        .await
+        .unwrap()
 }
 
 mod cases {
@@ -220,3 +297,5 @@ macro_rules! conformance {
 
 conformance!(file_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent);
 conformance!(scim_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent);
+conformance!(openldap_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent);
+conformance!(active_directory_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent);

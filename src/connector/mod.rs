@@ -8,9 +8,11 @@
 
 pub mod fault;
 pub mod file;
+pub mod ldap;
 mod refresh;
 pub mod retry;
 pub mod scim;
+pub mod secret;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -275,19 +277,23 @@ pub fn for_system(
         )))),
         ConnectorConfig::Manual(_) => None,
         ConnectorConfig::Scim(cfg) => Some(
-            scim::Token::resolve(system.name(), &cfg.token, root)
+            secret::Secret::resolve(system.name(), "SCIM bearer token", &cfg.token, root)
                 .and_then(|token| {
                     scim::Scim::new(system.name(), cfg, token, system.connector.capabilities())
                 })
                 .map(|c| Box::new(c) as Box<dyn Connector>),
         ),
-        ConnectorConfig::Ldap(_) => Some(Err(ConnectorError::permanent(
-            system.name(),
-            format!(
-                "the {} connector is not available in this build yet",
-                system.connector.kind().as_str()
+        ConnectorConfig::Ldap(cfg) => Some(
+            secret::Secret::resolve(system.name(), "LDAP bind password", &cfg.password, root).map(
+                |password| {
+                    Box::new(ldap::Ldap3::new(
+                        system.name(),
+                        cfg,
+                        password,
+                        system.connector.capabilities(),
+                    )) as Box<dyn Connector>
+                },
             ),
-        )
-        .hint("use a file connector over an export for now"))),
+        ),
     }
 }

@@ -18,7 +18,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::{Account, AccountStatus, Connector, ConnectorError, ErrorKind, Restore};
-use crate::policy::{Action, ScimConnector, SecretRef};
+use crate::policy::{Action, ScimConnector};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -26,47 +26,7 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 const MAX_CONFLICTS: usize = 3;
 
 /// A bearer token; `Debug` never shows it.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
-
-impl Token {
-    pub fn new(value: impl Into<String>) -> Token {
-        Token(value.into())
-    }
-
-    /// Read the token a policy refers to. Errors name the variable or file, never a value.
-    pub fn resolve(
-        system: &str,
-        secret: &SecretRef,
-        root: &std::path::Path,
-    ) -> Result<Token, ConnectorError> {
-        let value = match secret {
-            SecretRef::Env(var) => std::env::var(var).map_err(|_| {
-                ConnectorError::permanent(system, format!("the environment variable {var} is not set"))
-                    .hint(format!("export {var} with the SCIM bearer token (the policy names the variable, never the token)"))
-            })?,
-            SecretRef::File(path) => {
-                let path = root.join(path);
-                std::fs::read_to_string(&path).map_err(|e| {
-                    ConnectorError::permanent(system, format!("cannot read the token file {}: {e}", path.display()))
-                        .hint("check token-file= and the file's permissions")
-                })?
-            }
-        };
-        let value = value.trim().to_string();
-        if value.is_empty() {
-            return Err(ConnectorError::permanent(system, "the SCIM token is empty")
-                .hint("set the variable or file the policy names to the bearer token"));
-        }
-        Ok(Token(value))
-    }
-}
+pub type Token = super::secret::Secret;
 
 pub struct Scim {
     system: String,
@@ -158,7 +118,7 @@ impl Scim {
         let mut req = self
             .client
             .request(method.clone(), self.url(path))
-            .bearer_auth(&self.token.0)
+            .bearer_auth(self.token.expose())
             .header("Accept", "application/scim+json, application/json");
         if !query.is_empty() {
             req = req.query(query);
