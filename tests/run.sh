@@ -4,6 +4,7 @@
 #
 #   - Rust toolchain (must already be there: rustup)
 #   - Python venv with PyPI scim2-server==0.8.3, the real SCIM 2.0 server the SCIM tests start
+#   - Debian slapd + ldap-utils (OpenLDAP 2.5), the real directory the LDAP tests start
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,16 +13,26 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
+# apt-get, as root or through sudo, without prompts; only when something is missing.
+apt_install() {
+    local SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if [ ! -x /usr/sbin/slapd ] || ! command -v ldapadd >/dev/null 2>&1 || [ ! -e /usr/lib/ldap/ppolicy.so ]; then
+    echo "tests/run.sh: installing slapd and ldap-utils"
+    apt_install slapd ldap-utils
+fi
+
 VENV=target/venv
 SCIM_VERSION=0.8.3
 if ! "$VENV/bin/python" -m pip show scim2-server 2>/dev/null | grep -qx "Version: $SCIM_VERSION"; then
     echo "tests/run.sh: installing scim2-server==$SCIM_VERSION into $VENV"
     if ! python3 -m venv "$VENV" 2>/dev/null; then
         # Debian's python3 needs the venv module as a separate package.
-        if command -v apt-get >/dev/null 2>&1; then
-            SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-            $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
-        fi
+        apt_install python3-venv
         python3 -m venv "$VENV"
     fi
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "scim2-server==$SCIM_VERSION"

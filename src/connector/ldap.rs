@@ -427,6 +427,13 @@ impl Ldap3 {
                 };
                 self.modify(ldap, "reset password", &entry.dn, vec![m])
                     .await?;
+                // ppolicy clears a lockout when the password changes; a reset must never
+                // re-open an account that was locked, so the lock is put back.
+                if !self.ad() && entry.first("pwdAccountLockedTime").is_some() {
+                    let lock = set("pwdAccountLockedTime", LOCKED_FOREVER.into());
+                    self.modify(ldap, "keep locked", &entry.dn, vec![lock])
+                        .await?;
+                }
             }
             Action::Delete => match ldap.delete(&entry.dn).await.and_then(|r| r.success()) {
                 Ok(_) => {}
