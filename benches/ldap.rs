@@ -1,0 +1,162 @@
+//! LDAP connector throughput against a real slapd (Debian slapd, OpenLDAP 2.5).
+//!
+//! Prints figures: list throughput for 10,000 entries (paged results), and apply throughput
+//! (lock, remove groups, move to the disabled OU, with read-back) through the executor.
+//! Run with `cargo bench --bench ldap` after `bash tests/run.sh` installed slapd.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use offboard::apply::retry::{RetryPolicy, Retrying};
+use offboard::apply::{Executor, Target};
+use offboard::connector::ldap::Ldap3;
+use offboard::connector::secret::Secret;
+use offboard::connector::{Connector, SystemSnapshot};
+use offboard::journal::{ActionOutcome, Journal};
+use offboard::plan::{AccountRef, AccountState, Change, ChangeKind, Plan};
+use offboard::policy::{Action, LdapConnector, LdapFlavor, SecretRef, Tier};
+
+const ENTRIES: usize = 10_000;
+const APPLY: usize = 1_000;
+const CONCURRENCY: usize = 4;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let s = common::LDAP_SUFFIX;
+    let slapd = common::Slapd::start();
+    let start = Instant::now();
+    let mut ldif = String::new();
+    for i in 0..ENTRIES {
+        ldif.push_str(&format!(
+            "dn: uid=u{i},ou=People,{s}\nobjectClass: inetOrgPerson\nuid: u{i}\ncn: U {i}\nsn: {i}\nmail: u{i}@acme.com\n\n"
+        ));
+    }
+    let members: String = (0..APPLY + 1)
+        .map(|i| format!("member: uid=u{i},ou=People,{s}\n"))
+        .collect();
+    ldif.push_str(&format!(
+        "dn: cn=all,ou=Groups,{s}\nobjectClass: groupOfNames\ncn: all\n{members}\n"
+    ));
+    slapd.add(&ldif);
+    println!(
+        "seeded {ENTRIES} entries in {:.2} s",
+        start.elapsed().as_secs_f64()
+    );
+
+    let cfg = |page_size| LdapConnector {
+        url: slapd.url(),
+        bind_dn: common::LDAP_ADMIN.into(),
+        password: SecretRef::Env("UNUSED".into()),
+        base_dn: format!("ou=People,{s}"),
+        disabled_ou: Some(format!("ou=Disabled Users,{s}")),
+        group_base_dn: None,
+        flavor: LdapFlavor::Openldap,
+        starttls: false,
+        page_size,
+        timeout: jiff::SignedDuration::from_secs(30),
+    };
+    let caps = vec![Action::Disable, Action::RemoveGroups, Action::Move];
+    for page in [500u32, 2000] {
+        let c = Ldap3::new(
+            "dir",
+            &cfg(page),
+            Secret::new(common::LDAP_ADMIN_PASSWORD),
+            caps.clone(),
+        );
+        let start = Instant::now();
+        let n = c.list_accounts().await.unwrap().len();
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(n, ENTRIES);
+        println!(
+            "list {ENTRIES} entries, page size {page}: {secs:.2} s ({:.0} entries/s)",
+            ENTRIES as f64 / secs
+        );
+    }
+
+    let c = Ldap3::new(
+        "dir",
+        &cfg(1000),
+        Secret::new(common::LDAP_ADMIN_PASSWORD),
+        caps,
+    );
+    let snapshot = SystemSnapshot::new(c.list_accounts().await.unwrap());
+    let by_id: BTreeMap<&str, _> = snapshot
+        .accounts
+        .iter()
+        .map(|a| (a.id.as_str(), a))
+        .collect();
+    let changes: Vec<Change> = (0..APPLY)
+        .map(|i| {
+            let a = by_id[format!("u{i}").as_str()];
+            Change {
+                person: a.username.clone(),
+                system: "dir".into(),
+                tier: Tier::Directory,
+                kind: ChangeKind::Update,
+                account: Some(AccountRef {
+                    id: a.id.clone(),
+                    username: a.username.clone(),
+                    label: a.username.clone(),
+                    fingerprint: a.fingerprint(),
+                }),
+                actions: vec![Action::Disable, Action::RemoveGroups, Action::Move],
+                before: None,
+                after: Some(AccountState {
+                    status: offboard::connector::AccountStatus::Disabled,
+                    groups: vec![],
+                    licenses: vec![],
+                    sessions: None,
+                    container: Some(format!("ou=Disabled Users,{s}")),
+                }),
+                task: None,
+                rules: vec![],
+            }
+        })
+        .collect();
+    let plan: Plan = serde_json::from_value(serde_json::json!({
+        "format_version": 1, "created_at": "2026-11-23T09:00:00Z",
+        "policy": {"content_hash": "bench"}, "roster": {"source": "bench", "hash": "bench", "people": 0},
+        "refreshed": [], "leavers": [], "changes": changes, "notes": [], "warnings": []
+    }))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dynamic: Arc<dyn Connector> = Arc::new(c);
+    let mut targets = BTreeMap::new();
+    targets.insert(
+        "dir".to_string(),
+        Target {
+            connector: Retrying::new(dynamic, RetryPolicy::default()),
+            concurrency: CONCURRENCY,
+        },
+    );
+    let executor = Executor {
+        targets,
+        journal: Arc::new(Mutex::new(Journal::open(&dir.path().join("j.db")).unwrap())),
+        run_id: "bench".into(),
+        touched: Default::default(),
+    };
+    let start = Instant::now();
+    let reports = executor.execute(&plan, &|_| {}).await.unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let done = reports
+        .iter()
+        .filter(|r| r.outcome == ActionOutcome::Done)
+        .count();
+    assert_eq!(
+        done,
+        APPLY,
+        "{:?}",
+        reports
+            .iter()
+            .find(|r| r.outcome != ActionOutcome::Done)
+            .map(|r| &r.error)
+    );
+    println!(
+        "apply {APPLY} accounts (lock + remove from group + move, read-back, journal), concurrency {CONCURRENCY}: {secs:.2} s ({:.0} accounts/s)",
+        APPLY as f64 / secs
+    );
+}
