@@ -5,6 +5,7 @@
 //! nothing of connectors or the CLI; `cli` is the only module that talks to the terminal.
 
 pub mod apply;
+pub mod audit;
 pub mod cli;
 pub mod connector;
 pub mod journal;

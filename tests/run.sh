@@ -5,6 +5,7 @@
 #   - Rust toolchain (must already be there: rustup)
 #   - Python venv with PyPI scim2-server==0.8.3, the real SCIM 2.0 server the SCIM tests start
 #   - Debian slapd + ldap-utils (OpenLDAP 2.5), the real directory the LDAP tests start
+#   - Debian chromium, to check the audit's HTML page headless
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,12 @@ apt_install() {
 if [ ! -x /usr/sbin/slapd ] || ! command -v ldapadd >/dev/null 2>&1 || [ ! -e /usr/lib/ldap/ppolicy.so ]; then
     echo "tests/run.sh: installing slapd and ldap-utils"
     apt_install slapd ldap-utils
+fi
+
+# Headless Chromium opens the audit's HTML page in the tests.
+if [ ! -x /usr/bin/chromium ]; then
+    echo "tests/run.sh: installing chromium"
+    apt_install chromium
 fi
 
 VENV=target/venv

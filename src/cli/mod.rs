@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub mod apply;
+pub mod audit;
 mod common;
 pub mod journal;
 pub mod plan;
@@ -146,6 +147,15 @@ Examples:\n  offboard plan --out plan.json && offboard apply plan.json\n  offboa
     Tasks(tasks::TasksArgs),
     /// The journal of runs: `list`, `show RUN`, `verify`
     Journal(journal::JournalArgs),
+    /// Find access offboarding missed: leavers still active, orphans, excess access, ...
+    #[command(
+        long_about = "Read every system (or --system NAME) and report findings: \
+leaver-active and recreated (critical), orphan (high), disputed and excess-access (medium), \
+stale-exemption and dormant (low). Formats: text, json, markdown, sarif (2.1.0, located at the \
+policy line of each system), junit (one test case per system), html (one self-contained page). \
+Exit 0 when clean, 2 when a finding is at least --fail-on (default high), 1 on error."
+    )]
+    Audit(audit::AuditArgs),
 }
 
 pub fn run(cli: Cli) -> Exit {
@@ -157,5 +167,6 @@ pub fn run(cli: Cli) -> Exit {
         Command::Rollback(args) => rollback::run(&cli.global, args),
         Command::Tasks(args) => tasks::run(&cli.global, args),
         Command::Journal(args) => journal::run(&cli.global, args),
+        Command::Audit(args) => audit::run(&cli.global, args),
     }
 }

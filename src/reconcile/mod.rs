@@ -6,7 +6,7 @@
 //! change and *why*; it never changes anything. A condition that fails to evaluate fails the
 //! plan naming the person and rule: a leaver is never skipped silently.
 
-mod context;
+pub(crate) mod context;
 pub mod correlate;
 pub mod resolve;
 

@@ -1,0 +1,476 @@
+//! The audit: access that offboarding missed, found in live state. Pure, like the planner.
+//!
+//! An audit looks at every account of every system and reports what should not be there:
+//! leavers still active, accounts nobody owns or several people match, access no role
+//! explains, offboarded people who are active again, exemptions that no longer fit, and
+//! dormant accounts. It reuses the planner for "who is past cutoff" so the two can never
+//! disagree, and it changes nothing. Renderers live in `render`.
+
+pub mod render;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::connector::Observed;
+use crate::plan::{LeaverState, NoteKind};
+use crate::policy::{Diagnostic, Policy};
+use crate::reconcile::correlate::{PersonIndex, Situation, situate};
+use crate::reconcile::{self, PlanError, PlanInput, context};
+use crate::roster::Roster;
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A leaver past cutoff whose account is still active.
+    LeaverActive,
+    /// An offboarded person's account that is active again.
+    Recreated,
+    /// An active account that correlates to nobody and is not exempt.
+    Orphan,
+    /// An account that correlates to several people.
+    Disputed,
+    /// Access no role of an active person grants.
+    ExcessAccess,
+    /// An exemption whose account is gone or whose owner has left.
+    StaleExemption,
+    /// An active account with no login for longer than the policy allows.
+    Dormant,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::LeaverActive,
+        Kind::Recreated,
+        Kind::Orphan,
+        Kind::Disputed,
+        Kind::ExcessAccess,
+        Kind::StaleExemption,
+        Kind::Dormant,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::LeaverActive => "leaver-active",
+            Kind::Recreated => "recreated",
+            Kind::Orphan => "orphan",
+            Kind::Disputed => "disputed",
+            Kind::ExcessAccess => "excess-access",
+            Kind::StaleExemption => "stale-exemption",
+            Kind::Dormant => "dormant",
+        }
+    }
+
+    pub fn severity(self) -> Severity {
+        match self {
+            Kind::LeaverActive | Kind::Recreated => Severity::Critical,
+            Kind::Orphan => Severity::High,
+            Kind::Disputed | Kind::ExcessAccess => Severity::Medium,
+            Kind::StaleExemption | Kind::Dormant => Severity::Low,
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Kind::LeaverActive => "A leaver past their cutoff still has an active account",
+            Kind::Recreated => {
+                "An account of a person whose offboarding was completed is active again"
+            }
+            Kind::Orphan => {
+                "An active account correlates to nobody in the roster and is not exempt"
+            }
+            Kind::Disputed => "An account correlates to several people",
+            Kind::ExcessAccess => "An active person holds access that none of their roles grants",
+            Kind::StaleExemption => "An exemption's account no longer exists or its owner has left",
+            Kind::Dormant => {
+                "An active account has not been used for longer than the policy allows"
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub kind: Kind,
+    pub severity: Severity,
+    pub system: String,
+    pub account: String,
+    pub account_label: String,
+    pub owner: Option<String>,
+    pub evidence: String,
+    pub remediation: String,
+    /// Where the system is declared (`file:line:column`), for code-scanning UIs.
+    pub policy_location: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Audit {
+    pub generated_at: Timestamp,
+    pub policy_hash: String,
+    pub roster_hash: String,
+    pub systems: Vec<SystemSummary>,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemSummary {
+    pub system: String,
+    pub accounts: usize,
+    pub findings: usize,
+}
+
+impl Audit {
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    }
+
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// Everything an audit looks at.
+pub struct AuditInput<'a> {
+    pub policy: &'a Policy,
+    pub roster: &'a Roster,
+    pub observed: &'a Observed,
+    pub now: Timestamp,
+    /// Person keys whose offboarding the journal records as complete.
+    pub offboarded: &'a HashSet<String>,
+    /// Only these systems (empty: all).
+    pub systems: &'a [String],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("the condition of role `{role}` failed for {person}")]
+    Role {
+        role: String,
+        person: String,
+        diagnostic: Box<Diagnostic>,
+    },
+}
+
+pub fn audit(input: &AuditInput) -> Result<Audit, AuditError> {
+    let AuditInput {
+        policy,
+        roster,
+        observed,
+        now,
+        ..
+    } = *input;
+    let in_scope =
+        |system: &str| input.systems.is_empty() || input.systems.iter().any(|s| s == system);
+    let location = |system: &str| {
+        policy
+            .system(system)
+            .map(|s| policy.sources.location(s.span))
+    };
+    let mut findings = Vec::new();
+    let mut push = |kind: Kind,
+                    system: &str,
+                    account: &str,
+                    label: &str,
+                    owner: Option<String>,
+                    evidence: String,
+                    remediation: &str| {
+        findings.push(Finding {
+            kind,
+            severity: kind.severity(),
+            system: system.to_string(),
+            account: account.to_string(),
+            account_label: label.to_string(),
+            owner,
+            evidence,
+            remediation: remediation.to_string(),
+            policy_location: location(system),
+        });
+    };
+
+    // The planner decides who is past cutoff; its planned changes on active accounts are
+    // exactly the leavers' live access.
+    let plan = reconcile::plan(&PlanInput {
+        policy,
+        roster,
+        observed,
+        now,
+        only: None,
+        known_tasks: Some(&Default::default()),
+        git_commit: None,
+        dirty: None,
+    })?;
+    let due: HashMap<&str, &crate::plan::Leaver> = plan
+        .leavers
+        .iter()
+        .filter(|l| l.state == LeaverState::Due)
+        .map(|l| (l.person.as_str(), l))
+        .collect();
+    for c in &plan.changes {
+        let (Some(account), Some(before)) = (&c.account, &c.before) else {
+            continue;
+        };
+        if before.status != crate::connector::AccountStatus::Active || !in_scope(&c.system) {
+            continue;
+        }
+        let Some(leaver) = due.get(c.person.as_str()) else {
+            continue;
+        };
+        if input.offboarded.contains(&c.person.to_lowercase()) {
+            push(
+                Kind::Recreated,
+                &c.system,
+                &account.id,
+                &account.label,
+                Some(c.person.clone()),
+                format!(
+                    "{} was offboarded (journal) but this account is active again",
+                    c.person
+                ),
+                "disable it now, then find out who re-enabled or recreated it (the system's admin log)",
+            );
+        } else {
+            push(
+                Kind::LeaverActive,
+                &c.system,
+                &account.id,
+                &account.label,
+                Some(c.person.clone()),
+                format!(
+                    "{} left (cutoff {}), the account is still active",
+                    c.person,
+                    leaver.cutoff.strftime("%Y-%m-%d %H:%M UTC")
+                ),
+                "run `offboard plan` and `offboard apply` for this person",
+            );
+        }
+    }
+    for n in &plan.notes {
+        if !in_scope(&n.system) {
+            continue;
+        }
+        match n.kind {
+            NoteKind::Orphan => push(
+                Kind::Orphan,
+                &n.system,
+                &n.account.id,
+                &n.account.label,
+                None,
+                "active, and no roster person matches it through the system's `correlate` rules"
+                    .into(),
+                "find its owner and fix the correlation, exempt it with a reason and owner, or disable it",
+            ),
+            NoteKind::Disputed => push(
+                Kind::Disputed,
+                &n.system,
+                &n.account.id,
+                &n.account.label,
+                None,
+                format!("matches {}", n.owners.join(", ")),
+                "give the account one owner (fix its attributes) or exempt it as a shared account",
+            ),
+            NoteKind::Exempt => {}
+        }
+    }
+
+    let index = PersonIndex::new(roster, &policy.systems);
+    let offboarded_or_leaving: HashSet<usize> = roster
+        .people
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.is_leaver())
+        .map(|(i, _)| i)
+        .collect();
+    // Roles granted to each active person, evaluated once per person.
+    let mut granted: HashMap<usize, BTreeMap<String, BTreeSet<String>>> = HashMap::new();
+    let enforced = policy.systems.iter().any(|s| s.enforce_roles);
+
+    for system in &policy.systems {
+        if !in_scope(system.name()) {
+            continue;
+        }
+        let Some(snapshot) = observed.systems.get(system.name()) else {
+            continue;
+        };
+        for e in &system.exemptions {
+            let exists = snapshot.accounts.iter().any(|a| {
+                a.id.eq_ignore_ascii_case(&e.account) || a.username.eq_ignore_ascii_case(&e.account)
+            });
+            let owner_left = roster
+                .people
+                .iter()
+                .any(|p| p.is_leaver() && p.email.eq_ignore_ascii_case(&e.owner));
+            if !exists || owner_left {
+                let why = if !exists {
+                    format!(
+                        "exempt \"{}\" matches no account in {}",
+                        e.account,
+                        system.name()
+                    )
+                } else {
+                    format!("the exemption's owner {} has left", e.owner)
+                };
+                push(
+                    Kind::StaleExemption,
+                    system.name(),
+                    &e.account,
+                    &e.account,
+                    Some(e.owner.clone()),
+                    why,
+                    "remove the exemption, or give it a current owner",
+                );
+            }
+        }
+        for account in snapshot.accounts.iter().filter(|a| a.is_active()) {
+            let owner = match situate(system, account, &index) {
+                Situation::Owned(i) => Some(i),
+                _ => None,
+            };
+            if let Some(i) = owner
+                && offboarded_or_leaving.contains(&i)
+            {
+                continue; // leavers are reported above, not as dormant or excess
+            }
+            if let Some(last) = account.last_login
+                && now.duration_since(last) > policy.defaults.dormant_after
+            {
+                push(
+                    Kind::Dormant,
+                    system.name(),
+                    &account.id,
+                    account.label(),
+                    owner.map(|i| roster.key_of(&roster.people[i])),
+                    format!(
+                        "last login {} ({} days ago)",
+                        last.strftime("%Y-%m-%d"),
+                        now.duration_since(last).as_hours() / 24
+                    ),
+                    "confirm the account is still needed, or disable it",
+                );
+            }
+            let (Some(i), true) = (owner, system.enforce_roles && enforced) else {
+                continue;
+            };
+            if let std::collections::hash_map::Entry::Vacant(slot) = granted.entry(i) {
+                slot.insert(grants_of(policy, roster, i, now)?);
+            }
+            let allowed = granted[&i].get(system.name());
+            let excess: Vec<&String> = account
+                .groups
+                .iter()
+                .chain(&account.entitlements)
+                .filter(|g| allowed.is_none_or(|a| !a.contains(*g)))
+                .collect();
+            if !excess.is_empty() {
+                let names: Vec<&str> = excess.iter().map(|s| s.as_str()).collect();
+                push(
+                    Kind::ExcessAccess,
+                    system.name(),
+                    &account.id,
+                    account.label(),
+                    Some(roster.key_of(&roster.people[i])),
+                    format!("holds {} that no role grants", names.join(", ")),
+                    "remove the access, or add a role that grants it and have the change reviewed",
+                );
+            }
+        }
+    }
+
+    findings.sort_by(|a, b| {
+        (std::cmp::Reverse(a.severity), a.kind, &a.system, &a.account).cmp(&(
+            std::cmp::Reverse(b.severity),
+            b.kind,
+            &b.system,
+            &b.account,
+        ))
+    });
+    let systems = policy
+        .systems
+        .iter()
+        .filter(|s| in_scope(s.name()))
+        .filter_map(|s| {
+            let snap = observed.systems.get(s.name())?;
+            Some(SystemSummary {
+                system: s.name().to_string(),
+                accounts: snap.accounts.len(),
+                findings: findings.iter().filter(|f| f.system == s.name()).count(),
+            })
+        })
+        .collect();
+    Ok(Audit {
+        generated_at: now,
+        policy_hash: policy.content_hash.clone(),
+        roster_hash: roster.hash.clone(),
+        systems,
+        findings,
+    })
+}
+
+/// Groups and entitlements per system that the person's roles grant.
+fn grants_of(
+    policy: &Policy,
+    roster: &Roster,
+    i: usize,
+    now: Timestamp,
+) -> Result<BTreeMap<String, BTreeSet<String>>, AuditError> {
+    let person = &roster.people[i];
+    let ctx = context::person(person, None);
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for role in &policy.roles {
+        match role.condition.value.eval(&ctx, None, now) {
+            Ok(true) => {
+                for g in &role.grants {
+                    let entry = out.entry(g.system.clone()).or_default();
+                    entry.extend(g.group.iter().cloned());
+                    entry.extend(g.entitlement.iter().cloned());
+                }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                return Err(AuditError::Role {
+                    role: role.name.value.clone(),
+                    person: roster.key_of(person),
+                    diagnostic: Box::new(policy.evaluation_diagnostic(&role.condition, &e)),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
