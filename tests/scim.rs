@@ -346,6 +346,7 @@ fn canary_secret_never_appears_in_output_or_files() {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| common::root().join("target/venv/bin/scim2-server"));
     let mut child = std::process::Command::new(bin)
+        .args(["--hostname", "127.0.0.1"])
         .args([
             "--port",
             &port.to_string(),

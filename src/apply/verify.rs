@@ -34,7 +34,10 @@ pub fn effect(
         Action::RemoveGroups => a.groups.is_empty() && a.entitlements.is_empty(),
         Action::RemoveLicenses => a.licenses.is_empty(),
         Action::Move => match expected.and_then(|e| e.container.as_ref()) {
-            Some(target) => a.container.as_ref() == Some(target),
+            Some(target) => a
+                .container
+                .as_ref()
+                .is_some_and(|c| crate::connector::same_container(c, target)),
             None => return Effect::Unobservable,
         },
         Action::ResetPassword | Action::Collect => return Effect::Unobservable,

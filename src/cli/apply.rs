@@ -202,6 +202,17 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         .map(|t| t.open.task_id)
         .collect();
 
+    // Connectors (and their secrets) are ready before the run is journaled, so a missing
+    // secret stops the apply before it starts instead of leaving an unfinished run.
+    let targets = targets(
+        global,
+        &policy,
+        args.concurrency.map(usize::from),
+        RetryPolicy {
+            max_retries: args.max_retries,
+            ..RetryPolicy::default()
+        },
+    )?;
     let run_id = new_run_id();
     let plan_json = plan.to_json();
     journal
@@ -225,15 +236,7 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         .map_err(journal_error)?;
 
     let executor = Executor {
-        targets: targets(
-            global,
-            &policy,
-            args.concurrency.map(usize::from),
-            RetryPolicy {
-                max_retries: args.max_retries,
-                ..RetryPolicy::default()
-            },
-        )?,
+        targets,
         journal: Arc::new(Mutex::new(journal)),
         run_id: run_id.clone(),
         touched,

@@ -91,19 +91,23 @@ fn first_rdn_value(dn: &str) -> &str {
     rdn.split_once('=').map_or(rdn, |(_, v)| v)
 }
 
-/// `uid=a,ou=People,dc=x` -> (`uid=a`, `ou=People,dc=x`).
+/// `uid=a,ou=People,dc=x` -> (`uid=a`, `ou=People,dc=x`); an escaped comma (`CN=Doe\, John`)
+/// stays inside its RDN.
 fn split_dn(dn: &str) -> (&str, &str) {
-    dn.split_once(',').unwrap_or((dn, ""))
+    let bytes = dn.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b',' => return (&dn[..i], &dn[i + 1..]),
+            _ => i += 1,
+        }
+    }
+    (dn, "")
 }
 
 fn same_dn(a: &str, b: &str) -> bool {
-    let norm = |s: &str| {
-        s.split(',')
-            .map(|p| p.trim().to_ascii_lowercase())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    norm(a) == norm(b)
+    crate::connector::same_container(a, b)
 }
 
 /// 24 random bytes from the OS, as a password no one will ever see.
@@ -284,7 +288,9 @@ impl Ldap3 {
                 .and_then(|v| v.parse::<u32>().ok())
                 .is_some_and(|uac| uac & ACCOUNTDISABLE != 0)
         } else {
-            e.first("pwdAccountLockedTime").is_some()
+            // Only the administrative lock counts: a timed lockout after failed logins
+            // expires by itself, so such an account is still active.
+            e.first("pwdAccountLockedTime") == Some(LOCKED_FOREVER)
         };
         let last_login = e
             .first("lastLogonTimestamp")
@@ -366,7 +372,7 @@ impl Ldap3 {
                 }
             }
             Action::Disable => {
-                if entry.first("pwdAccountLockedTime").is_none() {
+                if entry.first("pwdAccountLockedTime") != Some(LOCKED_FOREVER) {
                     self.modify(
                         ldap,
                         "disable",
@@ -525,5 +531,34 @@ impl Connector for Ldap3 {
         let result = self.restore_on(&mut ldap, id, restore).await;
         let _ = ldap.unbind().await;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_dn_keeps_escaped_commas_in_the_rdn() {
+        assert_eq!(
+            split_dn("CN=Doe\\, John,OU=People,DC=corp"),
+            ("CN=Doe\\, John", "OU=People,DC=corp")
+        );
+        assert_eq!(split_dn("uid=a,ou=People"), ("uid=a", "ou=People"));
+        assert_eq!(split_dn("dc=local"), ("dc=local", ""));
+    }
+
+    #[test]
+    fn containers_compare_like_ldap_names() {
+        assert!(same_dn(
+            "OU=Disabled Users, DC=corp,DC=local",
+            "ou=disabled users,dc=corp,dc=local"
+        ));
+        assert!(!same_dn("ou=People,dc=corp", "ou=Disabled Users,dc=corp"));
+    }
+
+    #[test]
+    fn filter_values_are_escaped() {
+        assert_eq!(escape("a*(b)\\"), "a\\2a\\28b\\29\\5c");
     }
 }

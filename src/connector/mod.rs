@@ -152,6 +152,18 @@ impl Account {
     }
 }
 
+/// Whether two container names (LDAP DNs) are the same: case and spaces around commas
+/// do not matter, as in LDAP's distinguished name matching for these attributes.
+pub fn same_container(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.split(',')
+            .map(|p| p.trim().to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    norm(a) == norm(b)
+}
+
 /// Whether retrying could help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

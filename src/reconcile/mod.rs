@@ -424,7 +424,11 @@ fn account_change(
             Action::RevokeSessions => active || account.sessions.is_some_and(|n| n > 0),
             Action::RemoveGroups => !after.groups.is_empty(),
             Action::RemoveLicenses => !after.licenses.is_empty(),
-            Action::Move => disabled_ou.is_some() && account.container != disabled_ou,
+            Action::Move => match (&disabled_ou, &account.container) {
+                (Some(ou), Some(current)) => !crate::connector::same_container(ou, current),
+                (Some(_), None) => true,
+                (None, _) => false,
+            },
             // An `on-leave delete` deletes at the cutoff, unless something retains the account.
             Action::Delete => r.retained_by.is_empty(),
             Action::Collect => false,
