@@ -6,6 +6,7 @@
 //! dormant accounts. It reuses the planner for "who is past cutoff" so the two can never
 //! disagree, and it changes nothing. Renderers live in `render`.
 
+pub mod certificate;
 pub mod render;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

@@ -14,6 +14,7 @@ pub mod audit;
 mod common;
 pub mod journal;
 pub mod plan;
+pub mod report;
 pub mod rollback;
 pub mod tasks;
 pub mod validate;
@@ -156,6 +157,14 @@ policy line of each system), junit (one test case per system), html (one self-co
 Exit 0 when clean, 2 when a finding is at least --fail-on (default high), 1 on error."
     )]
     Audit(audit::AuditArgs),
+    /// The offboarding certificate for one leaver, from the journal (text, json, html)
+    #[command(
+        long_about = "Every system, account and action recorded for the person, with \
+timestamps, attempts and read-back results, the runs' initiators, policy and plan hashes, and \
+manual tasks with owners. States whether a re-audit confirmed zero active credentials and when, \
+and verifies the journal's hash chain covering every cited record (exit 1 if it is broken)."
+    )]
+    Report(report::ReportArgs),
 }
 
 pub fn run(cli: Cli) -> Exit {
@@ -168,5 +177,6 @@ pub fn run(cli: Cli) -> Exit {
         Command::Tasks(args) => tasks::run(&cli.global, args),
         Command::Journal(args) => journal::run(&cli.global, args),
         Command::Audit(args) => audit::run(&cli.global, args),
+        Command::Report(args) => report::run(&cli.global, args),
     }
 }

@@ -1,0 +1,457 @@
+//! The offboarding certificate: what the journal proves about one leaver.
+//!
+//! Built only from journal records (never from live state), so it is evidence of what was
+//! done and confirmed, when, by whom and under which policy. It states plainly whether zero
+//! active credentials were confirmed by a re-audit and when, and whether the journal's hash
+//! chain, which covers every record it cites, is intact.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::journal::{
+    ACTION_INTENT, ACTION_RESULT, ActionIntent, ActionOutcome, ActionResult, Journal, JournalError,
+    RUN_FINISH, RUN_START, RunFinish, RunStart, StoredRecord, TASK_DONE, TASK_OPEN, Table,
+    TaskDone, TaskOpen, Verdict,
+};
+use crate::plan::AccountState;
+use crate::policy::Action;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Certificate {
+    pub person: String,
+    pub complete: bool,
+    /// The re-audit that confirmed zero active credentials: (run id, time).
+    pub confirmed: Option<(String, String)>,
+    pub summary: String,
+    pub runs: Vec<RunRef>,
+    pub actions: Vec<ActionLine>,
+    pub tasks: Vec<TaskLine>,
+    pub cited_records: Vec<i64>,
+    pub chain_intact: bool,
+    pub chain_problems: Vec<String>,
+    pub head: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRef {
+    pub run_id: String,
+    pub initiator: String,
+    pub host: String,
+    pub policy_hash: String,
+    pub git_commit: Option<String>,
+    pub plan_hash: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub verdict: Option<Verdict>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionLine {
+    pub run_id: String,
+    pub system: String,
+    pub account: String,
+    pub actions: Vec<Action>,
+    pub intent_at: String,
+    pub result_at: Option<String>,
+    pub outcome: Option<ActionOutcome>,
+    pub attempts: u32,
+    pub error: Option<String>,
+    pub read_back: Option<AccountState>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskLine {
+    pub task_id: String,
+    pub system: String,
+    pub owner: String,
+    pub due: String,
+    pub opened_at: String,
+    pub done: Option<TaskDone>,
+}
+
+fn body_person(r: &StoredRecord) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(&r.body)
+        .ok()?
+        .get("person")?
+        .as_str()
+        .map(str::to_lowercase)
+}
+
+/// The certificate for `person` (a roster key, compared case-insensitively).
+pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate>, JournalError> {
+    let records = journal.records()?;
+    let verification = crate::journal::verify_records(&records);
+    let wanted = person.to_lowercase();
+    let mut cited = BTreeSet::new();
+    let mut actions: Vec<ActionLine> = Vec::new();
+    let mut tasks: Vec<TaskLine> = Vec::new();
+    let mut run_ids: BTreeSet<String> = BTreeSet::new();
+    let mut task_ids: BTreeSet<String> = BTreeSet::new();
+
+    for r in &records {
+        let mine = body_person(r).is_some_and(|p| p == wanted);
+        match (r.table, r.kind.as_str()) {
+            (Table::Actions, ACTION_INTENT) if mine => {
+                let i: ActionIntent = r.parse()?;
+                cited.insert(r.seq);
+                run_ids.insert(i.run_id.clone());
+                actions.push(ActionLine {
+                    run_id: i.run_id,
+                    system: i.system,
+                    account: i.account_id,
+                    actions: i.actions,
+                    intent_at: r.at.clone(),
+                    result_at: None,
+                    outcome: None,
+                    attempts: 0,
+                    error: None,
+                    read_back: None,
+                });
+            }
+            (Table::Actions, ACTION_RESULT) if mine => {
+                let res: ActionResult = r.parse()?;
+                cited.insert(r.seq);
+                if let Some(line) = actions.iter_mut().rev().find(|a| {
+                    a.run_id == res.run_id
+                        && a.system == res.system
+                        && a.account == res.account_id
+                        && a.outcome.is_none()
+                }) {
+                    line.result_at = Some(r.at.clone());
+                    line.outcome = Some(res.outcome);
+                    line.attempts = res.attempts;
+                    line.error = res.error.map(|e| match res.hint {
+                        Some(h) => format!("{e} (hint: {h})"),
+                        None => e,
+                    });
+                    line.read_back = res.read_back;
+                }
+            }
+            (Table::Tasks, TASK_OPEN) if mine => {
+                let t: TaskOpen = r.parse()?;
+                cited.insert(r.seq);
+                task_ids.insert(t.task_id.clone());
+                tasks.push(TaskLine {
+                    task_id: t.task_id,
+                    system: t.system,
+                    owner: t.owner,
+                    due: t.due.to_string(),
+                    opened_at: r.at.clone(),
+                    done: None,
+                });
+            }
+            _ => {}
+        }
+    }
+    for r in records
+        .iter()
+        .filter(|r| r.table == Table::Tasks && r.kind == TASK_DONE)
+    {
+        let d: TaskDone = r.parse()?;
+        if task_ids.contains(&d.task_id) {
+            cited.insert(r.seq);
+            if let Some(t) = tasks.iter_mut().find(|t| t.task_id == d.task_id) {
+                t.done = Some(d);
+            }
+        }
+    }
+    if actions.is_empty() && tasks.is_empty() {
+        return Ok(None);
+    }
+
+    let mut starts: BTreeMap<String, (RunStart, String)> = BTreeMap::new();
+    let mut finishes: BTreeMap<String, (RunFinish, String)> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.table == Table::Runs) {
+        match r.kind.as_str() {
+            RUN_START => {
+                let s: RunStart = r.parse()?;
+                if run_ids.contains(&s.run_id) {
+                    cited.insert(r.seq);
+                    starts.insert(s.run_id.clone(), (s, r.at.clone()));
+                }
+            }
+            RUN_FINISH => {
+                let f: RunFinish = r.parse()?;
+                if run_ids.contains(&f.run_id) {
+                    cited.insert(r.seq);
+                    finishes.insert(f.run_id.clone(), (f, r.at.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let verdict_of = |run: &str| {
+        finishes.get(run).and_then(|(f, _)| {
+            f.leavers
+                .iter()
+                .find(|l| l.person.to_lowercase() == wanted)
+                .map(|l| l.verdict)
+        })
+    };
+    let runs: Vec<RunRef> = starts
+        .values()
+        .map(|(s, at)| RunRef {
+            run_id: s.run_id.clone(),
+            initiator: s.initiator.clone(),
+            host: s.host.clone(),
+            policy_hash: s.policy_hash.clone(),
+            git_commit: s.git_commit.clone(),
+            plan_hash: s.plan_hash.clone(),
+            started_at: at.clone(),
+            finished_at: finishes.get(&s.run_id).map(|(_, at)| at.clone()),
+            verdict: verdict_of(&s.run_id),
+        })
+        .collect();
+    // The latest re-audit that saw no active credential for this person.
+    let confirmed = runs
+        .iter()
+        .rev()
+        .find(|r| matches!(r.verdict, Some(Verdict::Green | Verdict::Yellow)))
+        .map(|r| (r.run_id.clone(), r.finished_at.clone().unwrap_or_default()));
+    let last_verdict = runs.iter().rev().find_map(|r| r.verdict);
+    let open_tasks = tasks.iter().filter(|t| t.done.is_none()).count();
+    let failed = actions
+        .iter()
+        .filter(|a| matches!(a.outcome, Some(ActionOutcome::Failed) | None))
+        .count();
+    let credentials_clear = matches!(last_verdict, Some(Verdict::Green | Verdict::Yellow));
+    let complete = credentials_clear && open_tasks == 0 && verification.ok();
+    let summary = match (credentials_clear, open_tasks, &confirmed) {
+        (true, 0, Some((run, at))) => format!(
+            "COMPLETE: zero active credentials confirmed by the re-audit of run {run} at {at}; every manual task is done"
+        ),
+        (true, n, Some((run, at))) => format!(
+            "NOT COMPLETE: zero active credentials confirmed by the re-audit of run {run} at {at}, but {n} manual {} still open",
+            if n == 1 { "task is" } else { "tasks are" }
+        ),
+        _ => format!(
+            "NOT COMPLETE: the last re-audit did not confirm zero active credentials ({failed} {} failed or unfinished)",
+            if failed == 1 { "change" } else { "changes" }
+        ),
+    };
+    let head = records.last().map(|r| r.hash.clone()).unwrap_or_default();
+    Ok(Some(Certificate {
+        person: person.to_string(),
+        complete,
+        confirmed,
+        summary,
+        runs,
+        actions,
+        tasks,
+        cited_records: cited.into_iter().collect(),
+        chain_intact: verification.ok(),
+        chain_problems: verification.problems,
+        head,
+    }))
+}
+
+fn state(s: &Option<AccountState>) -> String {
+    match s {
+        None => "account no longer exists".into(),
+        Some(s) => {
+            let mut parts = vec![s.status.to_string()];
+            parts.push(format!("{} groups", s.groups.len()));
+            if !s.licenses.is_empty() {
+                parts.push(format!("{} licenses", s.licenses.len()));
+            }
+            if let Some(n) = s.sessions {
+                parts.push(format!("{n} sessions"));
+            }
+            if let Some(c) = &s.container {
+                parts.push(format!("in {c}"));
+            }
+            parts.join(", ")
+        }
+    }
+}
+
+fn outcome(a: &ActionLine) -> &'static str {
+    match a.outcome {
+        Some(ActionOutcome::Done) => "done",
+        Some(ActionOutcome::AlreadyDone) => "already done",
+        Some(ActionOutcome::SkippedStale) => "SKIPPED (account changed since the plan)",
+        Some(ActionOutcome::Failed) => "FAILED",
+        None => "UNFINISHED (no result recorded)",
+    }
+}
+
+fn chain_line(c: &Certificate) -> String {
+    if c.chain_intact {
+        format!(
+            "Journal hash chain verified: intact, including the {} records cited here (head {}).",
+            c.cited_records.len(),
+            c.head.get(..16).unwrap_or(&c.head)
+        )
+    } else {
+        format!(
+            "Journal hash chain BROKEN: {}. This certificate cannot be trusted.",
+            c.chain_problems.join("; ")
+        )
+    }
+}
+
+pub fn text(c: &Certificate) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Offboarding certificate for {}\n", c.person);
+    let _ = writeln!(out, "{}\n", c.summary);
+    let _ = writeln!(out, "Runs:");
+    for r in &c.runs {
+        let _ = writeln!(
+            out,
+            "  {}  by {} on {}, started {}, finished {}; policy {}{}, plan {}; verdict {}",
+            r.run_id,
+            r.initiator,
+            r.host,
+            r.started_at,
+            r.finished_at.as_deref().unwrap_or("never (interrupted)"),
+            r.policy_hash.get(..12).unwrap_or(&r.policy_hash),
+            r.git_commit
+                .as_ref()
+                .map(|g| format!(" at {g}"))
+                .unwrap_or_default(),
+            r.plan_hash.get(..12).unwrap_or(&r.plan_hash),
+            r.verdict.map_or("none", |v| match v {
+                Verdict::Green => "green",
+                Verdict::Yellow => "yellow",
+                Verdict::Red => "red",
+            })
+        );
+    }
+    let _ = writeln!(out, "\nAccounts:");
+    for a in &c.actions {
+        let actions: Vec<&str> = a.actions.iter().map(|x| x.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  {} {}: {} -> {} (run {}, intent {}, result {}, {} attempts)",
+            a.system,
+            a.account,
+            actions.join(", "),
+            outcome(a),
+            a.run_id,
+            a.intent_at,
+            a.result_at.as_deref().unwrap_or("-"),
+            a.attempts
+        );
+        match (&a.outcome, &a.read_back) {
+            (Some(ActionOutcome::Failed), None) | (None, _) => {
+                let _ = writeln!(out, "      read-back: none (the change did not complete)");
+            }
+            _ => {
+                let _ = writeln!(out, "      read-back: {}", state(&a.read_back));
+            }
+        }
+        if let Some(e) = &a.error {
+            let _ = writeln!(out, "      error: {e}");
+        }
+    }
+    if !c.tasks.is_empty() {
+        let _ = writeln!(out, "\nManual tasks:");
+        for t in &c.tasks {
+            let status = match &t.done {
+                Some(d) => format!("done by {} at {} ({})", d.by, d.closed_at, d.note),
+                None => "OPEN".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "  {} {} owner {}, due {}, opened {}: {status}",
+                t.task_id, t.system, t.owner, t.due, t.opened_at
+            );
+        }
+    }
+    let _ = writeln!(out, "\n{}", chain_line(c));
+    out
+}
+
+pub fn json(c: &Certificate) -> String {
+    serde_json::to_string_pretty(c).unwrap_or_default() + "\n"
+}
+
+fn h(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub fn html(c: &Certificate) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Offboarding certificate: {p}</title>\
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}}.ok{{color:#166534}}.bad{{color:#b91c1c}}\
+table{{border-collapse:collapse;width:100%;font-size:.9rem}}td,th{{border-bottom:1px solid #eee;padding:.3rem;text-align:left}}</style></head><body>\n\
+<h1>Offboarding certificate</h1>\n<p>Person: <b>{p}</b></p>\n<p id=\"status\" class=\"{cls}\"><b>{s}</b></p>\n",
+        p = h(&c.person),
+        cls = if c.complete { "ok" } else { "bad" },
+        s = h(&c.summary)
+    );
+    let _ = writeln!(
+        out,
+        "<h2>Runs</h2><table><tr><th>Run</th><th>Initiator</th><th>Started</th><th>Finished</th><th>Policy</th><th>Plan</th><th>Verdict</th></tr>"
+    );
+    for r in &c.runs {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
+            h(&r.run_id),
+            h(&r.initiator),
+            h(&r.started_at),
+            h(r.finished_at.as_deref().unwrap_or("-")),
+            h(r.policy_hash.get(..12).unwrap_or(&r.policy_hash)),
+            h(r.plan_hash.get(..12).unwrap_or(&r.plan_hash)),
+            r.verdict.map_or("none", |v| match v {
+                Verdict::Green => "green",
+                Verdict::Yellow => "yellow",
+                Verdict::Red => "red",
+            })
+        );
+    }
+    let _ = writeln!(
+        out,
+        "</table><h2>Accounts</h2><table><tr><th>System</th><th>Account</th><th>Actions</th><th>Outcome</th><th>Read-back</th><th>Recorded</th></tr>"
+    );
+    for a in &c.actions {
+        let actions: Vec<&str> = a.actions.iter().map(|x| x.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>",
+            h(&a.system),
+            h(&a.account),
+            h(&actions.join(", ")),
+            outcome(a),
+            a.error
+                .as_ref()
+                .map(|e| format!("<br><small>{}</small>", h(e)))
+                .unwrap_or_default(),
+            h(&state(&a.read_back)),
+            h(a.result_at.as_deref().unwrap_or("-"))
+        );
+    }
+    let _ = writeln!(
+        out,
+        "</table><h2>Manual tasks</h2><table><tr><th>Task</th><th>Lane</th><th>Owner</th><th>Due</th><th>Status</th></tr>"
+    );
+    for t in &c.tasks {
+        let status = match &t.done {
+            Some(d) => format!("done by {} at {} ({})", d.by, d.closed_at, d.note),
+            None => "OPEN".into(),
+        };
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            h(&t.task_id),
+            h(&t.system),
+            h(&t.owner),
+            h(&t.due),
+            h(&status)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "</table>\n<p id=\"chain\">{}</p>\n</body></html>",
+        h(&chain_line(c))
+    );
+    out
+}

@@ -1,0 +1,185 @@
+//! `offboard report PERSON`: certificates for a completed leaver, a leaver with a failed
+//! change and a leaver with an open manual task, from a real journal.
+
+mod common;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+const AT: &str = "2026-11-23T09:00:00Z";
+
+fn offboard(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("offboard").unwrap();
+    cmd.arg("-C")
+        .arg(dir)
+        .env("OFFBOARD_ACTOR", "it-ops@acme.com")
+        .env_remove("NO_COLOR");
+    cmd
+}
+
+/// The example with the VPN export as CSV (which apply cannot change: Marco's VPN delete
+/// fails), applied; John's laptop is handed back, Jane's is not.
+fn applied() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::copy_dir(&common::root().join("policies"), &d.join("policies"));
+    std::fs::remove_dir_all(d.join("policies/examples")).ok();
+    common::copy_dir(&common::root().join("inventory"), &d.join("inventory"));
+    let vpn: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("inventory/accounts/vpn.json")).unwrap(),
+    )
+    .unwrap();
+    let mut csv = String::from("id,username,emails,status,groups\n");
+    for a in vpn["accounts"].as_array().unwrap() {
+        let list = |k: &str| {
+            a[k].as_array()
+                .map(|v| {
+                    v.iter()
+                        .map(|x| x.as_str().unwrap())
+                        .collect::<Vec<_>>()
+                        .join(";")
+                })
+                .unwrap_or_default()
+        };
+        csv.push_str(&format!(
+            "{},{},{},{},{}\n",
+            a["id"].as_str().unwrap(),
+            a["username"].as_str().unwrap(),
+            list("emails"),
+            a["status"].as_str().unwrap(),
+            list("groups")
+        ));
+    }
+    std::fs::write(d.join("inventory/accounts/vpn.csv"), csv).unwrap();
+    let systems = std::fs::read_to_string(d.join("policies/systems.kdl"))
+        .unwrap()
+        .replace(
+            "connector file path=\"inventory/accounts/vpn.json\" format=json",
+            "connector file path=\"inventory/accounts/vpn.csv\" format=csv",
+        );
+    std::fs::write(d.join("policies/systems.kdl"), systems).unwrap();
+    let plan = d.join("p.json");
+    offboard(d)
+        .args(["plan", "--at", AT, "--out"])
+        .arg(&plan)
+        .assert()
+        .code(0);
+    offboard(d).arg("apply").arg(&plan).assert().code(1);
+    let tasks = offboard(d)
+        .args(["tasks", "--format", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let tasks: serde_json::Value = serde_json::from_slice(&tasks).unwrap();
+    let john = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task"]["open"]["person"] == "john.doe@acme.com")
+        .unwrap()["task"]["open"]["task_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    offboard(d)
+        .args([
+            "tasks",
+            "done",
+            &john,
+            "--note",
+            "laptop LAP-1234 returned to IT",
+        ])
+        .assert()
+        .code(0);
+    dir
+}
+
+fn report(dir: &Path, person: &str, format: &str) -> String {
+    let out = offboard(dir)
+        .args(["report", person, "--format", format])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).unwrap()
+}
+
+/// Wall-clock times, run ids, the host and the chain head differ per run.
+fn stable() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[time]");
+    s.add_filter(r"\d{8}T\d{6}Z-[0-9a-f]{6}", "[run]");
+    s.add_filter(r" on [^,<]+, started", " on [host], started");
+    s.add_filter(r"head [0-9a-f]{16}", "head [hash]");
+    s.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+/", "[dir]/");
+    s.add_filter(r#""host": "[^"]*""#, r#""host": "[host]""#);
+    s.add_filter(r#""head": "[0-9a-f]+""#, r#""head": "[hash]""#);
+    s
+}
+
+#[test]
+fn certificates_for_complete_failed_and_open_task_leavers() {
+    let dir = applied();
+    let john = report(dir.path(), "jdoe", "text");
+    assert!(
+        john.contains("COMPLETE: zero active credentials confirmed"),
+        "{john}"
+    );
+    assert!(john.contains("hash chain verified: intact"));
+    let marco = report(dir.path(), "marco.rossi@acme.com", "text");
+    assert!(
+        marco.starts_with("Offboarding certificate for marco.rossi@acme.com\n\nNOT COMPLETE"),
+        "{marco}"
+    );
+    assert!(marco.contains("vpn 9174: delete -> FAILED"));
+    let jane = report(dir.path(), "jane.roe@acme.com", "text");
+    assert!(
+        jane.contains("NOT COMPLETE: zero active credentials confirmed")
+            && jane.contains("1 manual task is still open"),
+        "{jane}"
+    );
+    stable().bind(|| {
+        insta::assert_snapshot!("report_complete", john);
+        insta::assert_snapshot!("report_failed_change", marco);
+        insta::assert_snapshot!("report_open_task", jane);
+        insta::assert_snapshot!(
+            "report_complete_json",
+            report(dir.path(), "john.doe@acme.com", "json")
+        );
+        insta::assert_snapshot!(
+            "report_complete_html",
+            report(dir.path(), "john.doe@acme.com", "html")
+        );
+    });
+}
+
+#[test]
+fn a_tampered_journal_makes_the_certificate_untrustworthy() {
+    let dir = applied();
+    let conn = rusqlite::Connection::open(dir.path().join(".offboard/journal.db")).unwrap();
+    conn.execute_batch(
+        "UPDATE actions SET body = replace(body, 'failed', 'done') WHERE body LIKE '%marco%';",
+    )
+    .unwrap();
+    drop(conn);
+    let out = offboard(dir.path())
+        .args(["report", "marco.rossi@acme.com"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&out).contains("hash chain BROKEN"));
+}
+
+#[test]
+fn unknown_person_is_an_error() {
+    let dir = applied();
+    offboard(dir.path())
+        .args(["report", "nobody@acme.com"])
+        .assert()
+        .code(1);
+}
