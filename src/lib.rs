@@ -14,3 +14,4 @@ pub mod policy;
 pub mod reconcile;
 pub mod roster;
 pub mod rules;
+pub mod vcs;

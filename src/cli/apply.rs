@@ -36,6 +36,9 @@ pub struct ApplyArgs {
     /// Retries per call for temporary errors (timeouts, 429, 5xx), with exponential backoff
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_retries: usize,
+    /// Apply even though policy files have uncommitted changes (recorded in the journal)
+    #[arg(long)]
+    pub allow_dirty: bool,
     /// How long to wait for another apply holding the journal lock
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub lock_timeout: String,
@@ -146,6 +149,7 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
                 detailed_exitcode: false,
                 at: args.at.clone(),
                 summary: false,
+                compare: None,
             };
             let plan = super::plan::plan_with(global, &plan_args, &policy, &roster)?;
             let opts = render::TextOptions {
@@ -161,6 +165,19 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
             println!("No changes. Access matches policy.");
         }
         return Ok(Exit::Success);
+    }
+
+    // Policies are reviewed code: what runs must be what was committed.
+    let provenance = crate::vcs::provenance(&global.policies_dir());
+    let dirty = provenance.as_ref().is_some_and(|p| p.dirty());
+    if dirty && !args.allow_dirty {
+        let files = provenance
+            .map(|p| p.dirty_files.join(", "))
+            .unwrap_or_default();
+        eprintln!(
+            "Error: policy files have uncommitted changes ({files}).\n  hint: commit them (and have them reviewed), or pass --allow-dirty, which the journal records. Nothing was changed."
+        );
+        return Err(Exit::Error);
     }
 
     let mass = guard::mass_disable(&plan, &policy);
@@ -225,8 +242,8 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
                 initiator: actor,
                 host,
                 policy_hash: policy.content_hash.clone(),
-                git_commit: plan.policy.git_commit.clone(),
-                allow_dirty: false,
+                git_commit: crate::vcs::provenance(&global.policies_dir()).and_then(|p| p.commit),
+                allow_dirty: dirty,
                 plan_hash: blake3::hash(plan_json.as_bytes()).to_hex().to_string(),
                 plan_created_at: plan.created_at,
                 rollback_of: None,

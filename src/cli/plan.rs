@@ -41,6 +41,10 @@ pub struct PlanArgs {
     /// Only counts per system and per person
     #[arg(long)]
     pub summary: bool,
+    /// Show the impact of the policy change since REV (a git revision, read from git
+    /// objects; nothing is checked out): both policies are planned against the same live state
+    #[arg(long, value_name = "REV")]
+    pub compare: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +59,11 @@ pub struct ShowArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
+    if let Some(rev) = &args.compare {
+        return match compare(global, args, rev) {
+            Ok(e) | Err(e) => e,
+        };
+    }
     match make_plan(global, args) {
         Ok(plan) => {
             if let Some(out) = &args.out {
@@ -151,15 +160,41 @@ pub fn plan_with(
     only.dedup();
 
     let observed = common::refresh(global, policy)?;
+    let provenance = crate::vcs::provenance(&global.policies_dir());
+    let only = (!args.persons.is_empty()).then_some(only.as_slice());
+    plan_against(
+        global,
+        policy,
+        roster,
+        &observed,
+        now,
+        only,
+        &known_tasks,
+        provenance.as_ref(),
+    )
+}
+
+/// Plan one policy against already-refreshed live state.
+#[allow(clippy::too_many_arguments)]
+pub fn plan_against(
+    global: &GlobalArgs,
+    policy: &crate::policy::Policy,
+    roster: &crate::roster::Roster,
+    observed: &crate::connector::Observed,
+    now: jiff::Timestamp,
+    only: Option<&[usize]>,
+    known_tasks: &std::collections::HashSet<(String, String)>,
+    provenance: Option<&crate::vcs::Provenance>,
+) -> Result<Plan, Exit> {
     let input = PlanInput {
         policy,
         roster,
-        observed: &observed,
+        observed,
         now,
-        only: (!args.persons.is_empty()).then_some(only.as_slice()),
-        known_tasks: Some(&known_tasks),
-        git_commit: None,
-        dirty: None,
+        only,
+        known_tasks: Some(known_tasks),
+        git_commit: provenance.and_then(|p| p.commit.clone()),
+        dirty: provenance.map(|p| p.dirty()),
     };
     reconcile::plan(&input).map_err(|e| {
         match &e {
@@ -187,5 +222,89 @@ pub fn plan_with(
             PlanError::Refresh(_) => eprintln!("Error: {e}"),
         }
         Exit::Error
+    })
+}
+
+/// `plan --compare REV`: the policy at REV and the working tree, planned against the same
+/// roster and live state, and what differs.
+fn compare(global: &GlobalArgs, args: &PlanArgs, rev: &str) -> Result<Exit, Exit> {
+    let policy = common::load_policy(global)?;
+    let roster = common::load_roster(global, &policy)?;
+    let dir = global.policies_dir();
+    let old_files = crate::vcs::policy_at(&dir, &global.root, rev).map_err(|e| {
+        eprintln!("Error: {e}\n  hint: --compare takes a git revision of the policy repository, e.g. origin/main or HEAD~1");
+        Exit::Error
+    })?;
+    let old_policy = crate::policy::load_texts(old_files).map_err(|e| {
+        let opts = RenderOptions {
+            color: global.stderr_color(),
+            ..RenderOptions::default()
+        };
+        eprint!(
+            "{}",
+            diagnostic::render_text(&e.diagnostics, &e.sources, opts)
+        );
+        eprintln!("Error: the policy at {rev} is invalid; it cannot be compared");
+        Exit::Error
+    })?;
+    let now = common::parse_at(args.at.as_deref(), &policy)?;
+    let known = common::known_tasks(global)?;
+    // Systems of both revisions are read once, into one snapshot.
+    let mut observed = common::refresh(global, &policy)?;
+    let missing: Vec<_> = old_policy
+        .systems
+        .iter()
+        .filter(|s| policy.system(s.name()).is_none())
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        let mut only_old = old_policy.clone();
+        only_old.systems = missing;
+        let extra = common::refresh(global, &only_old)?;
+        observed.systems.extend(extra.systems);
+    }
+    let provenance = crate::vcs::provenance(&dir);
+    let before = plan_against(
+        global,
+        &old_policy,
+        &roster,
+        &observed,
+        now,
+        None,
+        &known,
+        None,
+    )?;
+    let after = plan_against(
+        global,
+        &policy,
+        &roster,
+        &observed,
+        now,
+        None,
+        &known,
+        provenance.as_ref(),
+    )?;
+    let from = crate::vcs::short_commit(&dir, rev)
+        .map_or_else(|| rev.to_string(), |c| format!("{rev} ({c})"));
+    let to = match &provenance {
+        Some(p) if p.dirty() => "the working tree".to_string(),
+        Some(p) => p
+            .commit
+            .as_deref()
+            .map_or("the working tree".to_string(), |c| {
+                format!("HEAD ({})", &c[..7])
+            }),
+        None => "the working tree".to_string(),
+    };
+    let markdown = args.format == PlanFormat::Markdown;
+    print!(
+        "{}",
+        crate::plan::compare::render(&before, &after, &from, &to, markdown)
+    );
+    let changed = !crate::plan::compare::impact(&before, &after).is_empty();
+    Ok(if args.detailed_exitcode && changed {
+        Exit::Changes
+    } else {
+        Exit::Success
     })
 }

@@ -6,6 +6,7 @@
 //! Renderers (text, JSON, Markdown) read this one model. This module performs no I/O except
 //! reading and writing plan files.
 
+pub mod compare;
 pub mod render;
 
 use std::path::Path;
