@@ -11,6 +11,7 @@ pub mod connector;
 pub mod journal;
 pub mod plan;
 pub mod policy;
+pub mod policytest;
 pub mod reconcile;
 pub mod roster;
 pub mod rules;

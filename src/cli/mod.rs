@@ -17,6 +17,7 @@ pub mod plan;
 pub mod report;
 pub mod rollback;
 pub mod tasks;
+pub mod test;
 pub mod validate;
 
 /// Exit codes, following Terraform: 0 nothing to do, 1 error, 2 changes or findings present.
@@ -165,6 +166,8 @@ manual tasks with owners. States whether a re-audit confirmed zero active creden
 and verifies the journal's hash chain covering every cited record (exit 1 if it is broken)."
     )]
     Report(report::ReportArgs),
+    /// Run the policy unit tests in policies/tests/*.kdl (exit 1 on failure; --format junit)
+    Test(test::TestArgs),
 }
 
 pub fn run(cli: Cli) -> Exit {
@@ -178,5 +181,6 @@ pub fn run(cli: Cli) -> Exit {
         Command::Journal(args) => journal::run(&cli.global, args),
         Command::Audit(args) => audit::run(&cli.global, args),
         Command::Report(args) => report::run(&cli.global, args),
+        Command::Test(args) => test::run(&cli.global, args),
     }
 }

@@ -1,0 +1,102 @@
+//! `offboard test` on the bundled example, a broken expectation, and the shipped CI recipes.
+
+mod common;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn offboard(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::cargo_bin("offboard").unwrap();
+    cmd.arg("-C").arg(dir).env_remove("NO_COLOR");
+    cmd
+}
+
+#[test]
+fn the_bundled_policy_tests_pass() {
+    offboard(&common::root())
+        .arg("test")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "test result: ok. 6 passed; 0 failed.",
+        ));
+}
+
+#[test]
+fn a_broken_expectation_fails_with_a_readable_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_dir(
+        &common::root().join("policies"),
+        &dir.path().join("policies"),
+    );
+    common::copy_dir(
+        &common::root().join("inventory"),
+        &dir.path().join("inventory"),
+    );
+    let tests = dir.path().join("policies/tests/rules.kdl");
+    let text = std::fs::read_to_string(&tests).unwrap();
+    // Someone believes a legal hold still lets the contractor account be deleted.
+    let broken = text.replace(
+        "    expect netsuite \"ns-hal\" disable\n",
+        "    expect netsuite \"ns-hal\" delete\n",
+    );
+    assert_ne!(broken, text);
+    std::fs::write(&tests, broken).unwrap();
+    let out = offboard(dir.path())
+        .arg("test")
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("FAIL  a legal hold disables but never deletes"));
+    insta::assert_snapshot!("policy_test_failure", out);
+    let junit = offboard(dir.path())
+        .args(["test", "--format", "junit"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let junit = String::from_utf8(junit).unwrap();
+    assert!(
+        junit.contains("failures=\"1\"")
+            && junit.contains("<failure message=\"expected actions differ\">")
+    );
+}
+
+#[test]
+fn shipped_ci_recipes_are_valid_yaml_with_the_expected_jobs() {
+    let gh: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(common::root().join("inventory/ci/github-actions.yml")).unwrap(),
+    )
+    .unwrap();
+    for job in ["review", "apply", "audit"] {
+        assert!(
+            gh["jobs"][job]["steps"]
+                .as_sequence()
+                .is_some_and(|s| !s.is_empty()),
+            "github job {job}"
+        );
+    }
+    let gh_text =
+        std::fs::read_to_string(common::root().join("inventory/ci/github-actions.yml")).unwrap();
+    assert!(
+        gh_text.contains("--compare")
+            && gh_text.contains("upload-sarif")
+            && gh_text.contains("apply plan.json")
+    );
+    let gl: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(common::root().join("inventory/ci/gitlab-ci.yml")).unwrap(),
+    )
+    .unwrap();
+    for job in ["review", "apply", "audit"] {
+        assert!(
+            gl[job]["script"]
+                .as_sequence()
+                .is_some_and(|s| !s.is_empty()),
+            "gitlab job {job}"
+        );
+    }
+}
