@@ -172,7 +172,11 @@ fn a_tampered_journal_makes_the_certificate_untrustworthy() {
         .get_output()
         .stdout
         .clone();
-    assert!(String::from_utf8_lossy(&out).contains("hash chain BROKEN"));
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.contains("NOT TRUSTWORTHY") && out.contains("hash chain BROKEN"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -182,4 +186,56 @@ fn unknown_person_is_an_error() {
         .args(["report", "nobody@acme.com"])
         .assert()
         .code(1);
+}
+
+#[test]
+fn a_rollback_makes_the_certificate_incomplete_and_a_task_only_leaver_can_complete() {
+    let dir = applied();
+    let d = dir.path();
+    // Emily had only her laptop to return.
+    let emily_before = report(d, "emily.watson@acme.com", "text");
+    assert!(
+        emily_before.contains("1 manual task is still open"),
+        "{emily_before}"
+    );
+    let tasks = offboard(d)
+        .args(["tasks", "--format", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let tasks: serde_json::Value = serde_json::from_slice(&tasks).unwrap();
+    let emily = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task"]["open"]["person"] == "emily.watson@acme.com")
+        .unwrap()["task"]["open"]["task_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    offboard(d)
+        .args(["tasks", "done", &emily, "--note", "returned"])
+        .assert()
+        .code(0);
+    assert!(
+        report(d, "emily.watson@acme.com", "text")
+            .contains("\nCOMPLETE: zero active credentials confirmed")
+    );
+
+    let runs = offboard(d)
+        .args(["journal", "list", "--format", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let runs: serde_json::Value = serde_json::from_slice(&runs).unwrap();
+    let run = runs[0]["start"]["run_id"].as_str().unwrap().to_string();
+    offboard(d)
+        .args(["rollback", &run, "--auto-approve"])
+        .assert();
+    let john = report(d, "john.doe@acme.com", "text");
+    assert!(john.contains("NOT COMPLETE: rollback run"), "{john}");
 }

@@ -45,6 +45,8 @@ pub struct RunRef {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub verdict: Option<Verdict>,
+    /// Set for rollback runs: the run whose changes this one undid.
+    pub rollback_of: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -133,6 +135,7 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
                 let t: TaskOpen = r.parse()?;
                 cited.insert(r.seq);
                 task_ids.insert(t.task_id.clone());
+                run_ids.insert(t.run_id.clone());
                 tasks.push(TaskLine {
                     task_id: t.task_id,
                     system: t.system,
@@ -202,6 +205,7 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
             started_at: at.clone(),
             finished_at: finishes.get(&s.run_id).map(|(_, at)| at.clone()),
             verdict: verdict_of(&s.run_id),
+            rollback_of: s.rollback_of.clone(),
         })
         .collect();
     // The latest re-audit that saw no active credential for this person.
@@ -216,9 +220,32 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
         .iter()
         .filter(|a| matches!(a.outcome, Some(ActionOutcome::Failed) | None))
         .count();
-    let credentials_clear = matches!(last_verdict, Some(Verdict::Green | Verdict::Yellow));
+    // A rollback after the confirming re-audit gave access back.
+    let rolled_back = runs
+        .iter()
+        .rev()
+        .find(|r| r.rollback_of.is_some())
+        .filter(|rb| {
+            confirmed.as_ref().is_none_or(|(run, _)| {
+                runs.iter().position(|r| &r.run_id == run)
+                    < runs.iter().position(|r| r.run_id == rb.run_id)
+            })
+        });
+    let credentials_clear =
+        matches!(last_verdict, Some(Verdict::Green | Verdict::Yellow)) && rolled_back.is_none();
     let complete = credentials_clear && open_tasks == 0 && verification.ok();
     let summary = match (credentials_clear, open_tasks, &confirmed) {
+        _ if !verification.ok() => {
+            "NOT TRUSTWORTHY: the journal's hash chain is broken, so nothing below can be relied on"
+                .to_string()
+        }
+        _ if rolled_back.is_some() => format!(
+            "NOT COMPLETE: rollback run {} restored access after the offboarding",
+            rolled_back.map(|r| r.run_id.as_str()).unwrap_or_default()
+        ),
+        (true, 0, None) => {
+            "COMPLETE: every manual task is done and no account change was needed".to_string()
+        }
         (true, 0, Some((run, at))) => format!(
             "COMPLETE: zero active credentials confirmed by the re-audit of run {run} at {at}; every manual task is done"
         ),
