@@ -164,7 +164,8 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
         return Ok(None);
     }
 
-    let mut starts: BTreeMap<String, (RunStart, String)> = BTreeMap::new();
+    // Runs in journal order (run ids sort by second only, not by order within a second).
+    let mut starts: Vec<(RunStart, String)> = Vec::new();
     let mut finishes: BTreeMap<String, (RunFinish, String)> = BTreeMap::new();
     for r in records.iter().filter(|r| r.table == Table::Runs) {
         match r.kind.as_str() {
@@ -172,7 +173,7 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
                 let s: RunStart = r.parse()?;
                 if run_ids.contains(&s.run_id) {
                     cited.insert(r.seq);
-                    starts.insert(s.run_id.clone(), (s, r.at.clone()));
+                    starts.push((s, r.at.clone()));
                 }
             }
             RUN_FINISH => {
@@ -194,7 +195,7 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
         })
     };
     let runs: Vec<RunRef> = starts
-        .values()
+        .iter()
         .map(|(s, at)| RunRef {
             run_id: s.run_id.clone(),
             initiator: s.initiator.clone(),
