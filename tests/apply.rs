@@ -1,7 +1,11 @@
 //! `offboard apply` end to end on copies of the bundled example, plus executor behaviour under
 //! injected faults (temporary errors, rate limits, permanent refusals).
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::{copy_dir, root};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,23 +23,6 @@ use offboard::roster;
 use predicates::prelude::*;
 
 const AT: &str = "2026-11-23T09:00:00Z";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// A private copy of the bundled example (policies + inventory).
 fn example() -> tempfile::TempDir {

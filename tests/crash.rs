@@ -3,6 +3,8 @@
 //! Each time a re-run of the same plan file must converge (0 active credentials), no
 //! destructive action may have run twice, and the journal's hash chain must verify.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -14,19 +16,6 @@ use offboard::policy::Action;
 
 const AT: &str = "2026-11-23T09:00:00Z";
 const RUNS: u64 = 20;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 fn offboard(dir: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::cargo_bin("offboard").unwrap();
@@ -76,7 +65,7 @@ fn killed_applies_converge_without_repeating_destructive_actions() {
     let template = organisation();
     // Measure a full apply once, to spread the kill points over its duration.
     let probe = tempfile::tempdir().unwrap();
-    copy_dir(template.path(), probe.path());
+    common::copy_dir(template.path(), probe.path());
     let plan = probe.path().join("p.json");
     run_ok(
         offboard(probe.path())
@@ -90,7 +79,7 @@ fn killed_applies_converge_without_repeating_destructive_actions() {
     let mut killed_mid_run = 0;
     for i in 0..RUNS {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(template.path(), dir.path());
+        common::copy_dir(template.path(), dir.path());
         let plan: PathBuf = dir.path().join("p.json");
         run_ok(
             offboard(dir.path())
