@@ -260,7 +260,16 @@ fn compare(global: &GlobalArgs, args: &PlanArgs, rev: &str) -> Result<Exit, Exit
     if !missing.is_empty() {
         let mut only_old = old_policy.clone();
         only_old.systems = missing;
-        let extra = common::refresh(global, &only_old)?;
+        // A system the change removes may have lost its export too: read what can be read
+        // and plan the old policy without the rest, saying so.
+        let runtime = common::runtime()?;
+        let extra = runtime.block_on(crate::connector::refresh(&only_old, &global.root, &|_| {}));
+        for (name, e) in &extra.failures {
+            eprintln!(
+                "Warning: {name} (only in {rev}) could not be read ({}); it is left out of the comparison",
+                e.message
+            );
+        }
         observed.systems.extend(extra.systems);
     }
     let provenance = crate::vcs::provenance(&dir);

@@ -70,6 +70,13 @@ pub fn provenance(policies_dir: &Path) -> Option<Provenance> {
                 .iter()
                 .filter(|e| e.status() != Status::CURRENT && !e.status().contains(Status::IGNORED))
                 .filter_map(|e| e.path().ok().map(str::to_string))
+                // Only the policy itself (`*.kdl` directly in the directory) decides what is
+                // applied; tests and examples below it do not.
+                .filter(|p| {
+                    let path = Path::new(p);
+                    path.extension().is_some_and(|x| x == "kdl")
+                        && path.parent() == Some(rel.as_path())
+                })
                 .collect()
         })
         .unwrap_or_default();
