@@ -25,6 +25,17 @@ use crate::rules::{EvalError, PersonContext};
 use correlate::{PersonIndex, Situation};
 use resolve::Resolution;
 
+/// The `person` a condition sees, as the planner builds it (for benchmarks and tools).
+pub fn person_context(
+    person: &crate::roster::Person,
+    policy: &Policy,
+) -> crate::rules::PersonContext {
+    context::person(
+        person,
+        resolve::end_of_last_day(person, &policy.defaults.timezone),
+    )
+}
+
 /// Everything the planner looks at.
 pub struct PlanInput<'a> {
     pub policy: &'a Policy,

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Performance figures for offboard, in one command:
+#
+#   bash benches/run.sh            # scales 1k, 10k and 100k people (100k needs ~6 GB RAM, ~2 min)
+#   bash benches/run.sh 1k 10k     # only some scales
+#
+# For each scale it generates a synthetic organisation with offboard-gen (deterministic), then
+# prints wall time and peak RSS of `validate`, `plan` and `audit` (release build), the
+# parse-only time and rule evaluation (cargo bench --bench org), and the DuckDB reference
+# (benches/reference.py) for leaver-active and orphan findings: its time, the ratio, and
+# whether the findings are identical. Then the validate bench (500 systems / 2,000 rules) and,
+# when scim2-server is installed (bash tests/run.sh), the SCIM apply bench.
+# Needs: /usr/bin/time (Debian package `time`), python3 (a venv with duckdb is made here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scales=("$@")
+[ ${#scales[@]} -eq 0 ] && scales=(1k 10k 100k)
+
+cargo build --release --bins -q
+OFFBOARD=target/release/offboard
+GEN=target/release/offboard-gen
+VENV=target/venv
+if ! "$VENV/bin/python" -c "import duckdb" 2>/dev/null; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check duckdb
+fi
+AT=2026-11-23T09:00:00Z
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
+
+measure() { # label, command...: prints "label: S s, M MB" and leaves the seconds in $SECS
+    local label=$1; shift
+    local out tmp
+    tmp=$(mktemp)
+    /usr/bin/time -f "%e %M" -o "$tmp" "$@" >/dev/null 2>&1 || true # audit exits 2 on findings
+    out=$(tail -1 "$tmp"); rm -f "$tmp"
+    SECS=${out%% *}
+    printf "  %-34s %7.2f s  %6.0f MB peak RSS\n" "$label" "$SECS" "$(echo "${out##* } / 1024" | bc -l)"
+}
+
+for scale in "${scales[@]}"; do
+    case $scale in
+        1k) people=1000; accounts=10000; systems=10 ;;
+        10k) people=10000; accounts=100000; systems=10 ;;
+        100k) people=100000; accounts=1000000; systems=20 ;;
+        *) echo "unknown scale $scale (1k, 10k, 100k)" >&2; exit 1 ;;
+    esac
+    dir=target/bench/org-$scale
+    if [ ! -f "$dir/inventory/people.csv" ]; then
+        "$GEN" --people $people --accounts $accounts --systems $systems --rules 30 --out "$dir" 2>/dev/null
+    fi
+    echo
+    echo "== $scale: $people people, ~$accounts accounts, $systems systems, 30 rules =="
+    measure "offboard validate" $OFFBOARD -C "$dir" validate
+    measure "offboard plan --summary" $OFFBOARD -C "$dir" -q plan --at $AT --summary
+    plan_secs=$SECS
+    measure "offboard audit --format json" $OFFBOARD -C "$dir" -q audit --at $AT --format json --output "$dir/audit.json"
+    audit_secs=$SECS
+    start=$(date +%s.%N)
+    "$VENV/bin/python" benches/reference.py "$dir" $AT > "$dir/reference.jsonl" 2>/dev/null
+    ref_secs=$(echo "$(date +%s.%N) - $start" | bc -l)
+    printf "  %-34s %7.2f s\n" "DuckDB reference (python)" "$ref_secs"
+    python3 - "$dir" <<'PY'
+import json, sys
+d = sys.argv[1]
+ours = sorted((f["kind"], f["system"], f["account"]) for f in json.load(open(f"{d}/audit.json"))["findings"] if f["kind"] in ("leaver-active", "orphan"))
+ref = sorted(tuple(json.loads(l).values()) for l in open(f"{d}/reference.jsonl"))
+print(f"  leaver-active + orphan findings: offboard {len(ours)}, reference {len(ref)}, identical: {'yes' if ours == ref else 'NO'}")
+PY
+    printf "  %-34s %7.2f\n" "plan / DuckDB" "$(echo "$plan_secs / $ref_secs" | bc -l)"
+    printf "  %-34s %7.2f\n" "audit / DuckDB" "$(echo "$audit_secs / $ref_secs" | bc -l)"
+    OFFBOARD_BENCH_ORG=$dir cargo bench -q --bench org 2>/dev/null | sed 's/^/  /'
+done
+
+echo
+echo "== validate =="
+cargo bench -q --bench validate 2>/dev/null | sed 's/^/  /'
+if [ -x "$VENV/bin/scim2-server" ]; then
+    echo
+    echo "== SCIM apply against the real scim2-server =="
+    cargo bench -q --bench scim 2>/dev/null | sed 's/^/  /'
+fi
