@@ -1,6 +1,7 @@
 """Reference implementation of two audit findings, in DuckDB, for benchmarking offboard.
 
-Computes `leaver-active` and `orphan` for an organisation written by `offboard-gen`, with the
+Computes `leaver-active` and `orphan` for an organisation written by `offboard-gen` (which
+writes one account per line, so exports read as newline-delimited JSON here), with the
 same semantics as offboard (first matching `correlate` line wins: email, then username,
 case-insensitively; an account matching several people is disputed, not owned; cutoffs
 follow the generator's rules: involuntary at once, retirement end of last day + 1 day,
@@ -28,10 +29,11 @@ FROM read_csv('{org}/inventory/people.csv', header = true, all_varchar = true)
 """)
 con.execute(f"""
 CREATE TABLE accounts AS
-SELECT regexp_extract(filename, '([^/]+)\\.json$', 1) AS system, a.id AS id, lower(a.username) AS username,
-       a.status AS status, list_transform(coalesce(a.emails, []), lambda e: lower(e)) AS emails
-FROM (SELECT unnest(accounts) AS a, filename FROM read_json('{org}/inventory/accounts/*.json',
-      filename = true, maximum_object_size = 1000000000))
+SELECT regexp_extract(filename, '([^/]+)\\.json$', 1) AS system, id, lower(username) AS username, status,
+       list_transform(coalesce(emails, []), lambda e: lower(e)) AS emails
+FROM read_ndjson('{org}/inventory/accounts/*.json', filename = true, ignore_errors = true,
+     columns = {{'id': 'VARCHAR', 'username': 'VARCHAR', 'status': 'VARCHAR', 'emails': 'VARCHAR[]'}})
+WHERE id IS NOT NULL
 """)
 rows = con.execute(f"""
 WITH by_email AS (

@@ -226,7 +226,9 @@ fn main() -> std::io::Result<()> {
     let mut id = 0u64;
     let mut write_account =
         |files: &mut Vec<BufWriter<File>>, s: usize, json: String| -> std::io::Result<()> {
-            let sep = if first[s] { "" } else { ",\n" };
+            // One account per line and commas on lines of their own: valid JSON for offboard,
+            // and newline-delimited JSON (with the other lines skipped) for the DuckDB reference.
+            let sep = if first[s] { "" } else { "\n,\n" };
             first[s] = false;
             write!(files[s], "{sep}{json}")
         };

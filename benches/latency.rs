@@ -1,0 +1,130 @@
+//! Apply throughput against a latency-injecting SCIM stand-in (benches/latency_scim.py):
+//! 10,000 disables over 10 systems at 20 ms per request, concurrency 8 per system, and the
+//! achieved time divided by the ideal Σ over tiers of max over systems of
+//! (requests × latency ÷ concurrency). Run with `cargo bench --bench latency`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use offboard::apply::retry::{RetryPolicy, Retrying};
+use offboard::apply::{Executor, Target};
+use offboard::connector::Connector;
+use offboard::connector::scim::{Scim, Token};
+use offboard::journal::{ActionOutcome, Journal};
+use offboard::plan::{AccountRef, Change, ChangeKind, Plan};
+use offboard::policy::{Action, ScimConnector, SecretRef, Tier};
+
+const SYSTEMS: usize = 10;
+const PER_SYSTEM: usize = 1000;
+const LATENCY_MS: u64 = 20;
+const CONCURRENCY: usize = 8;
+/// Requests per change: read (GET user), PATCH, read-back (GET user).
+const REQUESTS_PER_CHANGE: usize = 3;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let port = common::free_port();
+    let script = common::root().join("benches/latency_scim.py");
+    let python = ["target/venv/bin/python", "python3"]
+        .into_iter()
+        .map(|p| common::root().join(p))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| "python3".into());
+    let mut server = Command::new(python)
+        .arg(&script)
+        .args([
+            port.to_string(),
+            SYSTEMS.to_string(),
+            PER_SYSTEM.to_string(),
+            LATENCY_MS.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("python3 runs the latency stand-in");
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let mut changes = Vec::new();
+    let mut targets = BTreeMap::new();
+    for s in 0..SYSTEMS {
+        let cfg = ScimConnector {
+            url: format!("http://127.0.0.1:{port}/t{s}/v2"),
+            token: SecretRef::Env("UNUSED".into()),
+            page_size: 1000,
+            timeout: jiff::SignedDuration::from_secs(30),
+            hard_delete: false,
+            manage_groups: false,
+            user_attribute: "userName".into(),
+        };
+        let scim = Scim::new(
+            &format!("sys{s}"),
+            &cfg,
+            Token::new("t"),
+            vec![Action::Disable],
+        )
+        .unwrap();
+        for a in scim.list_accounts().await.unwrap() {
+            changes.push(Change {
+                person: a.username.clone(),
+                system: format!("sys{s}"),
+                tier: Tier::IdentityProvider,
+                kind: ChangeKind::Update,
+                account: Some(AccountRef {
+                    id: a.id.clone(),
+                    username: a.username.clone(),
+                    label: a.username.clone(),
+                    fingerprint: a.fingerprint(),
+                }),
+                actions: vec![Action::Disable],
+                before: None,
+                after: None,
+                task: None,
+                rules: vec![],
+            });
+        }
+        let dynamic: Arc<dyn Connector> = Arc::new(scim);
+        targets.insert(
+            format!("sys{s}"),
+            Target {
+                connector: Retrying::new(dynamic, RetryPolicy::default()),
+                concurrency: CONCURRENCY,
+            },
+        );
+    }
+    let plan: Plan = serde_json::from_value(serde_json::json!({
+        "format_version": 1, "created_at": "2026-11-23T09:00:00Z",
+        "policy": {"content_hash": "bench"}, "roster": {"source": "bench", "hash": "bench", "people": 0},
+        "refreshed": [], "leavers": [], "changes": changes, "notes": [], "warnings": []
+    }))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let executor = Executor {
+        targets,
+        journal: Arc::new(Mutex::new(Journal::open(&dir.path().join("j.db")).unwrap())),
+        run_id: "bench".into(),
+        touched: Default::default(),
+    };
+    let start = Instant::now();
+    let reports = executor.execute(&plan, &|_| {}).await.unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let _ = server.kill();
+    let done = reports
+        .iter()
+        .filter(|r| r.outcome == ActionOutcome::Done)
+        .count();
+    // One tier; every system has PER_SYSTEM changes.
+    let ideal =
+        (PER_SYSTEM * REQUESTS_PER_CHANGE) as f64 * LATENCY_MS as f64 / 1000.0 / CONCURRENCY as f64;
+    println!(
+        "apply {} disables over {SYSTEMS} systems at {LATENCY_MS} ms, concurrency {CONCURRENCY}: {secs:.2} s ({:.0}/s), ideal {ideal:.2} s, achieved/ideal = {:.2} ({done} confirmed)",
+        reports.len(),
+        reports.len() as f64 / secs,
+        secs / ideal
+    );
+}
