@@ -114,6 +114,7 @@ async fn main() {
     let reports = executor.execute(&plan, &|_| {}).await.unwrap();
     let secs = start.elapsed().as_secs_f64();
     let _ = server.kill();
+    let _ = server.wait();
     let done = reports
         .iter()
         .filter(|r| r.outcome == ActionOutcome::Done)
