@@ -187,10 +187,14 @@ fn main() -> std::io::Result<()> {
     systems.push_str("system laptops {\n    connector manual owner=\"it-assets@acme.example\" sla=\"5d\"\n    tier hardware\n    on-leave collect\n}\n");
     fs::write(args.out.join("policies/systems.kdl"), systems)?;
     let mut roles = String::new();
+    // A department's role grants its group on every system, so only the planted extra
+    // `admins` memberships (about 2%) are access no role explains.
     for (d, name) in DEPARTMENTS.iter().enumerate() {
+        let grants: String = (0..args.systems)
+            .map(|s| format!("    grant app-{s} group=\"dept-{d}\"\n"))
+            .collect();
         roles.push_str(&format!(
-            "role dept-{d} when=\"person.department == \\\"{name}\\\"\" {{\n    grant app-{} group=\"dept-{d}\"\n}}\n",
-            d % args.systems.max(1)
+            "role dept-{d} when=\"person.department == \\\"{name}\\\"\" {{\n{grants}}}\n"
         ));
     }
     fs::write(args.out.join("policies/roles.kdl"), roles)?;
@@ -257,12 +261,20 @@ fn main() -> std::io::Result<()> {
             } else {
                 format!("\"{email}\"")
             };
+            // Most people logged in during the last three weeks; about 3% not for months.
+            let last_login = if rng.chance(30) {
+                format!(
+                    "2026-{:02}-{:02}T10:00:00Z",
+                    rng.below(7) + 1,
+                    rng.below(28) + 1
+                )
+            } else {
+                format!("2026-11-{:02}T10:00:00Z", rng.below(21) + 1)
+            };
             let json = format!(
-                "{{\"id\": \"a{id:09}\", \"username\": \"{}\", \"emails\": [{emails}], \"status\": \"{status}\", \"groups\": [{groups}], \"privileged\": {}, \"last_login\": \"2026-{:02}-{:02}T10:00:00Z\", \"sessions\": {}}}",
+                "{{\"id\": \"a{id:09}\", \"username\": \"{}\", \"emails\": [{emails}], \"status\": \"{status}\", \"groups\": [{groups}], \"privileged\": {}, \"last_login\": \"{last_login}\", \"sessions\": {}}}",
                 p.username,
                 rng.chance(10),
-                rng.below(11) + 1,
-                rng.below(28) + 1,
                 rng.below(4)
             );
             write_account(&mut files, s, json)?;
