@@ -16,7 +16,6 @@ use offboard::apply::{Executor, Target};
 use offboard::connector::Connector;
 use offboard::connector::scim::{Scim, Token};
 use offboard::journal::{ActionOutcome, Journal};
-use offboard::plan::{AccountRef, Change, ChangeKind, Plan};
 use offboard::policy::{Action, ScimConnector, SecretRef, Tier};
 
 const SYSTEMS: usize = 10;
@@ -70,23 +69,13 @@ async fn main() {
         )
         .unwrap();
         for a in scim.list_accounts().await.unwrap() {
-            changes.push(Change {
-                person: a.username.clone(),
-                system: format!("sys{s}"),
-                tier: Tier::IdentityProvider,
-                kind: ChangeKind::Update,
-                account: Some(AccountRef {
-                    id: a.id.clone(),
-                    username: a.username.clone(),
-                    label: a.username.clone(),
-                    fingerprint: a.fingerprint(),
-                }),
-                actions: vec![Action::Disable],
-                before: None,
-                after: None,
-                task: None,
-                rules: vec![],
-            });
+            changes.push(common::change_for(
+                &format!("sys{s}"),
+                Tier::IdentityProvider,
+                &a,
+                vec![Action::Disable],
+                None,
+            ));
         }
         let dynamic: Arc<dyn Connector> = Arc::new(scim);
         targets.insert(
@@ -97,12 +86,7 @@ async fn main() {
             },
         );
     }
-    let plan: Plan = serde_json::from_value(serde_json::json!({
-        "format_version": 1, "created_at": "2026-11-23T09:00:00Z",
-        "policy": {"content_hash": "bench"}, "roster": {"source": "bench", "hash": "bench", "people": 0},
-        "refreshed": [], "leavers": [], "changes": changes, "notes": [], "warnings": []
-    }))
-    .unwrap();
+    let plan = common::plan_of(changes);
     let dir = tempfile::tempdir().unwrap();
     let executor = Executor {
         targets,

@@ -17,7 +17,7 @@ use offboard::connector::ldap::Ldap3;
 use offboard::connector::secret::Secret;
 use offboard::connector::{Connector, SystemSnapshot};
 use offboard::journal::{ActionOutcome, Journal};
-use offboard::plan::{AccountRef, AccountState, Change, ChangeKind, Plan};
+use offboard::plan::{AccountState, Change};
 use offboard::policy::{Action, LdapConnector, LdapFlavor, SecretRef, Tier};
 
 const ENTRIES: usize = 10_000;
@@ -92,37 +92,22 @@ async fn main() {
     let changes: Vec<Change> = (0..APPLY)
         .map(|i| {
             let a = by_id[format!("u{i}").as_str()];
-            Change {
-                person: a.username.clone(),
-                system: "dir".into(),
-                tier: Tier::Directory,
-                kind: ChangeKind::Update,
-                account: Some(AccountRef {
-                    id: a.id.clone(),
-                    username: a.username.clone(),
-                    label: a.username.clone(),
-                    fingerprint: a.fingerprint(),
-                }),
-                actions: vec![Action::Disable, Action::RemoveGroups, Action::Move],
-                before: None,
-                after: Some(AccountState {
+            common::change_for(
+                "dir",
+                Tier::Directory,
+                a,
+                vec![Action::Disable, Action::RemoveGroups, Action::Move],
+                Some(AccountState {
                     status: offboard::connector::AccountStatus::Disabled,
                     groups: vec![],
                     licenses: vec![],
                     sessions: None,
                     container: Some(format!("ou=Disabled Users,{s}")),
                 }),
-                task: None,
-                rules: vec![],
-            }
+            )
         })
         .collect();
-    let plan: Plan = serde_json::from_value(serde_json::json!({
-        "format_version": 1, "created_at": "2026-11-23T09:00:00Z",
-        "policy": {"content_hash": "bench"}, "roster": {"source": "bench", "hash": "bench", "people": 0},
-        "refreshed": [], "leavers": [], "changes": changes, "notes": [], "warnings": []
-    }))
-    .unwrap();
+    let plan = common::plan_of(changes);
     let dir = tempfile::tempdir().unwrap();
     let dynamic: Arc<dyn Connector> = Arc::new(c);
     let mut targets = BTreeMap::new();

@@ -18,7 +18,7 @@ use offboard::apply::{Executor, Target};
 use offboard::connector::scim::{Scim, Token};
 use offboard::connector::{Connector, SystemSnapshot};
 use offboard::journal::Journal;
-use offboard::plan::{AccountRef, Change, ChangeKind, Plan};
+use offboard::plan::Change;
 use offboard::policy::{Action, ScimConnector, SecretRef, Tier};
 
 const USERS: usize = 5000;
@@ -93,31 +93,16 @@ async fn main() {
         .iter()
         .map(|id| {
             let a = by_id[id.as_str()];
-            Change {
-                person: a.username.clone(),
-                system: "bench".into(),
-                tier: Tier::IdentityProvider,
-                kind: ChangeKind::Update,
-                account: Some(AccountRef {
-                    id: a.id.clone(),
-                    username: a.username.clone(),
-                    label: a.username.clone(),
-                    fingerprint: a.fingerprint(),
-                }),
-                actions: vec![Action::Disable],
-                before: None,
-                after: None,
-                task: None,
-                rules: vec![],
-            }
+            common::change_for(
+                "bench",
+                Tier::IdentityProvider,
+                a,
+                vec![Action::Disable],
+                None,
+            )
         })
         .collect();
-    let plan: Plan = serde_json::from_value(serde_json::json!({
-        "format_version": 1, "created_at": "2026-11-23T09:00:00Z",
-        "policy": {"content_hash": "bench"}, "roster": {"source": "bench", "hash": "bench", "people": 0},
-        "refreshed": [], "leavers": [], "changes": changes, "notes": [], "warnings": []
-    }))
-    .unwrap();
+    let plan = common::plan_of(changes);
     let dir = tempfile::tempdir().unwrap();
     let mut targets = BTreeMap::new();
     let dynamic: Arc<dyn Connector> = Arc::new(c);

@@ -66,23 +66,7 @@ fn applied() -> tempfile::TempDir {
         .assert()
         .code(0);
     offboard(d).arg("apply").arg(&plan).assert().code(1);
-    let tasks = offboard(d)
-        .args(["tasks", "--format", "json"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let tasks: serde_json::Value = serde_json::from_slice(&tasks).unwrap();
-    let john = tasks
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["task"]["open"]["person"] == "john.doe@acme.com")
-        .unwrap()["task"]["open"]["task_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let john = task_of(d, "john.doe@acme.com");
     offboard(d)
         .args([
             "tasks",
@@ -94,6 +78,26 @@ fn applied() -> tempfile::TempDir {
         .assert()
         .code(0);
     dir
+}
+
+/// The id of the manual task opened for `person`.
+fn task_of(dir: &Path, person: &str) -> String {
+    let out = offboard(dir)
+        .args(["tasks", "--format", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let tasks: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task"]["open"]["person"] == person)
+        .and_then(|t| t["task"]["open"]["task_id"].as_str())
+        .unwrap_or_else(|| panic!("no task for {person}"))
+        .to_string()
 }
 
 fn report(dir: &Path, person: &str, format: &str) -> String {
@@ -198,23 +202,7 @@ fn a_rollback_makes_the_certificate_incomplete_and_a_task_only_leaver_can_comple
         emily_before.contains("1 manual task is still open"),
         "{emily_before}"
     );
-    let tasks = offboard(d)
-        .args(["tasks", "--format", "json"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let tasks: serde_json::Value = serde_json::from_slice(&tasks).unwrap();
-    let emily = tasks
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["task"]["open"]["person"] == "emily.watson@acme.com")
-        .unwrap()["task"]["open"]["task_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let emily = task_of(d, "emily.watson@acme.com");
     offboard(d)
         .args(["tasks", "done", &emily, "--note", "returned"])
         .assert()

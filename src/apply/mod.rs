@@ -74,16 +74,6 @@ pub fn task_id(person: &str, system: &str) -> String {
     format!("t-{}", &h.finalize().to_hex()[..10])
 }
 
-pub fn state_of(a: &Account) -> AccountState {
-    AccountState {
-        status: a.status,
-        groups: a.groups.iter().chain(&a.entitlements).cloned().collect(),
-        licenses: a.licenses.clone(),
-        sessions: a.sessions,
-        container: a.container.clone(),
-    }
-}
-
 pub struct Executor {
     pub targets: BTreeMap<String, Target>,
     pub journal: Arc<Mutex<Journal>>,
@@ -264,7 +254,7 @@ impl Executor {
                     performed: Vec::new(),
                     attempts,
                     error: None,
-                    read_back: other.as_ref().map(state_of),
+                    read_back: other.as_ref().map(AccountState::of),
                     unobservable: Vec::new(),
                 };
                 self.record_result(&report)?;
@@ -289,7 +279,7 @@ impl Executor {
                     )
                     .hint("make a new plan and review what changed"),
                 ),
-                read_back: Some(state_of(&current)),
+                read_back: Some(AccountState::of(&current)),
                 unobservable: Vec::new(),
             };
             self.record_result(&report)?;
@@ -367,7 +357,7 @@ impl Executor {
             performed,
             attempts,
             error,
-            read_back: after.as_ref().map(state_of),
+            read_back: after.as_ref().map(AccountState::of),
             unobservable,
         };
         self.record_result(&report)?;
@@ -451,7 +441,7 @@ impl Executor {
                 performed: Vec::new(),
                 attempts,
                 error: None,
-                read_back: Some(state_of(&a)),
+                read_back: Some(AccountState::of(&a)),
                 unobservable: Vec::new(),
             },
             Ok(_) => {

@@ -10,6 +10,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use super::render::xml;
 use crate::journal::{
     ACTION_INTENT, ACTION_RESULT, ActionIntent, ActionOutcome, ActionResult, Journal, JournalError,
     RUN_FINISH, RUN_START, RunFinish, RunStart, StoredRecord, TASK_DONE, TASK_OPEN, Table,
@@ -396,13 +397,6 @@ pub fn json(c: &Certificate) -> String {
     serde_json::to_string_pretty(c).unwrap_or_default() + "\n"
 }
 
-fn h(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 pub fn html(c: &Certificate) -> String {
     let mut out = String::new();
     let _ = write!(
@@ -411,9 +405,9 @@ pub fn html(c: &Certificate) -> String {
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}}.ok{{color:#166534}}.bad{{color:#b91c1c}}\
 table{{border-collapse:collapse;width:100%;font-size:.9rem}}td,th{{border-bottom:1px solid #eee;padding:.3rem;text-align:left}}</style></head><body>\n\
 <h1>Offboarding certificate</h1>\n<p>Person: <b>{p}</b></p>\n<p id=\"status\" class=\"{cls}\"><b>{s}</b></p>\n",
-        p = h(&c.person),
+        p = xml(&c.person),
         cls = if c.complete { "ok" } else { "bad" },
-        s = h(&c.summary)
+        s = xml(&c.summary)
     );
     let _ = writeln!(
         out,
@@ -423,12 +417,12 @@ table{{border-collapse:collapse;width:100%;font-size:.9rem}}td,th{{border-bottom
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
-            h(&r.run_id),
-            h(&r.initiator),
-            h(&r.started_at),
-            h(r.finished_at.as_deref().unwrap_or("-")),
-            h(r.policy_hash.get(..12).unwrap_or(&r.policy_hash)),
-            h(r.plan_hash.get(..12).unwrap_or(&r.plan_hash)),
+            xml(&r.run_id),
+            xml(&r.initiator),
+            xml(&r.started_at),
+            xml(r.finished_at.as_deref().unwrap_or("-")),
+            xml(r.policy_hash.get(..12).unwrap_or(&r.policy_hash)),
+            xml(r.plan_hash.get(..12).unwrap_or(&r.plan_hash)),
             r.verdict.map_or("none", |v| match v {
                 Verdict::Green => "green",
                 Verdict::Yellow => "yellow",
@@ -445,16 +439,16 @@ table{{border-collapse:collapse;width:100%;font-size:.9rem}}td,th{{border-bottom
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>",
-            h(&a.system),
-            h(&a.account),
-            h(&actions.join(", ")),
+            xml(&a.system),
+            xml(&a.account),
+            xml(&actions.join(", ")),
             outcome(a),
             a.error
                 .as_ref()
-                .map(|e| format!("<br><small>{}</small>", h(e)))
+                .map(|e| format!("<br><small>{}</small>", xml(e)))
                 .unwrap_or_default(),
-            h(&state(&a.read_back)),
-            h(a.result_at.as_deref().unwrap_or("-"))
+            xml(&state(&a.read_back)),
+            xml(a.result_at.as_deref().unwrap_or("-"))
         );
     }
     let _ = writeln!(
@@ -469,17 +463,17 @@ table{{border-collapse:collapse;width:100%;font-size:.9rem}}td,th{{border-bottom
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            h(&t.task_id),
-            h(&t.system),
-            h(&t.owner),
-            h(&t.due),
-            h(&status)
+            xml(&t.task_id),
+            xml(&t.system),
+            xml(&t.owner),
+            xml(&t.due),
+            xml(&status)
         );
     }
     let _ = writeln!(
         out,
         "</table>\n<p id=\"chain\">{}</p>\n</body></html>",
-        h(&chain_line(c))
+        xml(&chain_line(c))
     );
     out
 }

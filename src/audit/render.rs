@@ -243,7 +243,8 @@ pub fn sarif(a: &Audit) -> String {
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }
 
-fn xml(s: &str) -> String {
+/// Escape text for XML and HTML (attributes included).
+pub(crate) fn xml(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -3,6 +3,7 @@
 use clap::{Args, ValueEnum};
 
 use super::{Exit, GlobalArgs, common};
+use crate::audit::render::xml;
 use crate::policytest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -15,13 +16,6 @@ pub enum TestFormat {
 pub struct TestArgs {
     #[arg(long, value_enum, default_value_t = TestFormat::Text)]
     pub format: TestFormat,
-}
-
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 pub fn run(global: &GlobalArgs, args: &TestArgs) -> Exit {

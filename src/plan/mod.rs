@@ -137,6 +137,19 @@ pub struct AccountState {
     pub container: Option<String>,
 }
 
+impl AccountState {
+    /// The state of a live account (entitlements count as groups: both are removed together).
+    pub fn of(a: &crate::connector::Account) -> AccountState {
+        AccountState {
+            status: a.status,
+            groups: a.groups.iter().chain(&a.entitlements).cloned().collect(),
+            licenses: a.licenses.clone(),
+            sessions: a.sessions,
+            container: a.container.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     pub owner: String,

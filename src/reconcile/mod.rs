@@ -378,16 +378,6 @@ fn account_ref(a: &Account) -> AccountRef {
     }
 }
 
-fn state_of(a: &Account) -> AccountState {
-    AccountState {
-        status: a.status,
-        groups: a.groups.iter().chain(&a.entitlements).cloned().collect(),
-        licenses: a.licenses.clone(),
-        sessions: a.sessions,
-        container: a.container.clone(),
-    }
-}
-
 /// What must happen to one account of a due leaver; `None` when it is already offboarded.
 fn account_change(
     system: &System,
@@ -396,7 +386,7 @@ fn account_change(
     person: &str,
     now: Timestamp,
 ) -> Option<Change> {
-    let before = state_of(account);
+    let before = AccountState::of(account);
     let delete_due = r.delete_at.is_some_and(|at| at <= now);
     if delete_due && system.connector.can(Action::Delete) {
         return Some(Change {

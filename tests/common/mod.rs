@@ -50,6 +50,80 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Wait until a freshly started server listens on `port`; fail loudly (with its stderr) if it
+/// exits or does not listen within 20 s.
+fn wait_listening(child: &mut Child, port: u16, name: &str) {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut s) = child.stderr.take() {
+                let _ = s.read_to_string(&mut err);
+            }
+            panic!("{name} exited at start ({status}):\n{err}");
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{name} did not listen on port {port} within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A plan holding only `changes`, for driving the executor directly (benchmarks).
+pub fn plan_of(changes: Vec<offboard::plan::Change>) -> offboard::plan::Plan {
+    use offboard::plan::{FORMAT_VERSION, Plan, PolicyRef, RosterRef};
+    Plan {
+        format_version: FORMAT_VERSION,
+        created_at: jiff::Timestamp::UNIX_EPOCH,
+        policy: PolicyRef {
+            content_hash: "bench".into(),
+            git_commit: None,
+            dirty: None,
+        },
+        roster: RosterRef {
+            source: "bench".into(),
+            hash: "bench".into(),
+            people: 0,
+        },
+        refreshed: Vec::new(),
+        leavers: Vec::new(),
+        changes,
+        notes: Vec::new(),
+        warnings: Vec::new(),
+    }
+}
+
+/// An update of one account with `actions`, as the planner would write it.
+pub fn change_for(
+    system: &str,
+    tier: offboard::policy::Tier,
+    account: &offboard::connector::Account,
+    actions: Vec<offboard::policy::Action>,
+    after: Option<offboard::plan::AccountState>,
+) -> offboard::plan::Change {
+    offboard::plan::Change {
+        person: account.username.clone(),
+        system: system.to_string(),
+        tier,
+        kind: offboard::plan::ChangeKind::Update,
+        account: Some(offboard::plan::AccountRef {
+            id: account.id.clone(),
+            username: account.username.clone(),
+            label: account.username.clone(),
+            fingerprint: account.fingerprint(),
+        }),
+        actions,
+        before: None,
+        after,
+        task: None,
+        rules: Vec::new(),
+    }
+}
+
 pub const SCIM_TOKEN: &str = "test-scim-token-5b1f";
 
 /// A real `scim2-server` (PyPI scim2-server 0.8.3) on 127.0.0.1, stopped on drop.
@@ -91,24 +165,7 @@ impl ScimServer {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut s) = child.stderr.take() {
-                    let _ = s.read_to_string(&mut err);
-                }
-                panic!("scim2-server exited at start ({status}):\n{err}");
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "scim2-server did not listen on port {port} within 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(&mut child, port, "scim2-server");
         ScimServer {
             child: Some(child),
             port,
@@ -309,24 +366,7 @@ access to * by * read
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let start = Instant::now();
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut s) = child.stderr.take() {
-                    let _ = s.read_to_string(&mut err);
-                }
-                panic!("slapd exited at start ({status}):\n{err}");
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "slapd did not listen on {port} within 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_listening(&mut child, port, "slapd");
         let slapd = Slapd {
             child: Some(child),
             port,
