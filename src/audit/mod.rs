@@ -200,11 +200,13 @@ pub fn audit(input: &AuditInput) -> Result<Audit, AuditError> {
     } = *input;
     let in_scope =
         |system: &str| input.systems.is_empty() || input.systems.iter().any(|s| s == system);
-    let location = |system: &str| {
-        policy
-            .system(system)
-            .map(|s| policy.sources.location(s.span))
-    };
+    // Computed once per system: a location scans the policy file, and findings are many.
+    let locations: HashMap<&str, String> = policy
+        .systems
+        .iter()
+        .map(|s| (s.name(), policy.sources.location(s.span)))
+        .collect();
+    let location = |system: &str| locations.get(system).cloned();
     let mut findings = Vec::new();
     let mut push = |kind: Kind,
                     system: &str,
@@ -319,8 +321,7 @@ pub fn audit(input: &AuditInput) -> Result<Audit, AuditError> {
         .filter(|(_, p)| p.is_leaver())
         .map(|(i, _)| i)
         .collect();
-    // Roles granted to each active person, evaluated once per person.
-    let mut granted: HashMap<usize, BTreeMap<String, BTreeSet<String>>> = HashMap::new();
+    let granted = GrantCache::new(policy, roster, now);
     let enforced = policy.systems.iter().any(|s| s.enforce_roles);
 
     for system in &policy.systems {
@@ -369,9 +370,7 @@ pub fn audit(input: &AuditInput) -> Result<Audit, AuditError> {
             {
                 continue; // leavers are reported above, not as dormant or excess
             }
-            if let Some(last) = account.last_login
-                && now.duration_since(last) > policy.defaults.dormant_after
-            {
+            if let Some(last) = dormant_since(policy, account, now) {
                 push(
                     Kind::Dormant,
                     system.name(),
@@ -389,16 +388,8 @@ pub fn audit(input: &AuditInput) -> Result<Audit, AuditError> {
             let (Some(i), true) = (owner, system.enforce_roles && enforced) else {
                 continue;
             };
-            if let std::collections::hash_map::Entry::Vacant(slot) = granted.entry(i) {
-                slot.insert(grants_of(policy, roster, i, now)?);
-            }
-            let allowed = granted[&i].get(system.name());
-            let excess: Vec<&String> = account
-                .groups
-                .iter()
-                .chain(&account.entitlements)
-                .filter(|g| allowed.is_none_or(|a| !a.contains(*g)))
-                .collect();
+            let grants = granted.of(i)?;
+            let excess = excess_access(&grants, system, account);
             if !excess.is_empty() {
                 let names: Vec<&str> = excess.iter().map(|s| s.as_str()).collect();
                 push(
@@ -430,7 +421,7 @@ pub fn audit(input: &AuditInput) -> Result<Audit, AuditError> {
             let snap = observed.systems.get(s.name())?;
             Some(SystemSummary {
                 system: s.name().to_string(),
-                accounts: snap.accounts.len(),
+                accounts: snap.total,
                 findings: findings.iter().filter(|f| f.system == s.name()).count(),
             })
         })
@@ -444,25 +435,117 @@ pub fn audit(input: &AuditInput) -> Result<Audit, AuditError> {
     })
 }
 
-/// Groups and entitlements per system that the person's roles grant.
-fn grants_of(
+/// Groups and entitlements per system, granted by a person's roles.
+type Grants = BTreeMap<String, BTreeSet<String>>;
+
+/// The accounts an audit can report, for [`crate::connector::refresh_keeping`]: everything
+/// not owned by a stayer, plus stayers' active accounts that are dormant or hold access no
+/// role grants. The audit finds the same findings in the kept accounts as in all of them.
+pub fn relevance<'a>(
+    policy: &'a Policy,
+    roster: &'a Roster,
+    now: Timestamp,
+) -> impl Fn(&crate::policy::System, &crate::connector::Account) -> bool + Sync + 'a {
+    let index = PersonIndex::new(roster, &policy.systems);
+    let grants = GrantCache::new(policy, roster, now);
+    move |system, account| match situate(system, account, &index) {
+        Situation::Owned(i) if roster.people[i].is_leaver() => true,
+        Situation::Owned(i) => {
+            account.is_active()
+                && (dormant_since(policy, account, now).is_some()
+                    || system.enforce_roles
+                        // A role that fails to evaluate keeps the account: the audit
+                        // itself then reports the failure.
+                        && grants
+                            .of(i)
+                            .map_or(true, |g| !excess_access(&g, system, account).is_empty()))
+        }
+        Situation::Orphan => account.is_active(),
+        Situation::Disputed(_) | Situation::Exempt(_) => true,
+    }
+}
+
+/// The last login of an account unused for longer than the policy allows.
+fn dormant_since(
+    policy: &Policy,
+    account: &crate::connector::Account,
+    now: Timestamp,
+) -> Option<Timestamp> {
+    account
+        .last_login
+        .filter(|&last| now.duration_since(last) > policy.defaults.dormant_after)
+}
+
+/// The account's groups and entitlements that `grants` does not cover.
+fn excess_access<'a>(
+    grants: &Grants,
+    system: &crate::policy::System,
+    account: &'a crate::connector::Account,
+) -> Vec<&'a String> {
+    let allowed = grants.get(system.name());
+    account
+        .groups
+        .iter()
+        .chain(&account.entitlements)
+        .filter(|g| allowed.is_none_or(|a| !a.contains(*g)))
+        .collect()
+}
+
+/// Each person's grants, evaluated at most once, from whichever thread asks first. People
+/// whose roles match alike share one map: at 100k people, a map each would cost gigabytes.
+struct GrantCache<'a> {
+    policy: &'a Policy,
+    roster: &'a Roster,
+    now: Timestamp,
+    per_person: Vec<std::sync::OnceLock<std::sync::Arc<Grants>>>,
+    by_roles: std::sync::Mutex<rustc_hash::FxHashMap<Vec<usize>, std::sync::Arc<Grants>>>,
+}
+
+impl<'a> GrantCache<'a> {
+    fn new(policy: &'a Policy, roster: &'a Roster, now: Timestamp) -> Self {
+        GrantCache {
+            policy,
+            roster,
+            now,
+            per_person: roster.people.iter().map(|_| Default::default()).collect(),
+            by_roles: Default::default(),
+        }
+    }
+
+    fn of(&self, i: usize) -> Result<std::sync::Arc<Grants>, AuditError> {
+        if let Some(g) = self.per_person[i].get() {
+            return Ok(g.clone());
+        }
+        let roles = matching_roles(self.policy, self.roster, i, self.now)?;
+        let shared = {
+            // A poisoned lock only means another thread panicked mid-insert; the map is
+            // still a valid cache.
+            let mut by_roles = self
+                .by_roles
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            by_roles
+                .entry(roles)
+                .or_insert_with_key(|roles| std::sync::Arc::new(grants_of(self.policy, roles)))
+                .clone()
+        };
+        Ok(self.per_person[i].get_or_init(|| shared).clone())
+    }
+}
+
+/// Indices of the roles whose condition holds for the person.
+fn matching_roles(
     policy: &Policy,
     roster: &Roster,
     i: usize,
     now: Timestamp,
-) -> Result<BTreeMap<String, BTreeSet<String>>, AuditError> {
+) -> Result<Vec<usize>, AuditError> {
     let person = &roster.people[i];
     let ctx = context::person(person, None);
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for role in &policy.roles {
+    let mut matched = Vec::new();
+    for (r, role) in policy.roles.iter().enumerate() {
         match role.condition.value.eval(&ctx, None, now) {
-            Ok(true) => {
-                for g in &role.grants {
-                    let entry = out.entry(g.system.clone()).or_default();
-                    entry.extend(g.group.iter().cloned());
-                    entry.extend(g.entitlement.iter().cloned());
-                }
-            }
+            Ok(true) => matched.push(r),
             Ok(false) => {}
             Err(e) => {
                 return Err(AuditError::Role {
@@ -473,5 +556,18 @@ fn grants_of(
             }
         }
     }
-    Ok(out)
+    Ok(matched)
+}
+
+/// Groups and entitlements per system that the given roles grant.
+fn grants_of(policy: &Policy, roles: &[usize]) -> Grants {
+    let mut out = Grants::new();
+    for &r in roles {
+        for g in &policy.roles[r].grants {
+            let entry = out.entry(g.system.clone()).or_default();
+            entry.extend(g.group.iter().cloned());
+            entry.extend(g.entitlement.iter().cloned());
+        }
+    }
+    out
 }

@@ -76,7 +76,8 @@ fn run_inner(global: &GlobalArgs, args: &AuditArgs) -> Result<Exit, Exit> {
     let roster = common::load_roster(global, &policy)?;
     let now = common::parse_at(args.at.as_deref(), &policy)?;
     let offboarded = offboarded(global)?;
-    let observed = common::refresh(global, &policy)?;
+    let keep = audit::relevance(&policy, &roster, now);
+    let observed = common::refresh_keeping(global, &policy, &keep)?;
     let report = audit::audit(&AuditInput {
         policy: &policy,
         roster: &roster,

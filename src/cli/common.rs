@@ -43,6 +43,15 @@ pub fn load_roster(global: &GlobalArgs, policy: &Policy) -> Result<Roster, Exit>
 
 /// Read every system, with a progress bar on a terminal; failures are printed, not hidden.
 pub fn refresh(global: &GlobalArgs, policy: &Policy) -> Result<Observed, Exit> {
+    refresh_keeping(global, policy, &|_, _| true)
+}
+
+/// [`refresh`], keeping only the accounts `keep` selects.
+pub fn refresh_keeping(
+    global: &GlobalArgs,
+    policy: &Policy,
+    keep: &connector::Keep<'_>,
+) -> Result<Observed, Exit> {
     let total = policy
         .systems
         .iter()
@@ -64,7 +73,12 @@ pub fn refresh(global: &GlobalArgs, policy: &Policy) -> Result<Observed, Exit> {
         bar.set_message(name.to_string());
         bar.inc(1);
     };
-    let observed = runtime.block_on(connector::refresh(policy, &global.root, &on_done));
+    let observed = runtime.block_on(connector::refresh_keeping(
+        policy,
+        &global.root,
+        &on_done,
+        keep,
+    ));
     bar.finish_and_clear();
     if !observed.failures.is_empty() {
         for e in observed.failures.values() {

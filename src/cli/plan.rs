@@ -159,9 +159,10 @@ pub fn plan_with(
     only.sort_unstable();
     only.dedup();
 
-    let observed = common::refresh(global, policy)?;
-    let provenance = crate::vcs::provenance(&global.policies_dir());
     let only = (!args.persons.is_empty()).then_some(only.as_slice());
+    let keep = crate::reconcile::plan_relevance(policy, roster, only);
+    let observed = common::refresh_keeping(global, policy, &keep)?;
+    let provenance = crate::vcs::provenance(&global.policies_dir());
     plan_against(
         global,
         policy,

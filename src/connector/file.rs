@@ -12,6 +12,11 @@ use serde::Deserialize;
 use super::{Account, AccountStatus, Connector, ConnectorError, Restore};
 use crate::policy::{Action, FileFormat};
 
+/// Exports parsed at once, process-wide: one per core.
+static PARSERS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 pub struct FileConnector {
     system: String,
     path: PathBuf,
@@ -158,6 +163,9 @@ impl Connector for FileConnector {
     }
 
     async fn list_accounts(&self) -> Result<Vec<Account>, ConnectorError> {
+        // Parsing is CPU work: it runs on blocking threads, one export per core at a time,
+        // which both uses every core and bounds how many raw exports are in memory at once.
+        let _permit = PARSERS.acquire().await;
         let bytes = tokio::fs::read(&self.path).await.map_err(|e| {
             ConnectorError::permanent(
                 &self.system,
@@ -165,10 +173,13 @@ impl Connector for FileConnector {
             )
             .hint("check the connector's `path=` (relative to the policy repository root)")
         })?;
-        match self.format {
-            FileFormat::Json => parse_json(&self.system, &self.path, &bytes),
-            FileFormat::Csv => parse_csv(&self.system, &self.path, &bytes),
-        }
+        let (system, path, format) = (self.system.clone(), self.path.clone(), self.format);
+        tokio::task::spawn_blocking(move || match format {
+            FileFormat::Json => parse_json(&system, &path, &bytes),
+            FileFormat::Csv => parse_csv(&system, &path, &bytes),
+        })
+        .await
+        .map_err(|e| self.error(format!("parsing {} failed: {e}", self.path.display())))?
     }
 
     async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use refresh::{Observed, SystemSnapshot, refresh};
+pub use refresh::{Keep, Observed, SystemSnapshot, refresh, refresh_keeping};
 
 use crate::policy::{Action, ConnectorConfig, System};
 
@@ -110,14 +110,26 @@ impl Account {
     }
 
     fn builtin_values(&self, name: &str) -> Vec<&str> {
-        let normalized = name.to_ascii_lowercase().replace('-', "_");
-        match normalized.as_str() {
-            "id" => vec![self.id.as_str()],
-            "username" | "user_name" | "username_attribute" => vec![self.username.as_str()],
-            "email" | "emails" | "mail" => self.emails.iter().map(String::as_str).collect(),
-            "employee_id" | "employeenumber" => self.employee_id.as_deref().into_iter().collect(),
-            "display_name" | "name" | "cn" => self.display_name.as_deref().into_iter().collect(),
-            _ => Vec::new(),
+        // `employee-id`, `Employee_ID` and `employee_id` are the same attribute.
+        let is = |candidate: &str| {
+            name.len() == candidate.len()
+                && name
+                    .bytes()
+                    .zip(candidate.bytes())
+                    .all(|(a, b)| a.to_ascii_lowercase() == b || (a == b'-' && b == b'_'))
+        };
+        if is("id") {
+            vec![self.id.as_str()]
+        } else if is("username") || is("user_name") || is("username_attribute") {
+            vec![self.username.as_str()]
+        } else if is("email") || is("emails") || is("mail") {
+            self.emails.iter().map(String::as_str).collect()
+        } else if is("employee_id") || is("employeenumber") {
+            self.employee_id.as_deref().into_iter().collect()
+        } else if is("display_name") || is("name") || is("cn") {
+            self.display_name.as_deref().into_iter().collect()
+        } else {
+            Vec::new()
         }
         .into_iter()
         .filter(|v| !v.is_empty())
@@ -127,17 +139,63 @@ impl Account {
     /// A short, stable digest of everything offboarding cares about. `apply` compares it with
     /// the plan's to refuse acting on an account that changed since it was planned.
     pub fn fingerprint(&self) -> String {
-        let mut h = blake3::Hasher::new();
-        // serde_json of a struct with sorted maps is deterministic.
-        match serde_json::to_vec(self) {
-            Ok(bytes) => {
-                h.update(&bytes);
-            }
-            Err(_) => {
-                h.update(self.id.as_bytes());
+        let mut bytes = Vec::with_capacity(256);
+        self.digest_into(&mut bytes);
+        blake3::hash(&bytes).to_hex()[..16].to_string()
+    }
+
+    /// Append every field to `out`, each length-prefixed so that no two accounts collide by
+    /// shifting bytes between fields. Encoding fields directly (not a serialisation), and
+    /// hashing many accounts' bytes in one go, keeps a refresh of a million accounts cheap.
+    pub fn digest_into(&self, out: &mut Vec<u8>) {
+        fn text(out: &mut Vec<u8>, s: &str) {
+            out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        fn list(out: &mut Vec<u8>, items: &[String]) {
+            out.extend_from_slice(&(items.len() as u64).to_le_bytes());
+            for i in items {
+                text(out, i);
             }
         }
-        h.finalize().to_hex()[..16].to_string()
+        fn opt(out: &mut Vec<u8>, s: Option<&str>) {
+            match s {
+                Some(s) => {
+                    out.push(1);
+                    text(out, s);
+                }
+                None => out.push(0),
+            }
+        }
+        text(out, &self.id);
+        text(out, &self.username);
+        list(out, &self.emails);
+        opt(out, self.employee_id.as_deref());
+        opt(out, self.display_name.as_deref());
+        out.extend_from_slice(&[self.status as u8, self.privileged as u8]);
+        list(out, &self.groups);
+        list(out, &self.entitlements);
+        list(out, &self.licenses);
+        match self.last_login {
+            Some(t) => {
+                out.push(1);
+                out.extend_from_slice(&t.as_nanosecond().to_le_bytes());
+            }
+            None => out.push(0),
+        }
+        match self.sessions {
+            Some(n) => {
+                out.push(1);
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+            None => out.push(0),
+        }
+        opt(out, self.container.as_deref());
+        out.extend_from_slice(&(self.attributes.len() as u64).to_le_bytes());
+        for (k, v) in &self.attributes {
+            text(out, k);
+            text(out, v);
+        }
     }
 
     pub fn is_active(&self) -> bool {

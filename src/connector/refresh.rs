@@ -11,27 +11,50 @@ use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 
 use super::{Account, Connector, ConnectorError, for_system};
-use crate::policy::Policy;
+use crate::policy::{Policy, System};
 
 /// What one system looked like when it was read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemSnapshot {
+    /// The accounts, sorted by id: all of them, or those a [`Keep`] filter kept.
     pub accounts: Vec<Account>,
+    /// How many accounts the system reported (kept or not).
+    pub total: usize,
     /// Digest of the whole account list.
     pub fingerprint: String,
 }
 
+/// Which accounts of a system a refresh keeps in memory. A plan needs only the accounts
+/// that can change or be noted, an audit only those that can yield a finding; at a million
+/// accounts, keeping the rest would cost more memory than everything else together.
+pub type Keep<'k> = dyn Fn(&System, &Account) -> bool + Sync + 'k;
+
 impl SystemSnapshot {
-    pub fn new(mut accounts: Vec<Account>) -> Self {
+    pub fn new(accounts: Vec<Account>) -> Self {
+        Self::keeping(accounts, |_| true)
+    }
+
+    /// Fingerprint every account, then keep those `keep` selects.
+    pub fn keeping(mut accounts: Vec<Account>, keep: impl Fn(&Account) -> bool) -> Self {
         // Sorted so that the same live state always gives the same plan, byte for byte.
-        accounts.sort_by(|a, b| a.id.cmp(&b.id));
+        accounts.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         let mut h = blake3::Hasher::new();
+        let mut bytes = Vec::with_capacity(1 << 17);
         for a in &accounts {
-            h.update(a.fingerprint().as_bytes());
+            a.digest_into(&mut bytes);
+            if bytes.len() >= 1 << 16 {
+                h.update(&bytes);
+                bytes.clear();
+            }
         }
+        h.update(&bytes);
+        let total = accounts.len();
+        accounts.retain(keep);
+        accounts.shrink_to_fit();
         SystemSnapshot {
             fingerprint: h.finalize().to_hex()[..16].to_string(),
             accounts,
+            total,
         }
     }
 }
@@ -45,6 +68,18 @@ pub struct Observed {
 
 /// Read every non-manual system concurrently; `on_done` is called as each finishes.
 pub async fn refresh(policy: &Policy, root: &Path, on_done: &(dyn Fn(&str) + Sync)) -> Observed {
+    refresh_keeping(policy, root, on_done, &|_, _| true).await
+}
+
+/// [`refresh`], keeping only the accounts `keep` selects (each system is still read and
+/// fingerprinted whole). Systems are filtered as they arrive, so at most a few systems'
+/// full account lists are in memory at once.
+pub async fn refresh_keeping(
+    policy: &Policy,
+    root: &Path,
+    on_done: &(dyn Fn(&str) + Sync),
+    keep: &Keep<'_>,
+) -> Observed {
     let tasks = policy.systems.iter().filter_map(|system| {
         let connector = for_system(system, root)?;
         let name = system.name().to_string();
@@ -59,6 +94,8 @@ pub async fn refresh(policy: &Policy, root: &Path, on_done: &(dyn Fn(&str) + Syn
                 }
                 Err(e) => Err(e),
             };
+            let result =
+                result.map(|accounts| SystemSnapshot::keeping(accounts, |a| keep(system, a)));
             on_done(&name);
             (name, result)
         })
@@ -66,8 +103,8 @@ pub async fn refresh(policy: &Policy, root: &Path, on_done: &(dyn Fn(&str) + Syn
     let mut observed = Observed::default();
     for (name, result) in join_all(tasks).await {
         match result {
-            Ok(accounts) => {
-                observed.systems.insert(name, SystemSnapshot::new(accounts));
+            Ok(snapshot) => {
+                observed.systems.insert(name, snapshot);
             }
             Err(e) => {
                 observed.failures.insert(name, e);

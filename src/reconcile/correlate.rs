@@ -5,7 +5,9 @@
 //! people on that line is *disputed* and is never changed automatically; an account
 //! matching nobody is an *orphan*; an exempted account is left alone whoever owns it.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+
+use rustc_hash::FxHashMap;
 
 use crate::connector::Account;
 use crate::policy::System;
@@ -24,15 +26,16 @@ pub enum Situation {
     Exempt(usize),
 }
 
-/// Lookup tables from a person field's lowercased value to roster indices.
+/// Lookup tables from a person field's lowercased value to roster indices. Fx hashing:
+/// the keys are the roster's own values, and a refresh looks up millions of them.
 pub struct PersonIndex {
-    by_field: HashMap<String, HashMap<String, Vec<usize>>>,
+    by_field: FxHashMap<String, FxHashMap<String, Vec<usize>>>,
 }
 
 impl PersonIndex {
     /// Index every field that some system correlates on.
     pub fn new<'a>(roster: &Roster, systems: impl IntoIterator<Item = &'a System>) -> Self {
-        let mut by_field: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
+        let mut by_field: FxHashMap<String, FxHashMap<String, Vec<usize>>> = Default::default();
         for system in systems {
             for c in &system.correlate {
                 by_field.entry(c.person_field.clone()).or_default();
@@ -41,7 +44,10 @@ impl PersonIndex {
         for (field, index) in by_field.iter_mut() {
             for (i, person) in roster.people.iter().enumerate() {
                 if let Some(value) = person.field(field) {
-                    index.entry(value.to_lowercase()).or_default().push(i);
+                    index
+                        .entry(lowercase(value).into_owned())
+                        .or_default()
+                        .push(i);
                 }
             }
         }
@@ -51,8 +57,20 @@ impl PersonIndex {
     fn lookup(&self, field: &str, value: &str) -> &[usize] {
         self.by_field
             .get(field)
-            .and_then(|index| index.get(&value.to_lowercase()))
+            .and_then(|index| index.get(lowercase(value).as_ref()))
             .map_or(&[], Vec::as_slice)
+    }
+}
+
+/// `value` lowercased, without allocating when it already is (most identifiers are).
+fn lowercase(value: &str) -> Cow<'_, str> {
+    if value
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
+        Cow::Borrowed(value)
+    } else {
+        Cow::Owned(value.to_lowercase())
     }
 }
 

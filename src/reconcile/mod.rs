@@ -36,6 +36,25 @@ pub fn person_context(
     )
 }
 
+/// The accounts a plan can act on or note, for [`crate::connector::refresh_keeping`]: every
+/// account not owned by a stayer (leavers' accounts, orphans, disputed and exempt ones).
+/// With `only` (`plan -p`), just those people's accounts. The planner gives the same plan
+/// from the kept accounts as from all of them.
+pub fn plan_relevance<'a>(
+    policy: &'a Policy,
+    roster: &'a Roster,
+    only: Option<&'a [usize]>,
+) -> impl Fn(&System, &Account) -> bool + Sync + 'a {
+    let index = PersonIndex::new(roster, &policy.systems);
+    move |system, account| match correlate::situate(system, account, &index) {
+        Situation::Owned(i) => {
+            roster.people[i].is_leaver() && only.is_none_or(|only| only.binary_search(&i).is_ok())
+        }
+        Situation::Orphan => only.is_none() && account.is_active(),
+        Situation::Disputed(_) | Situation::Exempt(_) => only.is_none(),
+    }
+}
+
 /// Everything the planner looks at.
 pub struct PlanInput<'a> {
     pub policy: &'a Policy,
@@ -325,7 +344,7 @@ fn refreshed(policy: &Policy, observed: &Observed) -> Vec<RefreshedSystem> {
                 system: s.name().to_string(),
                 tier: s.tier,
                 connector: s.connector.kind(),
-                accounts: snap.map_or(0, |x| x.accounts.len()),
+                accounts: snap.map_or(0, |x| x.total),
                 fingerprint: snap.map(|x| x.fingerprint.clone()),
             }
         })

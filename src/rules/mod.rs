@@ -8,6 +8,8 @@
 //! `now` are the only names a condition can see. Compilation errors carry the line and column
 //! inside the expression so the policy loader can point into the KDL string.
 
+mod fast;
+
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -64,6 +66,8 @@ pub struct Condition {
     engine: Arc<Engine>,
     owner: Arc<str>,
     uses_account: bool,
+    /// The same condition for the fast evaluator, when it is in its subset.
+    fast: Option<Arc<fast::Expr>>,
 }
 
 impl fmt::Debug for Condition {
@@ -130,6 +134,7 @@ impl Condition {
             engine,
             owner: owner.into(),
             uses_account: mentions_identifier(source, "account"),
+            fast: fast::Expr::parse(source).map(Arc::new),
         })
     }
 
@@ -149,9 +154,14 @@ impl Condition {
         account: Option<&AccountContext>,
         now: jiff::Timestamp,
     ) -> Result<bool, EvalError> {
+        if let Some(fast) = &self.fast
+            && let Some(result) = fast.eval(&person.0.map, account.map(|a| &*a.0.map))
+        {
+            return Ok(result);
+        }
         let mut scope = Scope::new();
-        scope.push("person", person.0.clone());
-        scope.push("account", account.map_or(Dynamic::UNIT, |a| a.0.clone()));
+        scope.push("person", person.0.dynamic());
+        scope.push("account", account.map_or(Dynamic::UNIT, |a| a.0.dynamic()));
         scope.push("now", now.as_second());
         let value = self
             .engine
@@ -171,23 +181,45 @@ impl Condition {
     }
 }
 
-/// The `person` a condition sees: a rhai map shared between evaluations (cheap to clone).
+/// The `person` a condition sees: the fields as a plain map for the fast evaluator, and the
+/// same map as a shared rhai value (cheap to clone into a scope), made only if rhai is needed.
 #[derive(Clone, Debug)]
-pub struct PersonContext(Dynamic);
+pub struct PersonContext(Fields);
 
 impl PersonContext {
     pub fn new(fields: Map) -> Self {
-        PersonContext(Dynamic::from_map(fields).into_shared())
+        PersonContext(Fields::new(fields))
     }
 }
 
 /// The `account` a condition sees.
 #[derive(Clone, Debug)]
-pub struct AccountContext(Dynamic);
+pub struct AccountContext(Fields);
 
 impl AccountContext {
     pub fn new(fields: Map) -> Self {
-        AccountContext(Dynamic::from_map(fields).into_shared())
+        AccountContext(Fields::new(fields))
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Fields {
+    map: Arc<Map>,
+    shared: OnceLock<Dynamic>,
+}
+
+impl Fields {
+    fn new(map: Map) -> Self {
+        Fields {
+            map: Arc::new(map),
+            shared: OnceLock::new(),
+        }
+    }
+
+    fn dynamic(&self) -> Dynamic {
+        self.shared
+            .get_or_init(|| Dynamic::from_map((*self.map).clone()).into_shared())
+            .clone()
     }
 }
 
