@@ -31,32 +31,64 @@ pub type Keep<'k> = dyn Fn(&System, &Account) -> bool + Sync + 'k;
 
 impl SystemSnapshot {
     pub fn new(accounts: Vec<Account>) -> Self {
-        Self::keeping(accounts, |_| true)
+        Self::keeping(accounts, &|_| true)
     }
 
     /// Fingerprint every account, then keep those `keep` selects.
-    pub fn keeping(mut accounts: Vec<Account>, keep: impl Fn(&Account) -> bool) -> Self {
-        // Sorted so that the same live state always gives the same plan, byte for byte.
-        accounts.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        let mut h = blake3::Hasher::new();
-        let mut bytes = Vec::with_capacity(1 << 17);
-        for a in &accounts {
-            a.digest_into(&mut bytes);
-            if bytes.len() >= 1 << 16 {
-                h.update(&bytes);
-                bytes.clear();
-            }
-        }
-        h.update(&bytes);
+    pub fn keeping(accounts: Vec<Account>, keep: &(dyn Fn(&Account) -> bool + Sync)) -> Self {
+        let (accounts, fingerprint) = sort_and_fingerprint(accounts);
+        Self::from_sorted(accounts, fingerprint, keep)
+    }
+
+    fn from_sorted(
+        mut accounts: Vec<Account>,
+        fingerprint: String,
+        keep: &(dyn Fn(&Account) -> bool + Sync),
+    ) -> Self {
         let total = accounts.len();
-        accounts.retain(keep);
+        // Deciding what to keep means correlating every account (hash lookups that mostly
+        // miss the cache); large systems are split across two threads.
+        let flags: Vec<bool> = if total >= 20_000 {
+            let (left, right) = accounts.split_at(total / 2);
+            std::thread::scope(|s| {
+                let right = s.spawn(|| right.iter().map(keep).collect::<Vec<bool>>());
+                let mut flags: Vec<bool> = left.iter().map(keep).collect();
+                // A panic in `keep` is a bug; re-raise it rather than lose accounts.
+                match right.join() {
+                    Ok(r) => flags.extend(r),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+                flags
+            })
+        } else {
+            accounts.iter().map(keep).collect()
+        };
+        let mut flag = flags.into_iter();
+        accounts.retain(|_| flag.next().unwrap_or(true));
         accounts.shrink_to_fit();
         SystemSnapshot {
-            fingerprint: h.finalize().to_hex()[..16].to_string(),
             accounts,
             total,
+            fingerprint,
         }
     }
+}
+
+/// Sort by id (the same live state always gives the same plan, byte for byte) and digest
+/// the whole list.
+fn sort_and_fingerprint(mut accounts: Vec<Account>) -> (Vec<Account>, String) {
+    accounts.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let mut h = blake3::Hasher::new();
+    let mut bytes = Vec::with_capacity(1 << 17);
+    for a in &accounts {
+        a.digest_into(&mut bytes);
+        if bytes.len() >= 1 << 16 {
+            h.update(&bytes);
+            bytes.clear();
+        }
+    }
+    h.update(&bytes);
+    (accounts, h.finalize().to_hex()[..16].to_string())
 }
 
 /// Live state of every system with accounts; manual lanes have none.
@@ -94,8 +126,25 @@ pub async fn refresh_keeping(
                 }
                 Err(e) => Err(e),
             };
-            let result =
-                result.map(|accounts| SystemSnapshot::keeping(accounts, |a| keep(system, a)));
+            let result = match result {
+                // Sorting and hashing need no policy: they run on the blocking pool, in
+                // parallel with other systems' work.
+                Ok(accounts) => {
+                    match tokio::task::spawn_blocking(move || sort_and_fingerprint(accounts)).await
+                    {
+                        Ok((accounts, fingerprint)) => {
+                            Ok(SystemSnapshot::from_sorted(accounts, fingerprint, &|a| {
+                                keep(system, a)
+                            }))
+                        }
+                        Err(e) => Err(ConnectorError::permanent(
+                            &name,
+                            format!("reading the accounts failed: {e}"),
+                        )),
+                    }
+                }
+                Err(e) => Err(e),
+            };
             on_done(&name);
             (name, result)
         })

@@ -3,7 +3,7 @@
 //! Both formats go through the same row interpretation, so a date or a status means the
 //! same whatever the export format. Every problem is collected; none stops the read early.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use jiff::Timestamp;
@@ -86,20 +86,27 @@ pub fn parse_csv(
             ));
         }
     };
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
-    for record in reader.records() {
-        match record {
-            Ok(record) => {
+    // Each row is interpreted as it is read, borrowing its text: no copy of the roster is
+    // made on the way to `Person`.
+    let mut builder = Builder::new(&headers, key, tz);
+    // About one row per line: reserving up front spares copying 100k people while growing.
+    builder
+        .people
+        .reserve(bytes.iter().filter(|&&b| b == b'\n').count());
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line() as usize);
-                let fields: Vec<(String, String)> = headers
+                let fields: Vec<(&str, &str)> = headers
                     .iter()
-                    .cloned()
-                    .zip(record.iter().map(str::to_string))
+                    .map(String::as_str)
+                    .zip(record.iter())
                     .collect();
-                rows.push((line, fields));
+                builder.add(line, &fields);
             }
-            Err(e) => problems.push(RosterProblem {
+            Err(e) => builder.problems.push(RosterProblem {
                 line: e.position().map(|p| p.line() as usize),
                 column: None,
                 message: format!("unreadable row: {e}"),
@@ -107,7 +114,7 @@ pub fn parse_csv(
         }
     }
     let hash = blake3::hash(bytes).to_hex().to_string();
-    build(rows, problems, &headers, file, key, tz, hash)
+    builder.finish(file, hash)
 }
 
 pub fn parse_json(
@@ -172,58 +179,71 @@ pub fn parse_json(
         rows.push((i + 1, fields));
     }
     let hash = blake3::hash(bytes).to_hex().to_string();
-    build(rows, problems, &headers, file, key, tz, hash)
+    let mut builder = Builder::new(&headers, key, tz);
+    builder.problems.extend(problems);
+    for (line, fields) in &rows {
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        builder.add(*line, &fields);
+    }
+    builder.finish(file, hash)
 }
 
-/// Interpret rows of `(header, value)` pairs into people, collecting every problem.
-fn build(
-    rows: Vec<(usize, Vec<(String, String)>)>,
-    mut problems: Vec<RosterProblem>,
-    headers: &[String],
-    file: &Path,
+/// Interprets rows of `(header, value)` pairs into people, collecting every problem.
+struct Builder<'t> {
+    people: Vec<Person>,
+    problems: Vec<RosterProblem>,
+    seen_keys: HashMap<String, usize>,
+    seen_ids: HashMap<String, usize>,
     key: PersonKey,
-    tz: &TimeZone,
-    hash: String,
-) -> Result<Roster, RosterError> {
-    for required in [key.column(), "name", "status"] {
-        if !headers.iter().any(|h| h == required) {
-            problems.push(RosterProblem {
-                line: None,
-                column: Some(required.to_string()),
-                message: format!(
-                    "the roster has no `{required}` column (columns: {})",
-                    headers.join(", ")
-                ),
-            });
+    tz: &'t TimeZone,
+}
+
+impl<'t> Builder<'t> {
+    fn new(headers: &[String], key: PersonKey, tz: &'t TimeZone) -> Self {
+        let mut problems = Vec::new();
+        for required in [key.column(), "name", "status"] {
+            if !headers.iter().any(|h| h == required) {
+                problems.push(RosterProblem {
+                    line: None,
+                    column: Some(required.to_string()),
+                    message: format!(
+                        "the roster has no `{required}` column (columns: {})",
+                        headers.join(", ")
+                    ),
+                });
+            }
+        }
+        Builder {
+            people: Vec::new(),
+            problems,
+            seen_keys: HashMap::new(),
+            seen_ids: HashMap::new(),
+            key,
+            tz,
         }
     }
-    if !problems.is_empty() && rows.is_empty() {
-        return Err(RosterError {
-            file: file.to_path_buf(),
-            problems,
-        });
-    }
 
-    let mut people = Vec::with_capacity(rows.len());
-    let mut seen_keys: HashMap<String, usize> = HashMap::new();
-    let mut seen_ids: HashMap<String, usize> = HashMap::new();
-    for (line, fields) in rows {
+    fn add(&mut self, line: usize, fields: &[(&str, &str)]) {
+        let key = self.key;
         let mut row = Row {
-            fields: fields.into_iter().collect(),
+            fields,
             line,
-            problems: &mut problems,
-            tz,
+            problems: &mut self.problems,
+            tz: self.tz,
         };
-        let Some(person) = row.person() else { continue };
+        let Some(person) = row.person() else { return };
         let key_value = person.key(key).to_ascii_lowercase();
         if key_value.is_empty() {
             row.problem(
                 key.column(),
                 format!("missing {} (the roster key)", key.column()),
             );
-            continue;
+            return;
         }
-        if let Some(first) = seen_keys.insert(key_value.clone(), line) {
+        if let Some(first) = self.seen_keys.insert(key_value, line) {
             row.problem(
                 key.column(),
                 format!(
@@ -232,11 +252,13 @@ fn build(
                     person.key(key)
                 ),
             );
-            continue;
+            return;
         }
         if key != PersonKey::EmployeeId
             && !person.employee_id.is_empty()
-            && let Some(first) = seen_ids.insert(person.employee_id.to_ascii_lowercase(), line)
+            && let Some(first) = self
+                .seen_ids
+                .insert(person.employee_id.to_ascii_lowercase(), line)
         {
             row.problem(
                 "employee_id",
@@ -245,29 +267,32 @@ fn build(
                     person.employee_id
                 ),
             );
-            continue;
+            return;
         }
-        people.push(person);
+        self.people.push(person);
     }
 
-    if problems.is_empty() {
-        Ok(Roster {
-            people,
-            key,
-            source: file.to_path_buf(),
-            hash,
-        })
-    } else {
-        problems.sort_by_key(|p| p.line.unwrap_or(0));
-        Err(RosterError {
-            file: file.to_path_buf(),
-            problems,
-        })
+    fn finish(mut self, file: &Path, hash: String) -> Result<Roster, RosterError> {
+        if self.problems.is_empty() {
+            Ok(Roster {
+                people: self.people,
+                key: self.key,
+                source: file.to_path_buf(),
+                hash,
+            })
+        } else {
+            self.problems.sort_by_key(|p| p.line.unwrap_or(0));
+            Err(RosterError {
+                file: file.to_path_buf(),
+                problems: self.problems,
+            })
+        }
     }
 }
 
 struct Row<'a> {
-    fields: BTreeMap<String, String>,
+    /// In column order; when a header repeats, the last value counts.
+    fields: &'a [(&'a str, &'a str)],
     line: usize,
     problems: &'a mut Vec<RosterProblem>,
     tz: &'a TimeZone,
@@ -283,7 +308,11 @@ impl Row<'_> {
     }
 
     fn text(&self, column: &str) -> String {
-        self.fields.get(column).cloned().unwrap_or_default()
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == column)
+            .map_or_else(String::new, |(_, v)| v.to_string())
     }
 
     /// A closed-vocabulary column; `None` (with a problem recorded) when the value is unknown.
@@ -362,8 +391,8 @@ impl Row<'_> {
         let extra = self
             .fields
             .iter()
-            .filter(|(k, _)| !STANDARD.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .filter(|(k, _)| !STANDARD.contains(k))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Some(Person {
             employee_id: self.text("employee_id"),
