@@ -1,13 +1,13 @@
-//! Apply throughput against a latency-injecting SCIM stand-in (benches/latency_scim.py):
+//! Apply throughput against a latency-injecting SCIM stand-in (benches/latency_injecting_scim.rs):
 //! 10,000 disables over 10 systems at 20 ms per request, concurrency 8 per system, and the
 //! achieved time divided by the ideal Σ over tiers of max over systems of
 //! (requests × latency ÷ concurrency). Run with `cargo bench --bench latency`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+mod latency_injecting_scim;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,24 +27,11 @@ const REQUESTS_PER_CHANGE: usize = 3;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let port = common::free_port();
-    let script = common::root().join("benches/latency_scim.py");
-    let python = ["target/venv/bin/python", "python3"]
-        .into_iter()
-        .map(|p| common::root().join(p))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| "python3".into());
-    let mut server = Command::new(python)
-        .arg(&script)
-        .args([
-            port.to_string(),
-            SYSTEMS.to_string(),
-            PER_SYSTEM.to_string(),
-            LATENCY_MS.to_string(),
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("python3 runs the latency stand-in");
+    let port = latency_injecting_scim::start(
+        SYSTEMS,
+        PER_SYSTEM,
+        Duration::from_millis(LATENCY_MS),
+    );
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -97,8 +84,6 @@ async fn main() {
     let start = Instant::now();
     let reports = executor.execute(&plan, &|_| {}).await.unwrap();
     let secs = start.elapsed().as_secs_f64();
-    let _ = server.kill();
-    let _ = server.wait();
     let done = reports
         .iter()
         .filter(|r| r.outcome == ActionOutcome::Done)
