@@ -8,7 +8,7 @@ mod common;
 mod latency_injecting_scim;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use offboard::apply::retry::{RetryPolicy, Retrying};
@@ -27,11 +27,8 @@ const REQUESTS_PER_CHANGE: usize = 3;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let port = latency_injecting_scim::start(
-        SYSTEMS,
-        PER_SYSTEM,
-        Duration::from_millis(LATENCY_MS),
-    );
+    let port =
+        latency_injecting_scim::start(SYSTEMS, PER_SYSTEM, Duration::from_millis(LATENCY_MS));
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -77,7 +74,9 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let executor = Executor {
         targets,
-        journal: Arc::new(Mutex::new(Journal::open(&dir.path().join("j.db")).unwrap())),
+        journal: offboard::journal::SharedJournal::new(
+            Journal::open(&dir.path().join("j.db")).unwrap(),
+        ),
         run_id: "bench".into(),
         touched: Default::default(),
     };

@@ -69,6 +69,7 @@ pub fn start(tenants: usize, users: usize, latency: Duration) -> u16 {
 
 /// One keep-alive connection: request after request until the client closes it.
 async fn serve(stream: TcpStream, store: Store, latency: Duration) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     loop {
@@ -101,12 +102,13 @@ async fn serve(stream: TcpStream, store: Store, latency: Duration) -> std::io::R
         read.read_exact(&mut body).await?;
         tokio::time::sleep(latency).await;
         let (status, reply) = route(&store, &method, &target, if_match.as_deref());
-        let head = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\n\r\n",
+        // One write per response: a head and a body in two small writes meet Nagle's
+        // algorithm and the client's delayed ACK, and every response waits 40 ms.
+        let response = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/scim+json\r\nContent-Length: {}\r\n\r\n{reply}",
             reply.len()
         );
-        write.write_all(head.as_bytes()).await?;
-        write.write_all(reply.as_bytes()).await?;
+        write.write_all(response.as_bytes()).await?;
     }
 }
 
@@ -124,9 +126,14 @@ fn user_json(id: &str, u: &User) -> serde_json::Value {
 fn route(store: &Store, method: &str, target: &str, if_match: Option<&str>) -> (String, String) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let mut store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut store = store
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(tenant) = parts.first().and_then(|t| store.get_mut(*t)) else {
-        return ("404 Not Found".into(), r#"{"detail":"unknown tenant"}"#.into());
+        return (
+            "404 Not Found".into(),
+            r#"{"detail":"unknown tenant"}"#.into(),
+        );
     };
     match parts.as_slice() {
         [_, _, "Groups", ..] => (
@@ -165,7 +172,10 @@ fn route(store: &Store, method: &str, target: &str, if_match: Option<&str>) -> (
             if method == "PATCH" {
                 let current = format!("W/\"{}\"", user.version);
                 if if_match.is_some_and(|m| m != current) {
-                    return ("412 Precondition Failed".into(), r#"{"detail":"changed"}"#.into());
+                    return (
+                        "412 Precondition Failed".into(),
+                        r#"{"detail":"changed"}"#.into(),
+                    );
                 }
                 user.active = false;
                 user.version += 1;
@@ -173,6 +183,9 @@ fn route(store: &Store, method: &str, target: &str, if_match: Option<&str>) -> (
             }
             ("200 OK".into(), user_json(id, user).to_string())
         }
-        _ => ("404 Not Found".into(), r#"{"detail":"unknown path"}"#.into()),
+        _ => (
+            "404 Not Found".into(),
+            r#"{"detail":"unknown path"}"#.into(),
+        ),
     }
 }

@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use offboard::apply::retry::{RetryPolicy, Retrying};
@@ -120,7 +120,9 @@ async fn main() {
     );
     let executor = Executor {
         targets,
-        journal: Arc::new(Mutex::new(Journal::open(&dir.path().join("j.db")).unwrap())),
+        journal: offboard::journal::SharedJournal::new(
+            Journal::open(&dir.path().join("j.db")).unwrap(),
+        ),
         run_id: "bench".into(),
         touched: Default::default(),
     };

@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{copy_dir, root};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -497,7 +497,7 @@ fn run(f: &Fixture, idp: Arc<dyn Connector>) -> Vec<offboard::apply::ChangeRepor
     );
     let executor = Executor {
         targets,
-        journal: Arc::new(Mutex::new(journal)),
+        journal: offboard::journal::SharedJournal::new(journal),
         run_id: "test-run".into(),
         touched: Default::default(),
     };
@@ -506,7 +506,7 @@ fn run(f: &Fixture, idp: Arc<dyn Connector>) -> Vec<offboard::apply::ChangeRepor
         .build()
         .unwrap();
     let reports = rt.block_on(executor.execute(&f.plan, &|_| {})).unwrap();
-    assert!(executor.journal.lock().unwrap().verify().unwrap().ok());
+    assert!(executor.journal.lock().verify().unwrap().ok());
     reports
 }
 

@@ -15,15 +15,15 @@ pub mod verify;
 pub use crate::connector::retry;
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::future::join_all;
 
 use crate::connector::{Account, Connector, ConnectorError, Restore};
 use crate::journal::{
-    ACTION_INTENT, ACTION_RESULT, ActionIntent, ActionOutcome, ActionResult, Journal, JournalError,
-    TASK_OPEN, Table, TaskOpen,
+    ACTION_INTENT, ACTION_RESULT, ActionIntent, ActionOutcome, ActionResult, JournalError,
+    SharedJournal, TASK_OPEN, Table, TaskOpen,
 };
 use crate::plan::{AccountState, Change, ChangeKind, Plan};
 use crate::policy::{Action, Tier};
@@ -76,7 +76,7 @@ pub fn task_id(person: &str, system: &str) -> String {
 
 pub struct Executor {
     pub targets: BTreeMap<String, Target>,
-    pub journal: Arc<Mutex<Journal>>,
+    pub journal: SharedJournal,
     pub run_id: String,
     /// Changes an earlier (possibly crashed) run already started: their accounts are
     /// expected to differ from the plan's fingerprint.
@@ -84,14 +84,14 @@ pub struct Executor {
 }
 
 impl Executor {
-    fn journal<T: serde::Serialize>(
+    /// Append durably; concurrent changes share commits (see [`SharedJournal`]).
+    async fn journal<T: serde::Serialize>(
         &self,
         table: Table,
         kind: &str,
         body: &T,
     ) -> Result<(), JournalError> {
-        let mut j = self.journal.lock().unwrap_or_else(|e| e.into_inner());
-        j.append(table, kind, body).map(|_| ())
+        self.journal.append(table, kind, body).await.map(|_| ())
     }
 
     /// Execute every account change of `plan`, tier by tier; `on_done` sees each result.
@@ -133,7 +133,7 @@ impl Executor {
                 let error =
                     ConnectorError::permanent(system, "the system is not in the policy any more")
                         .hint("make a new plan");
-                let report = self.record_failure(c, error, 0)?;
+                let report = self.record_failure(c, error, 0).await?;
                 on_done(&report);
                 out.push(report);
             }
@@ -151,7 +151,7 @@ impl Executor {
         results.into_iter().collect()
     }
 
-    fn record_failure(
+    async fn record_failure(
         &self,
         c: &Change,
         error: ConnectorError,
@@ -166,11 +166,11 @@ impl Executor {
             read_back: None,
             unobservable: Vec::new(),
         };
-        self.record_result(&report)?;
+        self.record_result(&report).await?;
         Ok(report)
     }
 
-    fn record_result(&self, r: &ChangeReport) -> Result<(), JournalError> {
+    async fn record_result(&self, r: &ChangeReport) -> Result<(), JournalError> {
         let account_id = r
             .change
             .account
@@ -196,15 +196,18 @@ impl Executor {
                 unobservable: r.unobservable.clone(),
             },
         )
+        .await
     }
 
     async fn run_change(&self, target: &Target, c: &Change) -> Result<ChangeReport, JournalError> {
         let Some(account) = &c.account else {
-            return self.record_failure(
-                c,
-                ConnectorError::permanent(&c.system, "change has no account"),
-                0,
-            );
+            return self
+                .record_failure(
+                    c,
+                    ConnectorError::permanent(&c.system, "change has no account"),
+                    0,
+                )
+                .await;
         };
         let id = change_id(c);
         // Write-ahead: the intent is durable before anything touches the system.
@@ -221,13 +224,14 @@ impl Executor {
                 expected_fingerprint: account.fingerprint.clone(),
                 before: c.before.clone(),
             },
-        )?;
+        )
+        .await?;
 
         let connector = &target.connector;
         let (current, mut attempts) = connector.read_counted(&account.id).await;
         let current = match current {
             Ok(a) => a,
-            Err(e) => return self.record_failure(c, e, attempts),
+            Err(e) => return self.record_failure(c, e, attempts).await,
         };
         // Only actions whose effect is not already visible run; a password reset cannot be
         // seen, so it runs while the account is still active (the planner pairs it with
@@ -257,7 +261,7 @@ impl Executor {
                     read_back: other.as_ref().map(AccountState::of),
                     unobservable: Vec::new(),
                 };
-                self.record_result(&report)?;
+                self.record_result(&report).await?;
                 return Ok(report);
             }
         };
@@ -282,7 +286,7 @@ impl Executor {
                 read_back: Some(AccountState::of(&current)),
                 unobservable: Vec::new(),
             };
-            self.record_result(&report)?;
+            self.record_result(&report).await?;
             return Ok(report);
         }
 
@@ -300,7 +304,7 @@ impl Executor {
                     read_back: None,
                     unobservable: Vec::new(),
                 };
-                self.record_result(&report)?;
+                self.record_result(&report).await?;
                 return Ok(report);
             }
             performed.push(action);
@@ -324,7 +328,7 @@ impl Executor {
                     read_back: None,
                     unobservable: Vec::new(),
                 };
-                self.record_result(&report)?;
+                self.record_result(&report).await?;
                 return Ok(report);
             }
         };
@@ -360,7 +364,7 @@ impl Executor {
             read_back: after.as_ref().map(AccountState::of),
             unobservable,
         };
-        self.record_result(&report)?;
+        self.record_result(&report).await?;
         Ok(report)
     }
 
@@ -373,7 +377,7 @@ impl Executor {
             if known.contains(&id) {
                 continue;
             }
-            self.journal(
+            self.journal.lock().append(
                 Table::Tasks,
                 TASK_OPEN,
                 &TaskOpen {
@@ -400,11 +404,13 @@ impl Executor {
         steps: &[Restore],
     ) -> Result<ChangeReport, JournalError> {
         let Some(account) = &c.account else {
-            return self.record_failure(
-                c,
-                ConnectorError::permanent(&c.system, "change has no account"),
-                0,
-            );
+            return self
+                .record_failure(
+                    c,
+                    ConnectorError::permanent(&c.system, "change has no account"),
+                    0,
+                )
+                .await;
         };
         self.journal(
             Table::Actions,
@@ -420,7 +426,8 @@ impl Executor {
                 "expected_fingerprint": account.fingerprint,
                 "before": c.before,
             }),
-        )?;
+        )
+        .await?;
         let mut attempts = 0;
         for step in steps {
             let (result, n) = target
@@ -429,7 +436,7 @@ impl Executor {
                 .await;
             attempts += n;
             if let Err(e) = result {
-                return self.record_failure(c, e, attempts);
+                return self.record_failure(c, e, attempts).await;
             }
         }
         let (after, n) = target.connector.read_counted(&account.id).await;
@@ -445,18 +452,20 @@ impl Executor {
                 unobservable: Vec::new(),
             },
             Ok(_) => {
-                return self.record_failure(
-                    c,
-                    ConnectorError::permanent(
-                        &c.system,
-                        "read-back does not show the account enabled",
-                    ),
-                    attempts,
-                );
+                return self
+                    .record_failure(
+                        c,
+                        ConnectorError::permanent(
+                            &c.system,
+                            "read-back does not show the account enabled",
+                        ),
+                        attempts,
+                    )
+                    .await;
             }
-            Err(e) => return self.record_failure(c, e, attempts),
+            Err(e) => return self.record_failure(c, e, attempts).await,
         };
-        self.record_result(&report)?;
+        self.record_result(&report).await?;
         Ok(report)
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -254,7 +254,7 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
 
     let executor = Executor {
         targets,
-        journal: Arc::new(Mutex::new(journal)),
+        journal: crate::journal::SharedJournal::new(journal),
         run_id: run_id.clone(),
         touched,
     };
@@ -310,7 +310,7 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
 }
 
 fn lock(executor: &Executor) -> std::sync::MutexGuard<'_, crate::journal::Journal> {
-    executor.journal.lock().unwrap_or_else(|e| e.into_inner())
+    executor.journal.lock()
 }
 
 pub fn journal_error(e: crate::journal::JournalError) -> Exit {

@@ -6,7 +6,6 @@
 //! The rollback is itself a journaled run, confirmed with a literal `yes`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Args;
@@ -200,7 +199,7 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
             None,
             crate::apply::retry::RetryPolicy::default(),
         )?,
-        journal: Arc::new(Mutex::new(journal)),
+        journal: crate::journal::SharedJournal::new(journal),
         run_id: run_id.clone(),
         touched: Default::default(),
     };
@@ -242,7 +241,6 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
     executor
         .journal
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
         .append(
             Table::Runs,
             RUN_FINISH,

@@ -9,8 +9,11 @@
 //!
 //! The storage is behind plain functions on [`Journal`] so another SQL backend can follow.
 
+mod group;
 mod lock;
 mod records;
+
+pub use group::SharedJournal;
 
 use std::path::{Path, PathBuf};
 
@@ -57,6 +60,15 @@ pub enum JournalError {
     },
     #[error("journal record {seq} is not readable: {message}")]
     Corrupt { seq: i64, message: String },
+    #[error("journal {path}: {message}")]
+    Write { path: String, message: String },
+}
+
+fn to_body<T: Serialize>(body: &T) -> Result<String, JournalError> {
+    serde_json::to_string(body).map_err(|e| JournalError::Corrupt {
+        seq: -1,
+        message: e.to_string(),
+    })
 }
 
 /// One stored record, as read back.
@@ -158,10 +170,17 @@ impl Journal {
         kind: &str,
         body: &T,
     ) -> Result<i64, JournalError> {
-        let body = serde_json::to_string(body).map_err(|e| JournalError::Corrupt {
-            seq: -1,
-            message: e.to_string(),
-        })?;
+        let body = to_body(body)?;
+        let seqs = self.append_batch(&[(table, kind.to_string(), body)])?;
+        Ok(seqs[0])
+    }
+
+    /// Append records in order, in one transaction (one fsync), and return their sequence
+    /// numbers. Bodies are JSON text.
+    pub fn append_batch(
+        &mut self,
+        records: &[(Table, String, String)],
+    ) -> Result<Vec<i64>, JournalError> {
         let at = Timestamp::now().to_string();
         let path = self.path.display().to_string();
         let sql = |source| JournalError::Sql {
@@ -172,29 +191,45 @@ impl Journal {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let last: Option<(i64, String)> = tx
-            .query_row(
-                "SELECT seq, hash FROM (SELECT seq, hash FROM runs UNION ALL SELECT seq, hash FROM actions UNION ALL SELECT seq, hash FROM tasks) ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+        // The newest record of each table by primary key (an index lookup each), then the
+        // newest of those: the head of the chain.
+        let mut head: Option<(i64, String)> = None;
+        for t in [Table::Runs, Table::Actions, Table::Tasks] {
+            let last: Option<(i64, String)> = tx
+                .query_row(
+                    &format!(
+                        "SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1",
+                        t.name()
+                    ),
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(sql)?;
+            if let Some(last) = last
+                && head.as_ref().is_none_or(|h| last.0 > h.0)
+            {
+                head = Some(last);
+            }
+        }
+        let (mut seq, mut prev) = head.unwrap_or((0, GENESIS.to_string()));
+        let mut seqs = Vec::with_capacity(records.len());
+        for (table, kind, body) in records {
+            seq += 1;
+            let hash = record_hash(seq, *table, kind, &at, body, &prev);
+            tx.execute(
+                &format!(
+                    "INSERT INTO {} (seq, kind, at, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    table.name()
+                ),
+                params![seq, kind, at, body, prev, hash],
             )
-            .optional()
             .map_err(sql)?;
-        let (seq, prev) = match last {
-            Some((seq, hash)) => (seq + 1, hash),
-            None => (1, GENESIS.to_string()),
-        };
-        let hash = record_hash(seq, table, kind, &at, &body, &prev);
-        tx.execute(
-            &format!(
-                "INSERT INTO {} (seq, kind, at, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                table.name()
-            ),
-            params![seq, kind, at, body, prev, hash],
-        )
-        .map_err(sql)?;
+            seqs.push(seq);
+            prev = hash;
+        }
         tx.commit().map_err(sql)?;
-        Ok(seq)
+        Ok(seqs)
     }
 
     /// Every record of every table, in sequence order.

@@ -1,0 +1,103 @@
+//! Group commit: many concurrent changes share one journal, and one fsync per batch.
+//!
+//! Apply journals an intent before touching a system and a result after, each durable
+//! before the change proceeds. Committing every record on its own costs an fsync each, and
+//! at dozens of changes in flight the journal, not the systems, set the pace. A writer
+//! thread instead takes every record waiting, commits them in one transaction, then wakes
+//! each caller: nobody proceeds before their record is on disk, and the fsync is shared.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use super::{Journal, JournalError, Table, to_body};
+
+/// One record waiting for the writer, and where to report its sequence number.
+struct Pending {
+    record: (Table, String, String),
+    done: oneshot::Sender<Result<i64, String>>,
+}
+
+/// A journal shared by concurrent tasks: async appends are group-committed, and
+/// [`SharedJournal::lock`] gives direct access for everything else.
+pub struct SharedJournal {
+    journal: Arc<Mutex<Journal>>,
+    path: String,
+    queue: mpsc::Sender<Pending>,
+}
+
+impl SharedJournal {
+    pub fn new(journal: Journal) -> Self {
+        let path = journal.path().display().to_string();
+        let journal = Arc::new(Mutex::new(journal));
+        let (queue, waiting) = mpsc::channel::<Pending>();
+        let writer = journal.clone();
+        // The writer ends when the last sender (this handle) is dropped.
+        std::thread::spawn(move || {
+            while let Ok(first) = waiting.recv() {
+                let mut batch = vec![first];
+                batch.extend(waiting.try_iter());
+                let (records, done): (Vec<_>, Vec<_>) =
+                    batch.into_iter().map(|p| (p.record, p.done)).unzip();
+                let result = lock(&writer).append_batch(&records);
+                match result {
+                    Ok(seqs) => {
+                        for (tx, seq) in done.into_iter().zip(seqs) {
+                            let _ = tx.send(Ok(seq));
+                        }
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        for tx in done {
+                            let _ = tx.send(Err(message.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        SharedJournal {
+            journal,
+            path,
+            queue,
+        }
+    }
+
+    /// The journal itself, for reads and for records written outside apply's hot path.
+    pub fn lock(&self) -> MutexGuard<'_, Journal> {
+        lock(&self.journal)
+    }
+
+    /// Append one record durably, sharing the commit with whatever else is waiting.
+    pub async fn append<T: Serialize>(
+        &self,
+        table: Table,
+        kind: &str,
+        body: &T,
+    ) -> Result<i64, JournalError> {
+        let (done, result) = oneshot::channel();
+        let pending = Pending {
+            record: (table, kind.to_string(), to_body(body)?),
+            done,
+        };
+        let failed = |message: String| JournalError::Write {
+            path: self.path.clone(),
+            message,
+        };
+        self.queue
+            .send(pending)
+            .map_err(|_| failed("the journal writer stopped".into()))?;
+        match result.await {
+            Ok(Ok(seq)) => Ok(seq),
+            Ok(Err(message)) => Err(failed(message)),
+            Err(_) => Err(failed("the journal writer stopped".into())),
+        }
+    }
+}
+
+/// A poisoned lock means a panic elsewhere mid-append; SQLite rolled that transaction back,
+/// so the journal itself is consistent.
+fn lock(journal: &Mutex<Journal>) -> MutexGuard<'_, Journal> {
+    journal.lock().unwrap_or_else(|e| e.into_inner())
+}
