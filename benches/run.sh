@@ -29,14 +29,19 @@ AT=2026-11-23T09:00:00Z
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -m)"
 
-measure() { # label, command...: prints "label: S s, M MB" and leaves the seconds in $SECS
+measure() { # label, command...: runs it 3 times, prints "label: S s, M MB" (median time, largest
+            # peak RSS) and leaves the median seconds in $SECS
     local label=$1; shift
-    local out tmp
-    tmp=$(mktemp)
-    /usr/bin/time -f "%e %M" -o "$tmp" "$@" >/dev/null 2>&1 || true # audit exits 2 on findings
-    out=$(tail -1 "$tmp"); rm -f "$tmp"
-    SECS=${out%% *}
-    printf "  %-34s %7.2f s  %6.0f MB peak RSS\n" "$label" "$SECS" "$(echo "${out##* } / 1024" | bc -l)"
+    local tmp runs=()
+    local rss=0
+    for _ in 1 2 3; do
+        tmp=$(mktemp)
+        /usr/bin/time -f "%e %M" -o "$tmp" "$@" >/dev/null 2>&1 || true # audit exits 2 on findings
+        read -r secs kb < <(tail -1 "$tmp"); rm -f "$tmp"
+        runs+=("$secs"); [ "$kb" -gt "$rss" ] && rss=$kb
+    done
+    SECS=$(printf "%s\n" "${runs[@]}" | sort -n | sed -n 2p)
+    printf "  %-34s %7.2f s  %6.0f MB peak RSS  (median of 3: %s)\n" "$label" "$SECS" "$(echo "$rss / 1024" | bc -l)" "${runs[*]}"
 }
 
 for scale in "${scales[@]}"; do
@@ -57,10 +62,9 @@ for scale in "${scales[@]}"; do
     plan_secs=$SECS
     measure "offboard audit --format json" $OFFBOARD -C "$dir" -q audit --at $AT --format json --output "$dir/audit.json"
     audit_secs=$SECS
-    start=$(date +%s.%N)
+    measure "DuckDB reference (python)" "$VENV/bin/python" benches/reference.py "$dir" $AT
+    ref_secs=$SECS
     "$VENV/bin/python" benches/reference.py "$dir" $AT > "$dir/reference.jsonl" 2>/dev/null
-    ref_secs=$(echo "$(date +%s.%N) - $start" | bc -l)
-    printf "  %-34s %7.2f s\n" "DuckDB reference (python)" "$ref_secs"
     python3 - "$dir" <<'PY'
 import json, sys
 d = sys.argv[1]

@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 
 use offboard::policy;
 
+// The same allocator as the `offboard` binary, so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TIERS: &[&str] = &[
     "identity-provider",
     "directory",

@@ -541,10 +541,21 @@ fn matching_roles(
     now: Timestamp,
 ) -> Result<Vec<usize>, AuditError> {
     let person = &roster.people[i];
-    let ctx = context::person(person, None);
+    // Most role conditions are read straight from the row; the rhai context is built only
+    // for one that needs it.
+    let fields = context::PersonFields(person);
+    let mut ctx = None;
     let mut matched = Vec::new();
     for (r, role) in policy.roles.iter().enumerate() {
-        match role.condition.value.eval(&ctx, None, now) {
+        let result = match role.condition.value.eval_fields(&fields) {
+            Some(b) => Ok(b),
+            None => role.condition.value.eval(
+                ctx.get_or_insert_with(|| context::person(person, None)),
+                None,
+                now,
+            ),
+        };
+        match result {
             Ok(true) => matched.push(r),
             Ok(false) => {}
             Err(e) => {

@@ -4,7 +4,7 @@ use rhai::{Dynamic, Map};
 
 use crate::connector::Account;
 use crate::roster::Person;
-use crate::rules::{AccountContext, PersonContext};
+use crate::rules::{AccountContext, Field, PersonContext, Source};
 
 fn text(s: &str) -> Dynamic {
     Dynamic::from(s.to_string())
@@ -47,6 +47,34 @@ pub fn person(p: &Person, end_of_last_day: Option<jiff::Timestamp>) -> PersonCon
         m.entry(k.as_str().into()).or_insert_with(|| text(v));
     }
     PersonContext::new(m)
+}
+
+/// `person.*` read straight from the roster row: the same values [`person`] puts in the map,
+/// for the fast evaluator, so that evaluating many people's conditions builds no maps.
+pub struct PersonFields<'a>(pub &'a Person);
+
+impl Source for PersonFields<'_> {
+    fn field(&self, name: &str) -> Option<Field<'_>> {
+        let p = self.0;
+        Some(match name {
+            "employee_id" => Field::Text(&p.employee_id),
+            "email" => Field::Text(&p.email),
+            "username" => Field::Text(&p.username),
+            "name" => Field::Text(&p.name),
+            "department" => Field::Text(&p.department),
+            "title" => Field::Text(&p.title),
+            "manager_email" => Field::Text(&p.manager_email),
+            "location" => Field::Text(&p.location),
+            "employment" => Field::Text(p.employment.as_str()),
+            "status" => Field::Text(p.status.as_str()),
+            "termination_type" => Field::Text(p.termination_type.map_or("", |t| t.as_str())),
+            "legal_hold" => Field::Bool(p.legal_hold),
+            "is_leaver" => Field::Bool(p.is_leaver()),
+            // Timestamps and the formatted date: the full context handles them.
+            "termination_at" | "last_day" | "last_day_end" => Field::Other,
+            other => Field::Text(p.extra.get(other)?),
+        })
+    }
 }
 
 /// `account.*` for account-level conditions.

@@ -43,11 +43,83 @@ pub(super) enum Var {
     Account,
 }
 
-/// A value as the fast path sees it (strings are reference-counted, so cheap to hold).
+/// A field as a [`Source`] gives it.
+pub enum Field<'a> {
+    Text(&'a str),
+    Bool(bool),
+    /// Anything else (numbers, timestamps, unit): the fast path steps aside.
+    Other,
+}
+
+/// Where the fast path reads `person.*` (or `account.*`) fields: a rhai map, or the typed
+/// record the map would be built from, which spares building the map at all.
+pub trait Source {
+    /// `None` when the field does not exist (rhai then reports it).
+    fn field(&self, name: &str) -> Option<Field<'_>>;
+
+    /// Whether a text field equals `text`; `None` when it is missing or not text.
+    fn text_eq(&self, name: &str, text: &str) -> Option<bool> {
+        match self.field(name)? {
+            Field::Text(s) => Some(s == text),
+            _ => None,
+        }
+    }
+
+    /// A string field held as a rhai value (how a map keeps its text).
+    fn shared_text(&self, _name: &str) -> Option<ImmutableString> {
+        None
+    }
+
+    /// A list field (`account.groups`), when the source has lists.
+    fn list(&self, _name: &str) -> Option<&Dynamic> {
+        None
+    }
+}
+
+impl Source for Map {
+    fn field(&self, name: &str) -> Option<Field<'_>> {
+        // Text stays inside the map's values (see `text_eq` and `shared_text`).
+        Some(match self.get(name)?.as_bool() {
+            Ok(b) => Field::Bool(b),
+            Err(_) => Field::Other,
+        })
+    }
+
+    fn text_eq(&self, name: &str, text: &str) -> Option<bool> {
+        let value = self.get(name)?.as_immutable_string_ref().ok()?;
+        Some(value.as_str() == text)
+    }
+
+    fn shared_text(&self, name: &str) -> Option<ImmutableString> {
+        let value = self.get(name)?.as_immutable_string_ref().ok()?;
+        Some(value.clone())
+    }
+
+    fn list(&self, name: &str) -> Option<&Dynamic> {
+        self.get(name).filter(|v| v.is_array())
+    }
+}
+
+/// A value as the fast path sees it.
 enum Value<'a> {
-    Text(ImmutableString),
+    Text(Text<'a>),
     Bool(bool),
     List(&'a Dynamic),
+}
+
+/// Text borrowed from a typed source or a literal, or shared out of a rhai map.
+enum Text<'a> {
+    Borrowed(&'a str),
+    Shared(ImmutableString),
+}
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Shared(s) => s.as_str(),
+        }
+    }
 }
 
 impl Expr {
@@ -60,14 +132,14 @@ impl Expr {
     }
 
     /// `Some(result)`, or `None` when rhai must decide (see the module docs).
-    pub(super) fn eval(&self, person: &Map, account: Option<&Map>) -> Option<bool> {
+    pub(super) fn eval(&self, person: &dyn Source, account: Option<&dyn Source>) -> Option<bool> {
         Ctx { person, account }.boolean(self)
     }
 }
 
 struct Ctx<'a> {
-    person: &'a Map,
-    account: Option<&'a Map>,
+    person: &'a dyn Source,
+    account: Option<&'a dyn Source>,
 }
 
 impl<'a> Ctx<'a> {
@@ -91,7 +163,7 @@ impl<'a> Ctx<'a> {
                     return None;
                 };
                 match self.value(haystack)? {
-                    Value::Text(s) => Value::Bool(s.contains(needle.as_str())),
+                    Value::Text(s) => Value::Bool(s.as_str().contains(needle.as_str())),
                     Value::List(list) => {
                         let items = list.as_array_ref().ok()?;
                         let mut found = false;
@@ -105,29 +177,31 @@ impl<'a> Ctx<'a> {
                     Value::Bool(_) => return None,
                 }
             }
-            Expr::Field(var, name) => {
-                let v = self.field(*var, name)?;
-                if let Ok(b) = v.as_bool() {
-                    Value::Bool(b)
-                } else if let Ok(s) = v.as_immutable_string_ref() {
-                    Value::Text(s.clone())
-                } else if v.is_array() {
-                    Value::List(v)
-                } else {
-                    return None;
-                }
-            }
-            Expr::Text(s) => Value::Text(s.clone()),
+            Expr::Field(var, name) => self.field(*var, name)?,
+            Expr::Text(s) => Value::Text(Text::Borrowed(s.as_str())),
             Expr::Bool(b) => Value::Bool(*b),
         })
     }
 
-    fn field(&self, var: Var, name: &str) -> Option<&'a Dynamic> {
+    fn source(&self, var: Var) -> Option<&'a dyn Source> {
         match var {
-            Var::Person => self.person,
-            Var::Account => self.account?,
+            Var::Person => Some(self.person),
+            Var::Account => self.account,
         }
-        .get(name)
+    }
+
+    fn field(&self, var: Var, name: &str) -> Option<Value<'a>> {
+        let source = self.source(var)?;
+        if let Some(list) = source.list(name) {
+            return Some(Value::List(list));
+        }
+        match source.field(name)? {
+            Field::Text(s) => Some(Value::Text(Text::Borrowed(s))),
+            Field::Bool(b) => Some(Value::Bool(b)),
+            Field::Other => source
+                .shared_text(name)
+                .map(|s| Value::Text(Text::Shared(s))),
+        }
     }
 
     fn equal(&self, a: &'a Expr, b: &'a Expr) -> Option<bool> {
@@ -135,14 +209,10 @@ impl<'a> Ctx<'a> {
         if let (Expr::Field(var, name), Expr::Text(text))
         | (Expr::Text(text), Expr::Field(var, name)) = (a, b)
         {
-            let value = self.field(*var, name)?;
-            return value
-                .as_immutable_string_ref()
-                .ok()
-                .map(|s| s.as_str() == text.as_str());
+            return self.source(*var)?.text_eq(name, text);
         }
         match (self.value(a)?, self.value(b)?) {
-            (Value::Text(x), Value::Text(y)) => Some(x == y),
+            (Value::Text(x), Value::Text(y)) => Some(x.as_str() == y.as_str()),
             (Value::Bool(x), Value::Bool(y)) => Some(x == y),
             _ => None,
         }

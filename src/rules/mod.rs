@@ -10,6 +10,8 @@
 
 mod fast;
 
+pub use fast::{Field, Source};
+
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -138,6 +140,13 @@ impl Condition {
         })
     }
 
+    /// Evaluate straight from typed fields, without building a context; `None` when the
+    /// condition is outside the fast subset or a value is not what it expects, and the
+    /// caller must evaluate with a full context.
+    pub fn eval_fields(&self, person: &dyn fast::Source) -> Option<bool> {
+        self.fast.as_ref()?.eval(person, None)
+    }
+
     pub fn source(&self) -> &str {
         &self.source
     }
@@ -155,7 +164,10 @@ impl Condition {
         now: jiff::Timestamp,
     ) -> Result<bool, EvalError> {
         if let Some(fast) = &self.fast
-            && let Some(result) = fast.eval(&person.0.map, account.map(|a| &*a.0.map))
+            && let Some(result) = fast.eval(
+                &*person.0.map,
+                account.map(|a| &*a.0.map as &dyn fast::Source),
+            )
         {
             return Ok(result);
         }
