@@ -93,3 +93,63 @@ pub fn account(system: &str, a: &Account) -> AccountContext {
     m.insert("last_login".into(), opt_ts(a.last_login));
     AccountContext::new(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roster::{Employment, Status, TerminationType};
+    use crate::rules::Condition;
+
+    fn someone(extra: &[(&str, &str)]) -> Person {
+        Person {
+            employee_id: "E1".into(),
+            email: "ann@acme.example".into(),
+            username: "ann".into(),
+            name: "Ann Lee".into(),
+            department: "Sales".into(),
+            title: "".into(),
+            manager_email: "bo@acme.example".into(),
+            employment: Employment::Contractor,
+            status: Status::Terminated,
+            termination_type: Some(TerminationType::Involuntary),
+            termination_at: None,
+            last_day: None,
+            legal_hold: true,
+            location: "remote".into(),
+            extra: extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            line: 2,
+        }
+    }
+
+    /// Reading the row directly gives what the rhai map gives, field by field.
+    #[test]
+    fn person_fields_agree_with_the_person_map() {
+        let p = someone(&[("cost_center", "CC-7"), ("department", "shadowed")]);
+        let map = person(&p, None);
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        for source in [
+            "person.department == \"Sales\"",
+            "person.title == \"\"",
+            "person.employment == \"contractor\"",
+            "person.status == \"terminated\"",
+            "person.termination_type == \"involuntary\"",
+            "person.legal_hold && person.is_leaver",
+            "person.cost_center == \"CC-7\"",
+            "person.location != \"office\" && person.manager_email == \"bo@acme.example\"",
+            "\"Lee\" in person.name",
+        ] {
+            let c = Condition::compile("rule t", source).unwrap();
+            let direct = c.eval_fields(&PersonFields(&p));
+            assert_eq!(direct, Some(true), "{source}");
+            assert_eq!(c.eval(&map, None, now), Ok(true), "{source}");
+        }
+        // Timestamps, and fields the row does not have, are left to the full context.
+        for source in ["person.termination_at == \"x\"", "person.nope == \"x\""] {
+            let c = Condition::compile("rule t", source).unwrap();
+            assert_eq!(c.eval_fields(&PersonFields(&p)), None, "{source}");
+        }
+    }
+}

@@ -352,6 +352,107 @@ mod tests {
         PersonContext::new(map)
     }
 
+    /// Conditions from the fast subset's grammar over a few fields of every kind: text,
+    /// bool, number, list, and one that does not exist.
+    fn subset_condition() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let field = prop::sample::select(vec![
+            "person.department",
+            "person.flag",
+            "person.count",
+            "person.groups",
+            "person.missing",
+            "account.groups",
+            "account.status",
+        ]);
+        let literal =
+            prop::sample::select(vec!["\"Sales\"", "\"admins\"", "\"\"", "true", "false"]);
+        let atom = prop_oneof![
+            field.prop_map(str::to_string),
+            literal.prop_map(str::to_string)
+        ];
+        atom.prop_recursive(4, 24, 2, |inner| {
+            prop_oneof![
+                (
+                    inner.clone(),
+                    prop::sample::select(vec!["==", "!=", "&&", "||", "in"]),
+                    inner.clone()
+                )
+                    .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+                inner.prop_map(|a| format!("!{a}")),
+            ]
+        })
+    }
+
+    fn sample_person(department: &str, flag: bool, groups: &[&str]) -> PersonContext {
+        let list = Dynamic::from_array(
+            groups
+                .iter()
+                .map(|g| Dynamic::from(g.to_string()))
+                .collect(),
+        );
+        person(&[
+            ("department", department.to_string().into()),
+            ("flag", flag.into()),
+            ("count", Dynamic::from(3_i64)),
+            ("groups", list),
+        ])
+    }
+
+    proptest::proptest! {
+        /// The fast path never decides differently from rhai: whenever it answers, rhai
+        /// gives the same answer (and where rhai fails, the fast path steps aside).
+        #[test]
+        fn fast_path_agrees_with_rhai(
+            source in subset_condition(),
+            department in proptest::sample::select(vec!["Sales", "IT", ""]),
+            flag in proptest::bool::ANY,
+            groups in proptest::sample::subsequence(vec!["admins", "Sales", "x"], 0..3),
+        ) {
+            let Ok(fast) = Condition::compile("rule t", &source) else { return Ok(()) };
+            let slow = Condition { fast: None, ..fast.clone() };
+            proptest::prop_assert!(fast.fast.is_some(), "{source} is in the subset");
+            let person = sample_person(department, flag, &groups);
+            let mut account = Map::new();
+            account.insert("groups".into(), Dynamic::from_array(vec![Dynamic::from("admins".to_string())]));
+            account.insert("status".into(), Dynamic::from("active".to_string()));
+            let account = AccountContext::new(account);
+            let now = jiff::Timestamp::UNIX_EPOCH;
+            for acct in [None, Some(&account)] {
+                let quick = fast.fast.as_ref().and_then(|f| {
+                    f.eval(&*person.0.map, acct.map(|a| &*a.0.map as &dyn fast::Source))
+                });
+                if let Some(answer) = quick {
+                    proptest::prop_assert_eq!(slow.eval(&person, acct, now), Ok(answer), "{}", source);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_answers_the_common_forms() {
+        let p = sample_person("Sales", false, &["admins"]);
+        for (source, expected) in [
+            ("person.department == \"Sales\"", true),
+            ("person.department != \"Sales\" || person.flag", false),
+            ("!person.flag && \"admins\" in person.groups", true),
+            ("\"ale\" in person.department", true),
+        ] {
+            let c = Condition::compile("rule t", source).unwrap();
+            let quick = c.fast.as_ref().and_then(|f| f.eval(&*p.0.map, None));
+            assert_eq!(quick, Some(expected), "{source}");
+        }
+        // A number or a missing field: rhai decides (and reports the missing one).
+        for source in ["person.count == \"3\"", "person.missing == \"x\""] {
+            let c = Condition::compile("rule t", source).unwrap();
+            assert_eq!(
+                c.fast.as_ref().and_then(|f| f.eval(&*p.0.map, None)),
+                None,
+                "{source}"
+            );
+        }
+    }
+
     #[test]
     fn evaluates_against_person() {
         let c = Condition::compile("rule \"sales\"", "person.department == \"Sales\"").unwrap();

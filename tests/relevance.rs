@@ -1,0 +1,143 @@
+//! `plan` and `audit` read every account but keep only those that can matter (the keep
+//! filters in `reconcile::plan_relevance` and `audit::relevance`). These tests hold them to
+//! their promise on a generated organisation with every kind of noise (orphans, disputed
+//! accounts, excess groups, dormant logins, exemptions, legal holds): the plan and the
+//! audit made from the kept accounts equal those made from all of them.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Command;
+
+use offboard::audit::{self, AuditInput};
+use offboard::connector::{self, Observed};
+use offboard::policy::{self, Policy};
+use offboard::reconcile::{self, PlanInput};
+use offboard::roster::{self, Roster};
+
+fn generated_org(dir: &Path) -> (Policy, Roster) {
+    let status = Command::new(env!("CARGO_BIN_EXE_offboard-gen"))
+        .args(["--people", "1500", "--accounts", "15000", "--systems", "6"])
+        .args(["--rules", "12", "--seed", "7", "--out"])
+        .arg(dir)
+        .status()
+        .expect("offboard-gen runs");
+    assert!(status.success());
+    let policy = policy::load_dir(&dir.join("policies"), dir).expect("generated policy is valid");
+    let roster = roster::load(
+        policy.people.as_ref().expect("people source"),
+        dir,
+        &policy.defaults.timezone,
+    )
+    .expect("generated roster is valid");
+    (policy, roster)
+}
+
+fn refresh(policy: &Policy, root: &Path, keep: Option<&offboard::connector::Keep<'_>>) -> Observed {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        match keep {
+            Some(keep) => connector::refresh_keeping(policy, root, &|_| {}, keep).await,
+            None => connector::refresh(policy, root, &|_| {}).await,
+        }
+    })
+}
+
+fn now() -> jiff::Timestamp {
+    "2026-11-23T09:00:00Z".parse().expect("timestamp")
+}
+
+fn plan(
+    policy: &Policy,
+    roster: &Roster,
+    observed: &Observed,
+    only: Option<&[usize]>,
+) -> offboard::plan::Plan {
+    reconcile::plan(&PlanInput {
+        policy,
+        roster,
+        observed,
+        now: now(),
+        only,
+        known_tasks: None,
+        git_commit: None,
+        dirty: None,
+    })
+    .expect("plan")
+}
+
+#[test]
+fn plan_from_kept_accounts_equals_plan_from_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (policy, roster) = generated_org(dir.path());
+    let all = refresh(&policy, dir.path(), None);
+    let keep = reconcile::plan_relevance(&policy, &roster, None);
+    let kept = refresh(&policy, dir.path(), Some(&keep));
+
+    let total: usize = all.systems.values().map(|s| s.accounts.len()).sum();
+    let retained: usize = kept.systems.values().map(|s| s.accounts.len()).sum();
+    assert!(
+        retained * 4 < total,
+        "the filter should drop most accounts: kept {retained} of {total}"
+    );
+    for (name, snapshot) in &kept.systems {
+        assert_eq!(snapshot.total, all.systems[name].accounts.len(), "{name}");
+        assert_eq!(
+            snapshot.fingerprint, all.systems[name].fingerprint,
+            "{name}"
+        );
+    }
+
+    let from_all = plan(&policy, &roster, &all, None);
+    assert!(!from_all.changes.is_empty() && !from_all.notes.is_empty());
+    assert_eq!(plan(&policy, &roster, &kept, None), from_all);
+}
+
+#[test]
+fn plan_for_some_people_from_kept_accounts_equals_plan_from_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (policy, roster) = generated_org(dir.path());
+    let all = refresh(&policy, dir.path(), None);
+    // A few leavers and a stayer, as `plan -p` would select them (sorted roster indices).
+    let mut only: Vec<usize> = roster
+        .people
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.is_leaver())
+        .map(|(i, _)| i)
+        .take(3)
+        .collect();
+    only.push(0);
+    only.sort_unstable();
+    let keep = reconcile::plan_relevance(&policy, &roster, Some(&only));
+    let kept = refresh(&policy, dir.path(), Some(&keep));
+
+    let from_all = plan(&policy, &roster, &all, Some(&only));
+    assert!(!from_all.changes.is_empty());
+    assert_eq!(plan(&policy, &roster, &kept, Some(&only)), from_all);
+}
+
+#[test]
+fn audit_from_kept_accounts_equals_audit_from_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (policy, roster) = generated_org(dir.path());
+    let all = refresh(&policy, dir.path(), None);
+    let keep = audit::relevance(&policy, &roster, now());
+    let kept = refresh(&policy, dir.path(), Some(&keep));
+
+    let offboarded = HashSet::new();
+    let input = |observed| AuditInput {
+        policy: &policy,
+        roster: &roster,
+        observed,
+        now: now(),
+        offboarded: &offboarded,
+        systems: &[],
+    };
+    let from_all = audit::audit(&input(&all)).expect("audit");
+    let kinds: HashSet<_> = from_all.findings.iter().map(|f| f.kind).collect();
+    assert!(
+        kinds.len() >= 5,
+        "the generated organisation should show most kinds of finding: {kinds:?}"
+    );
+    assert_eq!(audit::audit(&input(&kept)).expect("audit"), from_all);
+}
