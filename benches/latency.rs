@@ -22,8 +22,9 @@ const SYSTEMS: usize = 10;
 const PER_SYSTEM: usize = 1000;
 const LATENCY_MS: u64 = 20;
 const CONCURRENCY: usize = 8;
-/// Requests per change: read (GET user), PATCH, read-back (GET user).
-const REQUESTS_PER_CHANGE: usize = 3;
+/// Requests per change: a conditional PATCH (If-Match the planned version) and the
+/// read-back (GET user). The pre-read is needed only when the PATCH finds a change.
+const REQUESTS_PER_CHANGE: usize = 2;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

@@ -81,7 +81,7 @@ async fn main() {
         );
     }
 
-    // Apply: disable the first APPLY users through the executor (read, PATCH, read-back).
+    // Apply: disable the first APPLY users through the executor (conditional PATCH, read-back).
     let c = connector(&url, 500);
     let snapshot = SystemSnapshot::new(c.list_accounts().await.unwrap());
     let by_id: BTreeMap<&str, _> = snapshot
@@ -130,8 +130,9 @@ async fn main() {
             .all(|r| r.outcome == offboard::journal::ActionOutcome::Done)
     );
     let ours = APPLY as f64 / s;
+    let calls = reports.iter().map(|r| r.attempts as f64).sum::<f64>() / reports.len() as f64;
     println!(
-        "apply {APPLY} disables via offboard (read, PATCH If-Match, read-back, journal), concurrency {CONCURRENCY}: {s:.2} s ({ours:.0} accounts/s)"
+        "apply {APPLY} disables via offboard (PATCH If-Match the planned version, read-back, journal), concurrency {CONCURRENCY}: {s:.2} s ({ours:.0} accounts/s, {calls:.2} requests per account)"
     );
 
     // Baseline: a plain HTTP client doing PATCH + GET per user on the next APPLY users.

@@ -425,3 +425,121 @@ fn canary_secret_never_appears_in_output_or_files() {
     }
     scan(dir);
 }
+
+/// Apply disables with a PATCH conditional on the planned version (If-Match) and reads
+/// nothing first; an account changed after the plan makes that PATCH fail with 412, and
+/// apply then reads it, sees the change and refuses it as stale, leaving it active.
+#[test]
+fn conditional_disable_skips_the_pre_read_and_refuses_a_changed_account() {
+    use offboard::apply::retry::{RetryPolicy, Retrying};
+    use offboard::apply::{Executor, Target};
+    use offboard::connector::Connector;
+    use offboard::connector::scim::{Scim, Token};
+    use offboard::journal::{ActionOutcome, Journal, SharedJournal};
+    use offboard::policy::{Action, ScimConnector, SecretRef, Tier};
+    use std::sync::Arc;
+
+    if common::skip_real_servers("scim conditional disable") {
+        return;
+    }
+    let server = ScimServer::start();
+    let url = server.url("okta");
+    let client = ScimClient::new(&url);
+    let rt = rt();
+    let (kept, changed) = rt.block_on(async {
+        (
+            client.create_user("kept", "kept@acme.example", true).await,
+            client
+                .create_user("changed", "changed@acme.example", true)
+                .await,
+        )
+    });
+    let cfg = ScimConnector {
+        url: url.clone(),
+        token: SecretRef::Env("UNUSED".into()),
+        page_size: 100,
+        timeout: jiff::SignedDuration::from_secs(10),
+        hard_delete: false,
+        manage_groups: false,
+        user_attribute: "userName".into(),
+    };
+    let scim = Scim::new(
+        "okta",
+        &cfg,
+        Token::new(common::SCIM_TOKEN),
+        vec![Action::Disable],
+    )
+    .unwrap();
+    let accounts = rt.block_on(scim.list_accounts()).unwrap();
+    let changes: Vec<_> = accounts
+        .iter()
+        .map(|a| {
+            assert!(a.version().is_some(), "scim2-server reports meta.version");
+            common::change_for(
+                "okta",
+                Tier::IdentityProvider,
+                a,
+                vec![Action::Disable],
+                None,
+            )
+        })
+        .collect();
+    let plan = common::plan_of(changes);
+
+    // Someone edits one account after the plan was made.
+    rt.block_on(client.request(
+        reqwest::Method::PATCH,
+        &format!("Users/{changed}"),
+        Some(serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "Renamed"}]
+        })),
+    ));
+
+    let dir = tempfile::tempdir().unwrap();
+    let dynamic: Arc<dyn Connector> = Arc::new(scim);
+    let executor = Executor {
+        targets: [(
+            "okta".to_string(),
+            Target {
+                connector: Retrying::new(dynamic, RetryPolicy::default()),
+                concurrency: 2,
+            },
+        )]
+        .into(),
+        journal: SharedJournal::new(Journal::open(&dir.path().join("j.db")).unwrap()),
+        run_id: "test".into(),
+        touched: Default::default(),
+    };
+    let reports = rt.block_on(executor.execute(&plan, &|_| {})).unwrap();
+    let report = |id: &str| {
+        reports
+            .iter()
+            .find(|r| r.change.account.as_ref().is_some_and(|a| a.id == id))
+            .unwrap()
+    };
+    let ok = report(&kept);
+    assert_eq!(ok.outcome, ActionOutcome::Done);
+    assert_eq!(
+        ok.attempts, 2,
+        "conditional PATCH and read-back, no pre-read"
+    );
+    let stale = report(&changed);
+    assert_eq!(stale.outcome, ActionOutcome::SkippedStale);
+    assert_eq!(
+        stale.attempts, 2,
+        "refused PATCH, then the read that saw the change"
+    );
+
+    let active = |id: &str| {
+        rt.block_on(client.user(id))
+            .and_then(|u| u.get("active").and_then(serde_json::Value::as_bool))
+    };
+    assert_eq!(active(&kept), Some(false));
+    assert_eq!(
+        active(&changed),
+        Some(true),
+        "a changed account is not touched"
+    );
+    assert!(executor.journal.lock().verify().unwrap().ok());
+}

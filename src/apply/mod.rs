@@ -20,7 +20,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use futures::future::join_all;
 
-use crate::connector::{Account, Connector, ConnectorError, Restore};
+use crate::connector::{Account, Conditional, Connector, ConnectorError, Restore};
 use crate::journal::{
     ACTION_INTENT, ACTION_RESULT, ActionIntent, ActionOutcome, ActionResult, JournalError,
     SharedJournal, TASK_OPEN, Table, TaskOpen,
@@ -228,7 +228,27 @@ impl Executor {
         .await?;
 
         let connector = &target.connector;
-        let (current, mut attempts) = connector.read_counted(&account.id).await;
+        let mut attempts = 0;
+        // Optimistic path: when the system can write on condition that the account is still
+        // at its planned version, no read is needed first; if it changed, the usual path
+        // below reads it and decides again. A change an earlier run started is read first.
+        if let ([action], Some(version)) = (c.actions.as_slice(), account.version.as_deref())
+            && !self.touched.contains(&id)
+        {
+            let (result, n) = connector
+                .perform_if_unchanged_counted(&account.id, *action, version)
+                .await;
+            attempts += n;
+            match result {
+                Ok(Conditional::Done) => {
+                    return self.read_back(target, c, vec![*action], attempts).await;
+                }
+                Ok(Conditional::Changed | Conditional::Unsupported) => {}
+                Err(e) => return self.record_failure(c, e, attempts).await,
+            }
+        }
+        let (current, n) = connector.read_counted(&account.id).await;
+        attempts += n;
         let current = match current {
             Ok(a) => a,
             Err(e) => return self.record_failure(c, e, attempts).await,
@@ -309,9 +329,27 @@ impl Executor {
             }
             performed.push(action);
         }
+        self.read_back(target, c, performed, attempts).await
+    }
 
-        // Read-back: a change is done only when the system shows it.
-        let (after, n) = connector.read_counted(&account.id).await;
+    /// Read-back: a change is done only when the system shows it.
+    async fn read_back(
+        &self,
+        target: &Target,
+        c: &Change,
+        performed: Vec<Action>,
+        mut attempts: u32,
+    ) -> Result<ChangeReport, JournalError> {
+        let Some(account) = &c.account else {
+            return self
+                .record_failure(
+                    c,
+                    ConnectorError::permanent(&c.system, "change has no account"),
+                    attempts,
+                )
+                .await;
+        };
+        let (after, n) = target.connector.read_counted(&account.id).await;
         attempts += n;
         let after = match after {
             Ok(a) => a,

@@ -112,6 +112,7 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
                         username: String::new(),
                         label: result.account_id.clone(),
                         fingerprint: String::new(),
+                        version: None,
                     }),
                     actions: Vec::new(),
                     before,

@@ -198,6 +198,12 @@ impl Account {
         }
     }
 
+    /// The system's version tag of the account (SCIM `meta.version`), when it has one:
+    /// what a conditional write checks.
+    pub fn version(&self) -> Option<&str> {
+        self.attributes.get("meta.version").map(String::as_str)
+    }
+
     pub fn is_active(&self) -> bool {
         self.status == AccountStatus::Active
     }
@@ -292,6 +298,21 @@ pub trait Connector: Send + Sync {
     /// missing one succeed. Confirmation is the caller's job (read the account back).
     async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError>;
 
+    /// Carry out `action` only if the account is still at `version` (its version tag when
+    /// planned): a conditional write, such as SCIM's PATCH with If-Match. It lets apply
+    /// skip reading the account first, with a stronger guarantee than a read: nothing can
+    /// change between the check and the write. `Unsupported` (the default) when the system
+    /// or the action has no conditional form.
+    async fn perform_if_unchanged(
+        &self,
+        id: &str,
+        action: Action,
+        version: &str,
+    ) -> Result<Conditional, ConnectorError> {
+        let _ = (id, action, version);
+        Ok(Conditional::Unsupported)
+    }
+
     /// Undo a reversible action (rollback of a mistaken termination).
     async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
         let _ = (id, restore);
@@ -300,6 +321,17 @@ pub trait Connector: Send + Sync {
                 .hint("restore the account by hand in the system's console"),
         )
     }
+}
+
+/// What a conditional write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conditional {
+    /// The account was as planned, and the action was carried out.
+    Done,
+    /// The account changed (or is gone) since it was planned; nothing was written.
+    Changed,
+    /// No conditional form for this system or action; nothing was written.
+    Unsupported,
 }
 
 /// A reversible step back, used by `offboard rollback`.
@@ -327,6 +359,14 @@ impl<C: Connector + ?Sized> Connector for std::sync::Arc<C> {
     }
     async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
         (**self).perform(id, action).await
+    }
+    async fn perform_if_unchanged(
+        &self,
+        id: &str,
+        action: Action,
+        version: &str,
+    ) -> Result<Conditional, ConnectorError> {
+        (**self).perform_if_unchanged(id, action, version).await
     }
     async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
         (**self).restore(id, restore).await

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 
-use super::{Account, Connector, ConnectorError, ErrorKind, Restore};
+use super::{Account, Conditional, Connector, ConnectorError, ErrorKind, Restore};
 use crate::policy::Action;
 
 #[derive(Debug, Clone, Copy)]
@@ -88,6 +88,16 @@ impl<C: Connector> Retrying<C> {
         self.run(|| self.inner.perform(id, action)).await
     }
 
+    pub async fn perform_if_unchanged_counted(
+        &self,
+        id: &str,
+        action: Action,
+        version: &str,
+    ) -> (Result<Conditional, ConnectorError>, u32) {
+        self.run(|| self.inner.perform_if_unchanged(id, action, version))
+            .await
+    }
+
     pub async fn read_counted(&self, id: &str) -> (Result<Option<Account>, ConnectorError>, u32) {
         self.run(|| self.inner.read_account(id)).await
     }
@@ -109,6 +119,16 @@ impl<C: Connector> Connector for Retrying<C> {
     }
     async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
         self.perform_counted(id, action).await.0
+    }
+    async fn perform_if_unchanged(
+        &self,
+        id: &str,
+        action: Action,
+        version: &str,
+    ) -> Result<Conditional, ConnectorError> {
+        self.perform_if_unchanged_counted(id, action, version)
+            .await
+            .0
     }
     async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
         self.run(|| self.inner.restore(id, restore)).await.0

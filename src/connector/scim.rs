@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{Account, AccountStatus, Connector, ConnectorError, ErrorKind, Restore};
+use super::{Account, AccountStatus, Conditional, Connector, ConnectorError, ErrorKind, Restore};
 use crate::policy::{Action, ScimConnector};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -587,6 +587,32 @@ impl Connector for Scim {
                 format!("the scim connector cannot `{other}` here"),
             )
             .hint("see the connector's hard-delete= and manage-groups= settings")),
+        }
+    }
+
+    async fn perform_if_unchanged(
+        &self,
+        id: &str,
+        action: Action,
+        version: &str,
+    ) -> Result<Conditional, ConnectorError> {
+        if action != Action::Disable {
+            return Ok(Conditional::Unsupported);
+        }
+        let patch = json!({
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "active", "value": false}]
+        });
+        let path = format!("Users/{}", encode(id));
+        match self
+            .send(Method::PATCH, &path, &[], Some(&patch), Some(version))
+            .await
+        {
+            Ok(Some(_)) => Ok(Conditional::Done),
+            // Gone, or changed since the plan: the caller reads it and decides again.
+            Ok(None) => Ok(Conditional::Changed),
+            Err(e) if is_conflict(&e) => Ok(Conditional::Changed),
+            Err(e) => Err(e),
         }
     }
 

@@ -125,6 +125,9 @@ pub struct AccountRef {
     pub label: String,
     /// The account's fingerprint when planned; apply refuses to act if it changed.
     pub fingerprint: String,
+    /// The system's version tag when planned (SCIM `meta.version`), for conditional writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// The parts of an account offboarding changes.

@@ -394,6 +394,7 @@ fn account_ref(a: &Account) -> AccountRef {
         username: a.username.clone(),
         label: a.label().to_string(),
         fingerprint: a.fingerprint(),
+        version: a.version().map(str::to_string),
     }
 }
 

@@ -115,6 +115,7 @@ pub fn change_for(
             username: account.username.clone(),
             label: account.username.clone(),
             fingerprint: account.fingerprint(),
+            version: account.version().map(str::to_string),
         }),
         actions,
         before: None,
