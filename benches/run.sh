@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Performance figures for offboard, in one command:
 #
-#   bash benches/run.sh            # scales 1k, 10k and 100k people (100k needs ~6 GB RAM, ~2 min)
+#   bash benches/run.sh            # scales 1k, 10k and 100k people (100k: ~2 GB disk, ~3 min)
 #   bash benches/run.sh 1k 10k     # only some scales
 #
 # For each scale it generates a synthetic organisation with offboard-gen (deterministic), then
 # prints wall time and peak RSS of `validate`, `plan` and `audit` (release build), the
 # parse-only time and rule evaluation (cargo bench --bench org), and the DuckDB reference
 # (benches/reference.py) for leaver-active and orphan findings: its time, the ratio, and
-# whether the findings are identical. Then the validate bench (500 systems / 2,000 rules) and,
-# when scim2-server is installed (bash tests/run.sh), the SCIM apply bench.
+# whether the findings are identical. Then the validate bench (500 systems / 2,000 rules), the
+# apply bench against a latency-injecting SCIM stand-in and, when scim2-server is installed
+# (bash tests/run.sh), the SCIM apply bench against the real server.
 # Needs: /usr/bin/time (Debian package `time`), python3 (a venv with duckdb is made here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,6 +81,9 @@ done
 echo
 echo "== validate =="
 cargo bench -q --bench validate 2>/dev/null | sed 's/^/  /'
+echo
+echo "== apply against LatencyInjectingScim (20 ms per request) =="
+cargo bench -q --bench latency 2>/dev/null | sed 's/^/  /'
 if [ -x "$VENV/bin/scim2-server" ]; then
     echo
     echo "== SCIM apply against the real scim2-server =="
