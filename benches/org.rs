@@ -31,13 +31,7 @@ fn main() {
 
     // Parse only: the policy, the roster and every export, nothing correlated or planned.
     let start = Instant::now();
-    let policy = policy::load_dir(&org.join("policies"), &org).unwrap();
-    let roster = roster::load(
-        policy.people.as_ref().unwrap(),
-        &org,
-        &policy.defaults.timezone,
-    )
-    .unwrap();
+    let (policy, roster) = load(&org);
     let observed = rt.block_on(connector::refresh(&policy, &org, &|_| {}));
     let parse = start.elapsed().as_secs_f64();
     let accounts: usize = observed.systems.values().map(|s| s.total).sum();
@@ -50,13 +44,7 @@ fn main() {
     // What `offboard plan` does: the same reading, keeping only the accounts a plan can
     // act on, then planning.
     let start = Instant::now();
-    let policy = policy::load_dir(&org.join("policies"), &org).unwrap();
-    let roster = roster::load(
-        policy.people.as_ref().unwrap(),
-        &org,
-        &policy.defaults.timezone,
-    )
-    .unwrap();
+    let (policy, roster) = load(&org);
     let keep = reconcile::plan_relevance(&policy, &roster, None);
     let observed = rt.block_on(connector::refresh_keeping(&policy, &org, &|_| {}, &keep));
     let plan = reconcile::plan(&PlanInput {
@@ -100,4 +88,16 @@ fn main() {
         contexts.len() * policy.rules.len(),
         secs * 1e9 / (contexts.len() * policy.rules.len()).max(1) as f64
     );
+}
+
+/// The policy and the roster of a generated organisation.
+fn load(org: &std::path::Path) -> (policy::Policy, roster::Roster) {
+    let policy = policy::load_dir(&org.join("policies"), org).unwrap();
+    let roster = roster::load(
+        policy.people.as_ref().unwrap(),
+        org,
+        &policy.defaults.timezone,
+    )
+    .unwrap();
+    (policy, roster)
 }
