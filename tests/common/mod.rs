@@ -50,27 +50,55 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Wait until a freshly started server listens on `port`; fail loudly (with its stderr) if it
-/// exits or does not listen within 20 s.
-fn wait_listening(child: &mut Child, port: u16, name: &str) {
+/// Wait until a freshly started server listens on `port`; an error (with its stderr) if it
+/// exits or does not listen within 20 s. Tests run in parallel, so a port that was free a
+/// moment ago may have been taken meanwhile: the server must still be running once the
+/// port answers, or the answer came from someone else.
+fn wait_listening(child: &mut Child, port: u16, name: &str) -> Result<(), String> {
     let start = Instant::now();
+    let exited = |child: &mut Child| -> Option<String> {
+        let status = child.try_wait().ok().flatten()?;
+        let mut err = String::new();
+        if let Some(mut s) = child.stderr.take() {
+            let _ = s.read_to_string(&mut err);
+        }
+        Some(format!("{name} exited at start ({status}):\n{err}"))
+    };
     loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut err = String::new();
-            if let Some(mut s) = child.stderr.take() {
-                let _ = s.read_to_string(&mut err);
-            }
-            panic!("{name} exited at start ({status}):\n{err}");
+        if let Some(e) = exited(child) {
+            return Err(e);
         }
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+            std::thread::sleep(Duration::from_millis(50));
+            return match exited(child) {
+                Some(e) => Err(e),
+                None => Ok(()),
+            };
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{name} did not listen on port {port} within 20 s"
-        );
+        if start.elapsed() > Duration::from_secs(20) {
+            return Err(format!("{name} did not listen on port {port} within 20 s"));
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Start a server (`spawn` on a fresh port) up to three times: a port taken by a parallel
+/// test between choosing and binding it is not a failure of the server. The third failure
+/// panics with the reason; nothing is ever skipped silently.
+fn start_with_retries<T>(name: &str, mut attempt: impl FnMut(u16) -> Result<T, String>) -> T {
+    let mut last = String::new();
+    for _ in 0..3 {
+        match attempt(free_port()) {
+            Ok(server) => return server,
+            Err(e) => last = e,
+        }
+    }
+    panic!("{name} could not be started (3 attempts): {last}")
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// A plan holding only `changes`, for driving the executor directly (benchmarks).
@@ -142,10 +170,15 @@ impl ScimServer {
 
     /// Start on a free port with `--dynamic-tenants`; panics with the reason if it cannot.
     pub fn start() -> ScimServer {
-        Self::start_on(free_port())
+        start_with_retries("scim2-server", Self::try_start_on)
     }
 
+    /// Start on `port` (a restart on the same port); panics with the reason if it cannot.
     pub fn start_on(port: u16) -> ScimServer {
+        Self::try_start_on(port).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_start_on(port: u16) -> Result<ScimServer, String> {
         let bin = Self::binary();
         assert!(
             bin.exists(),
@@ -166,11 +199,14 @@ impl ScimServer {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        wait_listening(&mut child, port, "scim2-server");
-        ScimServer {
+        if let Err(e) = wait_listening(&mut child, port, "scim2-server") {
+            stop(child);
+            return Err(e);
+        }
+        Ok(ScimServer {
             child: Some(child),
             port,
-        }
+        })
     }
 
     /// Base URL of one tenant (each has its own store).
@@ -310,7 +346,12 @@ pub struct Slapd {
 }
 
 impl Slapd {
+    /// Start and seed a fresh slapd; panics with the reason if three attempts fail.
     pub fn start() -> Slapd {
+        start_with_retries("slapd", Slapd::try_start)
+    }
+
+    fn try_start(port: u16) -> Result<Slapd, String> {
         let bin = PathBuf::from(
             std::env::var("OFFBOARD_SLAPD").unwrap_or_else(|_| "/usr/sbin/slapd".into()),
         );
@@ -359,29 +400,32 @@ access to * by * read
             ),
         )
         .unwrap();
-        let port = free_port();
         let mut child = Command::new(&bin)
             .args(["-d", "0", "-h", &format!("ldap://127.0.0.1:{port}/"), "-f"])
             .arg(d.join("slapd.conf"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        wait_listening(&mut child, port, "slapd");
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        if let Err(e) = wait_listening(&mut child, port, "slapd") {
+            stop(child);
+            return Err(e);
+        }
+        // Dropping the value stops the server if seeding fails.
         let slapd = Slapd {
             child: Some(child),
             port,
             dir,
         };
-        slapd.add(&format!(
+        slapd.try_add(&format!(
             "dn: {LDAP_SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: Acme\ndc: acme\n\n\
              dn: ou=People,{LDAP_SUFFIX}\nobjectClass: organizationalUnit\nou: People\n\n\
              dn: ou=Groups,{LDAP_SUFFIX}\nobjectClass: organizationalUnit\nou: Groups\n\n\
              dn: ou=Disabled Users,{LDAP_SUFFIX}\nobjectClass: organizationalUnit\nou: Disabled Users\n\n\
              dn: ou=Policies,{LDAP_SUFFIX}\nobjectClass: organizationalUnit\nou: Policies\n\n\
              dn: cn=default,ou=Policies,{LDAP_SUFFIX}\nobjectClass: organizationalRole\nobjectClass: pwdPolicy\ncn: default\npwdAttribute: userPassword\npwdLockout: TRUE\n"
-        ));
-        slapd
+        ))?;
+        Ok(slapd)
     }
 
     pub fn url(&self) -> String {
@@ -390,6 +434,10 @@ access to * by * read
 
     /// `ldapadd` an LDIF (seeding goes through the protocol so memberof sees it).
     pub fn add(&self, ldif: &str) {
+        self.try_add(ldif).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn try_add(&self, ldif: &str) -> Result<(), String> {
         let path = self
             .dir
             .path()
@@ -408,12 +456,17 @@ access to * by * read
             ])
             .arg(&path)
             .output()
-            .expect("ldapadd (ldap-utils) must be installed: run `bash tests/run.sh`");
-        assert!(
-            out.status.success(),
-            "ldapadd failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .map_err(|e| {
+                format!("ldapadd (ldap-utils) must be installed: run `bash tests/run.sh` ({e})")
+            })?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "ldapadd failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
     }
 
     /// `ldapsearch` as the admin; returns the LDIF text.
