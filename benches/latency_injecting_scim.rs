@@ -1,8 +1,8 @@
 //! LatencyInjectingScim: a minimal SCIM 2.0 stand-in that waits a fixed time on every request.
 //!
 //! Not a SCIM implementation to test against (the real scim2-server does that): it answers
-//! just enough for the connector's disable (list users, GET a user, PATCH `active` with
-//! If-Match, 204) and adds a fixed latency, so the executor's scheduling can be compared with
+//! just enough for the connector's disable (service provider configuration, list users, GET a
+//! user, PATCH `active` with If-Match, 204) and adds a fixed latency, so the executor's scheduling can be compared with
 //! the ideal time. It is written in Rust on tokio because a Python stand-in serialises
 //! requests on its interpreter lock and measured itself rather than the executor: at 80
 //! concurrent connections it made apply look 2.5x slower than ideal.
@@ -136,6 +136,11 @@ fn route(store: &Store, method: &str, target: &str, if_match: Option<&str>) -> (
         );
     };
     match parts.as_slice() {
+        // ETags are declared, so the connector writes with If-Match and no read first.
+        [_, _, "ServiceProviderConfig"] => (
+            "200 OK".into(),
+            r#"{"etag":{"supported":true},"patch":{"supported":true}}"#.into(),
+        ),
         [_, _, "Groups", ..] => (
             "200 OK".into(),
             r#"{"totalResults":0,"Resources":[]}"#.into(),

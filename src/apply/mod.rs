@@ -232,19 +232,22 @@ impl Executor {
         // Optimistic path: when the system can write on condition that the account is still
         // at its planned version, no read is needed first; if it changed, the usual path
         // below reads it and decides again. A change an earlier run started is read first.
+        // `attempted`: a conditional write whose outcome is unknown (an error, perhaps after
+        // the write happened), so an effect found below may be our own.
+        let mut attempted = None;
         if let ([action], Some(version)) = (c.actions.as_slice(), account.version.as_deref())
             && !self.touched.contains(&id)
         {
-            let (result, n) = connector
-                .perform_if_unchanged_counted(&account.id, *action, version)
-                .await;
-            attempts += n;
-            match result {
+            attempts += 1;
+            match connector
+                .perform_if_unchanged_once(&account.id, *action, version)
+                .await
+            {
                 Ok(Conditional::Done) => {
                     return self.read_back(target, c, vec![*action], attempts).await;
                 }
                 Ok(Conditional::Changed | Conditional::Unsupported) => {}
-                Err(e) => return self.record_failure(c, e, attempts).await,
+                Err(_) => attempted = Some(*action),
             }
         }
         let (current, n) = connector.read_counted(&account.id).await;
@@ -271,6 +274,12 @@ impl Executor {
             .collect();
         let current = match current {
             Some(a) if !pending.is_empty() => a,
+            // Our conditional write did happen after all: the change is ours and done.
+            Some(_) if attempted.is_some() => {
+                return self
+                    .read_back(target, c, attempted.into_iter().collect(), attempts)
+                    .await;
+            }
             other => {
                 let report = ChangeReport {
                     change: c.clone(),

@@ -104,8 +104,10 @@ pub async fn refresh(policy: &Policy, root: &Path, on_done: &(dyn Fn(&str) + Syn
 }
 
 /// [`refresh`], keeping only the accounts `keep` selects (each system is still read and
-/// fingerprinted whole). Systems are filtered as they arrive, so at most a few systems'
-/// full account lists are in memory at once.
+/// fingerprinted whole). Systems are filtered as they arrive, so full account lists live only
+/// between being read and being filtered (file exports are parsed one per core at a time).
+/// The filter runs on this task: while it runs, other systems' reads wait to be polled,
+/// which costs them milliseconds, well inside any timeout.
 pub async fn refresh_keeping(
     policy: &Policy,
     root: &Path,

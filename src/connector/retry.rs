@@ -88,14 +88,16 @@ impl<C: Connector> Retrying<C> {
         self.run(|| self.inner.perform(id, action)).await
     }
 
-    pub async fn perform_if_unchanged_counted(
+    /// One attempt, never retried: if the response is lost after the write happened, a
+    /// retry would meet our own new version and report `Changed`, hiding that offboard made
+    /// the change. The caller falls back to its ordinary, retried path instead.
+    pub async fn perform_if_unchanged_once(
         &self,
         id: &str,
         action: Action,
         version: &str,
-    ) -> (Result<Conditional, ConnectorError>, u32) {
-        self.run(|| self.inner.perform_if_unchanged(id, action, version))
-            .await
+    ) -> Result<Conditional, ConnectorError> {
+        self.inner.perform_if_unchanged(id, action, version).await
     }
 
     pub async fn read_counted(&self, id: &str) -> (Result<Option<Account>, ConnectorError>, u32) {
@@ -126,9 +128,7 @@ impl<C: Connector> Connector for Retrying<C> {
         action: Action,
         version: &str,
     ) -> Result<Conditional, ConnectorError> {
-        self.perform_if_unchanged_counted(id, action, version)
-            .await
-            .0
+        self.perform_if_unchanged_once(id, action, version).await
     }
     async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
         self.run(|| self.inner.restore(id, restore)).await.0

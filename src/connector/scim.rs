@@ -41,6 +41,9 @@ pub struct Scim {
     /// `meta.version` of users as last read, so a write right after a read needs no second
     /// GET; a stale entry costs one 412 and a re-read, never a blind overwrite.
     versions: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// Whether the service provider says it supports ETags (`/ServiceProviderConfig`),
+    /// asked once: only then does `If-Match` guarantee anything (RFC 7644 §3.14).
+    etag_supported: tokio::sync::OnceCell<bool>,
 }
 
 impl fmt::Debug for Scim {
@@ -86,7 +89,29 @@ impl Scim {
             client,
             capabilities,
             versions: Default::default(),
+            etag_supported: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// `etag.supported` of the service provider's configuration; `false` when it cannot be
+    /// read, which only costs the optimisation that relies on it.
+    async fn etag_supported(&self) -> bool {
+        *self
+            .etag_supported
+            .get_or_init(|| async {
+                match self
+                    .send(Method::GET, "ServiceProviderConfig", &[], None, None)
+                    .await
+                {
+                    Ok(Some(config)) => config
+                        .body
+                        .pointer("/etag/supported")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                    _ => false,
+                }
+            })
+            .await
     }
 
     fn remember_version(&self, id: &str, version: Option<&str>) {
@@ -596,7 +621,9 @@ impl Connector for Scim {
         action: Action,
         version: &str,
     ) -> Result<Conditional, ConnectorError> {
-        if action != Action::Disable {
+        // A server that does not enforce If-Match would write whatever the account became
+        // since the plan, so without declared ETag support the caller reads first instead.
+        if action != Action::Disable || !self.etag_supported().await {
             return Ok(Conditional::Unsupported);
         }
         let patch = json!({

@@ -18,8 +18,9 @@ use crate::connector::AccountStatus;
 use crate::policy::{Action, ConnectorKind, Cutoff, Tier};
 use crate::roster::{Employment, TerminationType};
 
-/// Bumped whenever a plan file written by one version cannot be read by another.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped whenever a plan file written by one version cannot be read by another. 2: account
+/// fingerprints hash fields directly (format 1 plans would fail every fingerprint check).
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
