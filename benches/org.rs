@@ -32,11 +32,12 @@ fn main() {
     // Parse only: the policy, the roster and every export, nothing correlated or planned.
     let start = Instant::now();
     let (policy, roster) = load(&org);
+    let roster_secs = start.elapsed().as_secs_f64();
     let observed = rt.block_on(connector::refresh(&policy, &org, &|_| {}));
     let parse = start.elapsed().as_secs_f64();
     let accounts: usize = observed.systems.values().map(|s| s.total).sum();
     println!(
-        "parse only ({} people, {accounts} accounts): {parse:.2} s",
+        "parse only ({} people, {accounts} accounts): {parse:.2} s (policy and roster {roster_secs:.2} s)",
         roster.people.len()
     );
     drop((observed, roster, policy));

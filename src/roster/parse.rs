@@ -3,7 +3,7 @@
 //! Both formats go through the same row interpretation, so a date or a status means the
 //! same whatever the export format. Every problem is collected; none stops the read early.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::Path;
 
 use jiff::Timestamp;
@@ -90,9 +90,10 @@ pub fn parse_csv(
     // made on the way to `Person`.
     let mut builder = Builder::new(&headers, key, tz);
     // About one row per line: reserving up front spares copying 100k people while growing.
-    builder
-        .people
-        .reserve(bytes.iter().filter(|&&b| b == b'\n').count());
+    let rows = bytes.iter().filter(|&&b| b == b'\n').count();
+    builder.people.reserve(rows);
+    builder.seen_keys.reserve(rows);
+    builder.seen_ids.reserve(rows);
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
@@ -195,8 +196,9 @@ pub fn parse_json(
 struct Builder<'t> {
     people: Vec<Person>,
     problems: Vec<RosterProblem>,
-    seen_keys: HashMap<String, usize>,
-    seen_ids: HashMap<String, usize>,
+    // Fx hashing: the keys are the roster's own values, and there are 100k of them.
+    seen_keys: FxHashMap<String, usize>,
+    seen_ids: FxHashMap<String, usize>,
     key: PersonKey,
     tz: &'t TimeZone,
 }
@@ -219,8 +221,8 @@ impl<'t> Builder<'t> {
         Builder {
             people: Vec::new(),
             problems,
-            seen_keys: HashMap::new(),
-            seen_ids: HashMap::new(),
+            seen_keys: FxHashMap::default(),
+            seen_ids: FxHashMap::default(),
             key,
             tz,
         }
