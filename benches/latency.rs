@@ -7,15 +7,12 @@
 mod common;
 mod latency_injecting_scim;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use offboard::apply::retry::{RetryPolicy, Retrying};
-use offboard::apply::{Executor, Target};
 use offboard::connector::Connector;
 use offboard::connector::scim::{Scim, Token};
-use offboard::journal::{ActionOutcome, Journal};
+use offboard::journal::ActionOutcome;
 use offboard::policy::{Action, ScimConnector, SecretRef, Tier};
 
 const SYSTEMS: usize = 10;
@@ -35,7 +32,7 @@ async fn main() {
     }
 
     let mut changes = Vec::new();
-    let mut targets = BTreeMap::new();
+    let mut systems = Vec::new();
     for s in 0..SYSTEMS {
         let cfg = ScimConnector {
             url: format!("http://127.0.0.1:{port}/t{s}/v2"),
@@ -62,25 +59,12 @@ async fn main() {
                 None,
             ));
         }
-        let dynamic: Arc<dyn Connector> = Arc::new(scim);
-        targets.insert(
-            format!("sys{s}"),
-            Target {
-                connector: Retrying::new(dynamic, RetryPolicy::default()),
-                concurrency: CONCURRENCY,
-            },
-        );
+        let connector: Arc<dyn Connector> = Arc::new(scim);
+        systems.push((format!("sys{s}"), connector, CONCURRENCY));
     }
     let plan = common::plan_of(changes);
     let dir = tempfile::tempdir().unwrap();
-    let executor = Executor {
-        targets,
-        journal: offboard::journal::SharedJournal::new(
-            Journal::open(&dir.path().join("j.db")).unwrap(),
-        ),
-        run_id: "bench".into(),
-        touched: Default::default(),
-    };
+    let executor = common::executor(systems, dir.path());
     let start = Instant::now();
     let reports = executor.execute(&plan, &|_| {}).await.unwrap();
     let secs = start.elapsed().as_secs_f64();

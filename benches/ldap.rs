@@ -11,12 +11,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use offboard::apply::retry::{RetryPolicy, Retrying};
-use offboard::apply::{Executor, Target};
 use offboard::connector::ldap::Ldap3;
 use offboard::connector::secret::Secret;
 use offboard::connector::{Connector, SystemSnapshot};
-use offboard::journal::{ActionOutcome, Journal};
+use offboard::journal::ActionOutcome;
 use offboard::plan::{AccountState, Change};
 use offboard::policy::{Action, LdapConnector, LdapFlavor, SecretRef, Tier};
 
@@ -109,23 +107,7 @@ async fn main() {
         .collect();
     let plan = common::plan_of(changes);
     let dir = tempfile::tempdir().unwrap();
-    let dynamic: Arc<dyn Connector> = Arc::new(c);
-    let mut targets = BTreeMap::new();
-    targets.insert(
-        "dir".to_string(),
-        Target {
-            connector: Retrying::new(dynamic, RetryPolicy::default()),
-            concurrency: CONCURRENCY,
-        },
-    );
-    let executor = Executor {
-        targets,
-        journal: offboard::journal::SharedJournal::new(
-            Journal::open(&dir.path().join("j.db")).unwrap(),
-        ),
-        run_id: "bench".into(),
-        touched: Default::default(),
-    };
+    let executor = common::executor(vec![("dir".into(), Arc::new(c), CONCURRENCY)], dir.path());
     let start = Instant::now();
     let reports = executor.execute(&plan, &|_| {}).await.unwrap();
     let secs = start.elapsed().as_secs_f64();

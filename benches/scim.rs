@@ -13,11 +13,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
-use offboard::apply::retry::{RetryPolicy, Retrying};
-use offboard::apply::{Executor, Target};
 use offboard::connector::scim::{Scim, Token};
 use offboard::connector::{Connector, SystemSnapshot};
-use offboard::journal::Journal;
 use offboard::plan::Change;
 use offboard::policy::{Action, ScimConnector, SecretRef, Tier};
 
@@ -104,23 +101,7 @@ async fn main() {
         .collect();
     let plan = common::plan_of(changes);
     let dir = tempfile::tempdir().unwrap();
-    let mut targets = BTreeMap::new();
-    let dynamic: Arc<dyn Connector> = Arc::new(c);
-    targets.insert(
-        "bench".to_string(),
-        Target {
-            connector: Retrying::new(dynamic, RetryPolicy::default()),
-            concurrency: CONCURRENCY,
-        },
-    );
-    let executor = Executor {
-        targets,
-        journal: offboard::journal::SharedJournal::new(
-            Journal::open(&dir.path().join("j.db")).unwrap(),
-        ),
-        run_id: "bench".into(),
-        touched: Default::default(),
-    };
+    let executor = common::executor(vec![("bench".into(), Arc::new(c), CONCURRENCY)], dir.path());
     let start = Instant::now();
     let reports = executor.execute(&plan, &|_| {}).await.unwrap();
     let s = start.elapsed().as_secs_f64();

@@ -431,11 +431,9 @@ fn canary_secret_never_appears_in_output_or_files() {
 /// apply then reads it, sees the change and refuses it as stale, leaving it active.
 #[test]
 fn conditional_disable_skips_the_pre_read_and_refuses_a_changed_account() {
-    use offboard::apply::retry::{RetryPolicy, Retrying};
-    use offboard::apply::{Executor, Target};
     use offboard::connector::Connector;
     use offboard::connector::scim::{Scim, Token};
-    use offboard::journal::{ActionOutcome, Journal, SharedJournal};
+    use offboard::journal::ActionOutcome;
     use offboard::policy::{Action, ScimConnector, SecretRef, Tier};
     use std::sync::Arc;
 
@@ -497,20 +495,7 @@ fn conditional_disable_skips_the_pre_read_and_refuses_a_changed_account() {
     ));
 
     let dir = tempfile::tempdir().unwrap();
-    let dynamic: Arc<dyn Connector> = Arc::new(scim);
-    let executor = Executor {
-        targets: [(
-            "okta".to_string(),
-            Target {
-                connector: Retrying::new(dynamic, RetryPolicy::default()),
-                concurrency: 2,
-            },
-        )]
-        .into(),
-        journal: SharedJournal::new(Journal::open(&dir.path().join("j.db")).unwrap()),
-        run_id: "test".into(),
-        touched: Default::default(),
-    };
+    let executor = common::executor(vec![("okta".into(), Arc::new(scim), 2)], dir.path());
     let reports = rt.block_on(executor.execute(&plan, &|_| {})).unwrap();
     let report = |id: &str| {
         reports

@@ -512,3 +512,34 @@ impl Drop for Slapd {
         }
     }
 }
+
+/// An executor for benchmarks and tests: each `(system, connector, concurrency)` behind the
+/// default retries, journaling into `dir/j.db`.
+pub fn executor(
+    systems: Vec<(
+        String,
+        std::sync::Arc<dyn offboard::connector::Connector>,
+        usize,
+    )>,
+    dir: &Path,
+) -> offboard::apply::Executor {
+    use offboard::apply::retry::{RetryPolicy, Retrying};
+    let targets = systems
+        .into_iter()
+        .map(|(name, connector, concurrency)| {
+            let target = offboard::apply::Target {
+                connector: Retrying::new(connector, RetryPolicy::default()),
+                concurrency,
+            };
+            (name, target)
+        })
+        .collect();
+    offboard::apply::Executor {
+        targets,
+        journal: offboard::journal::SharedJournal::new(
+            offboard::journal::Journal::open(&dir.join("j.db")).unwrap(),
+        ),
+        run_id: "bench".into(),
+        touched: Default::default(),
+    }
+}
