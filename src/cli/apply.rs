@@ -272,8 +272,15 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         .open_tasks(&plan, &known_task_ids)
         .map_err(journal_error)?;
 
-    // Re-audit: read every system again; trust nothing the executor believes.
-    let observed = runtime.block_on(connector::refresh(&policy, &global.root, &|_| {}));
+    // Re-audit: read every system again; trust nothing the executor believes. Only leavers'
+    // accounts matter to it, and those are what a plan's keep filter keeps.
+    let keep = crate::reconcile::plan_relevance(&policy, &roster, None);
+    let observed = runtime.block_on(connector::refresh_keeping(
+        &policy,
+        &global.root,
+        &|_| {},
+        &keep,
+    ));
     let tasks = lock(&executor).tasks().map_err(journal_error)?;
     let audit = reaudit::reaudit(&plan, &policy, &roster, &observed, &reports, &tasks);
     let counts = count(&reports, tasks_opened);
