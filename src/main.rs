@@ -2,8 +2,9 @@
 
 use clap::Parser;
 
-// A refresh allocates millions of small strings; mimalloc does that markedly faster than
-// glibc's malloc and returns memory more readily (measured in the issue 9 notes).
+// A refresh allocates and frees millions of small strings across threads. Measured at 100k
+// people / 1M accounts (issue 9): with glibc's malloc, plan took 1.8-2.0 s and 340-405 MB and
+// audit 2.3-2.8 s and 460 MB; with mimalloc, 1.1-1.6 s / 270-300 MB and 1.65-1.8 s / 330-360 MB.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
