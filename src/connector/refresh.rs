@@ -30,16 +30,13 @@ pub struct SystemSnapshot {
 pub type Keep<'k> = dyn Fn(&System, &Account) -> bool + Sync + 'k;
 
 impl SystemSnapshot {
+    /// Every account, sorted and fingerprinted.
     pub fn new(accounts: Vec<Account>) -> Self {
-        Self::keeping(accounts, &|_| true)
-    }
-
-    /// Fingerprint every account, then keep those `keep` selects.
-    pub fn keeping(accounts: Vec<Account>, keep: &(dyn Fn(&Account) -> bool + Sync)) -> Self {
         let (accounts, fingerprint) = sort_and_fingerprint(accounts);
-        Self::from_sorted(accounts, fingerprint, keep)
+        Self::from_sorted(accounts, fingerprint, &|_| true)
     }
 
+    /// Keep the accounts `keep` selects from a list [`sort_and_fingerprint`] prepared.
     fn from_sorted(
         mut accounts: Vec<Account>,
         fingerprint: String,
