@@ -248,6 +248,13 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
                 plan_created_at: plan.created_at,
                 rollback_of: None,
                 changes: plan.changes.len(),
+                roster_people: Some(plan.roster.people),
+                system_accounts: plan
+                    .refreshed
+                    .iter()
+                    .filter(|s| s.fingerprint.is_some())
+                    .map(|s| (s.system.clone(), s.accounts))
+                    .collect(),
             },
         )
         .map_err(journal_error)?;

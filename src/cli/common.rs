@@ -35,10 +35,72 @@ pub fn load_roster(global: &GlobalArgs, policy: &Policy) -> Result<Roster, Exit>
         );
         return Err(Exit::Error);
     };
-    roster::load(source, &global.root, &policy.defaults.timezone).map_err(|e| {
+    let roster = roster::load(source, &global.root, &policy.defaults.timezone).map_err(|e| {
         eprintln!("Error: {e}");
         Exit::Error
-    })
+    })?;
+    let previous = last_apply(global)?.and_then(|run| run.roster_people);
+    if let Err(why) = roster::check_drop(roster.people.len(), previous, source.max_roster_drop) {
+        if global.allow_roster_drop {
+            if !global.quiet {
+                eprintln!("Warning: {why}; accepted because of --allow-roster-drop");
+            }
+        } else {
+            eprintln!(
+                "Error: {}: {why}; no plan is made from it.\n  hint: check the HR export; if these people really left the roster, run again with --allow-roster-drop",
+                source.path.display()
+            );
+            return Err(Exit::Error);
+        }
+    }
+    Ok(roster)
+}
+
+/// What the newest apply run recorded (roster size, accounts per system); `None` without a
+/// journal.
+fn last_apply(global: &GlobalArgs) -> Result<Option<crate::journal::RunStart>, Exit> {
+    let path = global.journal_path();
+    if !path.exists() {
+        return Ok(None);
+    }
+    crate::journal::Journal::open_read_only(&path)
+        .and_then(|j| j.last_apply())
+        .map_err(|e| {
+            eprintln!("Error: {e}");
+            Exit::Error
+        })
+}
+
+/// Systems that report no accounts although the last apply saw some: an empty export or a
+/// service account that lost its read permission would otherwise look like "nobody has
+/// access" and silently drop every change on that system.
+fn check_empty_systems(global: &GlobalArgs, observed: &Observed) -> Result<(), Exit> {
+    let Some(last) = last_apply(global)? else {
+        return Ok(());
+    };
+    let mut refused = 0;
+    for (name, snapshot) in &observed.systems {
+        let before = last.system_accounts.get(name).copied().unwrap_or(0);
+        if snapshot.total > 0 || before == 0 {
+            continue;
+        }
+        if global.allow_empty.iter().any(|s| s == name) {
+            if !global.quiet {
+                eprintln!(
+                    "Warning: {name} reports no accounts (the last apply saw {before}); accepted because of --allow-empty {name}"
+                );
+            }
+        } else {
+            eprintln!(
+                "Error: {name} reports no accounts, but the last apply saw {before}; it is not planned from an empty read.\n  hint: check its export or the connector's permissions; if the system really is empty now, run again with --allow-empty {name}"
+            );
+            refused += 1;
+        }
+    }
+    if refused > 0 {
+        return Err(Exit::Error);
+    }
+    Ok(())
 }
 
 /// Read every system, with a progress bar on a terminal; failures are printed, not hidden.
@@ -93,6 +155,7 @@ pub fn refresh_keeping(
         );
         return Err(Exit::Error);
     }
+    check_empty_systems(global, &observed)?;
     Ok(observed)
 }
 
@@ -128,7 +191,7 @@ pub fn known_tasks(
     if !path.exists() {
         return Ok(Default::default());
     }
-    crate::journal::Journal::open(&path)
+    crate::journal::Journal::open_read_only(&path)
         .and_then(|j| j.known_tasks())
         .map_err(|e| {
             eprintln!("Error: {e}");

@@ -71,6 +71,13 @@ pub struct GlobalArgs {
     /// Only errors on stderr
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Accept a roster that lost more people since the last apply than `max-roster-drop`
+    /// allows, or lists nobody (only when HR really removed them)
+    #[arg(long, global = true)]
+    pub allow_roster_drop: bool,
+    /// Accept that SYSTEM reports no accounts although the last apply saw some (repeatable)
+    #[arg(long, global = true, value_name = "SYSTEM")]
+    pub allow_empty: Vec<String>,
 }
 
 impl GlobalArgs {

@@ -190,6 +190,8 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
                 plan_created_at: run.start.plan_created_at,
                 rollback_of: Some(run.start.run_id.clone()),
                 changes: work.len(),
+                roster_people: None,
+                system_accounts: Default::default(),
             },
         )
         .map_err(journal_error)?;

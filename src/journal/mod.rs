@@ -62,6 +62,8 @@ pub enum JournalError {
     Corrupt { seq: i64, message: String },
     #[error("journal {path}: {message}")]
     Write { path: String, message: String },
+    #[error("{path} is not an offboard journal (it has none of the journal's tables)")]
+    NotAJournal { path: String },
 }
 
 fn to_body<T: Serialize>(body: &T) -> Result<String, JournalError> {
@@ -146,6 +148,49 @@ impl Journal {
              CREATE TABLE IF NOT EXISTS tasks   (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, at TEXT NOT NULL, body TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);",
         )
         .map_err(sql)?;
+        Ok(Journal {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Open an existing journal without writing to it: `verify`, `list`, `show` and
+    /// `report` read evidence this way, so a read-only copy handed to an auditor works. A
+    /// file that is not an offboard journal (empty, or another database) is an error, never
+    /// "a verified journal of 0 records".
+    pub fn open_read_only(path: &Path) -> Result<Journal, JournalError> {
+        use rusqlite::OpenFlags;
+        let shown = path.display().to_string();
+        let sql = |source| JournalError::Sql {
+            path: shown.clone(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(sql)?;
+        // A WAL journal in a read-only directory cannot make its shared-memory file; such a
+        // copy is at rest (nobody writes it), so it is read as immutable.
+        let conn = match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Ok(_) => conn,
+            Err(_) => {
+                drop(conn);
+                let uri = format!("file:{}?immutable=1", path.display());
+                Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI).map_err(sql)?
+            }
+        };
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('runs', 'actions', 'tasks')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        if tables != 3 {
+            return Err(JournalError::NotAJournal { path: shown });
+        }
         Ok(Journal {
             conn,
             path: path.to_path_buf(),

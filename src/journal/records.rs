@@ -38,6 +38,14 @@ pub struct RunStart {
     /// For rollbacks: the run being undone.
     pub rollback_of: Option<String>,
     pub changes: usize,
+    /// How many people the plan's roster listed: the next plan refuses a roster that lost
+    /// more than `max-roster-drop` of them (an HR feed glitch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roster_people: Option<usize>,
+    /// How many accounts each system reported: the next plan refuses a system that
+    /// suddenly reports none (an empty export).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub system_accounts: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +209,16 @@ impl Journal {
             }
         }
         Ok(runs)
+    }
+
+    /// The start of the newest apply run: what the last run saw of the roster and systems.
+    pub fn last_apply(&self) -> Result<Option<RunStart>, JournalError> {
+        Ok(self
+            .runs()?
+            .into_iter()
+            .rev()
+            .find(|r| r.start.mode == RunMode::Apply)
+            .map(|r| r.start))
     }
 
     /// The run whose id is `id` or starts with it (unambiguously).

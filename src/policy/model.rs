@@ -543,7 +543,7 @@ impl Default for Defaults {
 }
 
 /// Where the roster (the HR system of record) comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PeopleSource {
     pub format: FileFormat,
     /// Relative to the policy repository root.
@@ -551,7 +551,86 @@ pub struct PeopleSource {
     pub key: PersonKey,
     /// Extra roster columns that `correlate` may use, in snake_case.
     pub columns: Vec<String>,
+    /// How the export's own columns map onto offboard's fields (`field` nodes).
+    pub fields: Vec<FieldMapping>,
+    /// Refuse a roster that lost more than this share of the people the journal's last run
+    /// saw (an HR feed glitch), unless the command is told `--allow-roster-drop`.
+    pub max_roster_drop: Share,
     pub span: Span,
+}
+
+/// `field termination-at "Termination Date" format="MM/DD/YYYY"`: where one of offboard's
+/// fields comes from in an HR export that was not written for offboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldMapping {
+    /// The offboard field, snake_case (`termination_at`).
+    pub field: String,
+    /// The export's columns, as written; several are joined with a space (a name from parts).
+    pub from: Vec<String>,
+    /// For date fields: the export's date format, as written (`MM/DD/YYYY`).
+    pub format: Option<String>,
+    /// For choice fields: export value -> offboard value.
+    pub values: Vec<(String, String)>,
+    pub span: Span,
+}
+
+/// The roster fields a `field` mapping may fill, in snake_case.
+pub const MAPPABLE_FIELDS: &[&str] = &[
+    "employee_id",
+    "email",
+    "username",
+    "name",
+    "department",
+    "title",
+    "manager_email",
+    "employment",
+    "status",
+    "termination_type",
+    "termination_at",
+    "last_day",
+    "legal_hold",
+    "location",
+];
+
+/// Turn an export's date pattern (`MM/DD/YYYY`, `DD.MM.YYYY HH:mm`) into a strftime format;
+/// `None` when it holds no date at all.
+pub fn date_pattern_to_strftime(pattern: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = pattern;
+    let (mut year, mut month, mut day) = (false, false, false);
+    while !rest.is_empty() {
+        let token = [
+            ("YYYY", "%Y"),
+            ("MM", "%m"),
+            ("DD", "%d"),
+            ("HH", "%H"),
+            ("mm", "%M"),
+            ("ss", "%S"),
+        ]
+        .into_iter()
+        .find(|(t, _)| rest.starts_with(t));
+        match token {
+            Some((t, f)) => {
+                year |= t == "YYYY";
+                month |= t == "MM";
+                day |= t == "DD";
+                out.push_str(f);
+                rest = &rest[t.len()..];
+            }
+            None => {
+                let c = rest.chars().next()?;
+                if c.is_ascii_alphanumeric() {
+                    return None;
+                }
+                if c == '%' {
+                    out.push('%');
+                }
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    (year && month && day).then_some(out)
 }
 
 /// The roster column that identifies a person uniquely.

@@ -18,7 +18,9 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 pub use identify::{Candidate, IdentifyError, PersonQuery, identify};
-pub use parse::{load, parse_csv, parse_json};
+pub use parse::{
+    Mapping, file_kind, load, parse_csv, parse_csv_mapped, parse_json, parse_json_mapped,
+};
 
 use crate::policy::PersonKey;
 
@@ -144,6 +146,44 @@ impl Roster {
     pub fn key_of(&self, person: &Person) -> String {
         person.key(self.key).to_string()
     }
+}
+
+/// Whether a roster of `people` can be trusted, given how many people the journal's last
+/// run saw. An empty roster, or one that lost more than `max_drop` of the people, looks like
+/// an HR feed glitch: planning from it would drop leavers (and, for `audit`, make everyone's
+/// accounts orphans). The error says how many people went missing.
+pub fn check_drop(
+    people: usize,
+    previous: Option<usize>,
+    max_drop: crate::policy::Share,
+) -> Result<(), String> {
+    if people == 0 {
+        return Err(match previous {
+            Some(p) if p > 0 => format!(
+                "the roster lists nobody; the journal's last run saw {p} {}, so all of them went missing",
+                plural(p, "person", "people")
+            ),
+            _ => "the roster lists nobody (an empty or header-only export)".to_string(),
+        });
+    }
+    let Some(previous) = previous.filter(|&p| p > people) else {
+        return Ok(());
+    };
+    let missing = previous - people;
+    let share = missing as f64 / previous as f64;
+    if share > max_drop.0 {
+        return Err(format!(
+            "the roster lists {people} {} but the journal's last run saw {previous}: {missing} went missing ({:.0}%, more than max-roster-drop {:.0}%)",
+            plural(people, "person", "people"),
+            share * 100.0,
+            max_drop.0 * 100.0
+        ));
+    }
+    Ok(())
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
 }
 
 /// One bad row (or a problem with the whole file).

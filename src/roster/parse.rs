@@ -4,6 +4,7 @@
 //! same whatever the export format. Every problem is collected; none stops the read early.
 
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::path::Path;
 
 use jiff::Timestamp;
@@ -11,7 +12,7 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
 use super::{Employment, Person, Roster, RosterError, RosterProblem, Status, TerminationType};
-use crate::policy::{FileFormat, PeopleSource, PersonKey};
+use crate::policy::{FieldMapping, FileFormat, PeopleSource, PersonKey, date_pattern_to_strftime};
 
 /// Columns with a meaning of their own; everything else is an extra column.
 const STANDARD: &[&str] = &[
@@ -34,17 +35,42 @@ const STANDARD: &[&str] = &[
 /// Read the roster the policy declares; `root` is the policy repository root.
 pub fn load(source: &PeopleSource, root: &Path, tz: &TimeZone) -> Result<Roster, RosterError> {
     let path = root.join(&source.path);
-    let bytes = std::fs::read(&path).map_err(|e| RosterError {
-        file: source.path.clone(),
-        problems: vec![RosterProblem {
-            line: None,
-            column: None,
-            message: format!("cannot read the roster: {e}"),
-        }],
-    })?;
+    let unreadable = |message: String| file_problem(&source.path, message);
+    // A FIFO or a device would block the read (or never end): only regular files are read.
+    let meta =
+        std::fs::metadata(&path).map_err(|e| unreadable(format!("cannot read the roster: {e}")))?;
+    if !meta.is_file() {
+        return Err(unreadable(format!(
+            "the roster is not a regular file ({}); point `people {{ source ... path=... }}` at the HR export itself",
+            file_kind(&meta)
+        )));
+    }
+    let bytes =
+        std::fs::read(&path).map_err(|e| unreadable(format!("cannot read the roster: {e}")))?;
+    let mapping = Mapping {
+        key: source.key,
+        fields: &source.fields,
+    };
     match source.format {
-        FileFormat::Csv => parse_csv(&bytes, &source.path, source.key, tz),
-        FileFormat::Json => parse_json(&bytes, &source.path, source.key, tz),
+        FileFormat::Csv => parse_csv_mapped(&bytes, &source.path, mapping, tz),
+        FileFormat::Json => parse_json_mapped(&bytes, &source.path, mapping, tz),
+    }
+}
+
+/// What a non-regular file is, for messages.
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
     }
 }
 
@@ -67,18 +93,82 @@ fn normalize_header(h: &str) -> String {
         .replace([' ', '-'], "_")
 }
 
+/// Physical line numbers from byte offsets. The csv crate counts records, not lines (a
+/// quoted field over two lines, or a blank line, puts it behind the file), and a person
+/// opens the file in an editor: messages name the line the editor shows.
+struct LineCounter<'b> {
+    bytes: &'b [u8],
+    offset: usize,
+    line: usize,
+}
+
+impl<'b> LineCounter<'b> {
+    fn new(bytes: &'b [u8]) -> Self {
+        LineCounter {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of the record the csv crate places at byte `offset`; offsets come
+    /// in increasing order. The crate's offset may point at the end of the line before
+    /// (the `\n` of a CRLF) or at blank lines it skipped: the record starts at the first
+    /// byte after them.
+    fn line_at(&mut self, offset: u64) -> usize {
+        let mut offset = (offset as usize).min(self.bytes.len());
+        while offset < self.bytes.len() && matches!(self.bytes[offset], b'\r' | b'\n') {
+            offset += 1;
+        }
+        if offset < self.offset {
+            *self = LineCounter::new(self.bytes);
+        }
+        self.line += self.bytes[self.offset..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.offset = offset;
+        self.line
+    }
+}
+
+/// The roster key and the policy's `field` mappings: how an export becomes people.
+#[derive(Clone, Copy)]
+pub struct Mapping<'p> {
+    pub key: PersonKey,
+    pub fields: &'p [FieldMapping],
+}
+
 pub fn parse_csv(
     bytes: &[u8],
     file: &Path,
     key: PersonKey,
     tz: &TimeZone,
 ) -> Result<Roster, RosterError> {
+    parse_csv_mapped(bytes, file, Mapping { key, fields: &[] }, tz)
+}
+
+pub fn parse_json(
+    bytes: &[u8],
+    file: &Path,
+    key: PersonKey,
+    tz: &TimeZone,
+) -> Result<Roster, RosterError> {
+    parse_json_mapped(bytes, file, Mapping { key, fields: &[] }, tz)
+}
+
+pub fn parse_csv_mapped(
+    bytes: &[u8],
+    file: &Path,
+    mapping: Mapping<'_>,
+    tz: &TimeZone,
+) -> Result<Roster, RosterError> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .trim(csv::Trim::All)
         .from_reader(bytes);
-    let headers: Vec<String> = match reader.headers() {
-        Ok(h) => h.iter().map(normalize_header).collect(),
+    let raw_headers: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(str::to_string).collect(),
         Err(e) => {
             return Err(file_problem(
                 file,
@@ -86,29 +176,30 @@ pub fn parse_csv(
             ));
         }
     };
+    let columns = Columns::new(&raw_headers, Some(1), mapping).map_err(|problems| RosterError {
+        file: file.to_path_buf(),
+        problems,
+    })?;
     // Each row is interpreted as it is read, borrowing its text: no copy of the roster is
-    // made on the way to `Person`.
-    let mut builder = Builder::new(&headers, key, tz);
+    // made on the way to `Person` unless a mapping composes or translates a value.
+    let mut builder = Builder::new(&columns, mapping.key, tz);
     // About one row per line: reserving up front spares copying 100k people while growing.
     let rows = bytes.iter().filter(|&&b| b == b'\n').count();
     builder.people.reserve(rows);
     builder.seen_keys.reserve(rows);
     builder.seen_ids.reserve(rows);
     let mut record = csv::StringRecord::new();
+    let mut lines = LineCounter::new(bytes);
     loop {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line() as usize);
-                let fields: Vec<(&str, &str)> = headers
-                    .iter()
-                    .map(String::as_str)
-                    .zip(record.iter())
-                    .collect();
-                builder.add(line, &fields);
+                let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
+                let values: Vec<&str> = record.iter().collect();
+                builder.add(line, &values);
             }
             Err(e) => builder.problems.push(RosterProblem {
-                line: e.position().map(|p| p.line() as usize),
+                line: e.position().map(|p| lines.line_at(p.byte())),
                 column: None,
                 message: format!("unreadable row: {e}"),
             }),
@@ -118,81 +209,336 @@ pub fn parse_csv(
     builder.finish(file, hash)
 }
 
-pub fn parse_json(
+pub fn parse_json_mapped(
     bytes: &[u8],
     file: &Path,
-    key: PersonKey,
+    mapping: Mapping<'_>,
     tz: &TimeZone,
 ) -> Result<Roster, RosterError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        file_problem(
-            file,
-            format!(
-                "invalid JSON at line {}, column {}: {e}",
-                e.line(),
-                e.column()
-            ),
-        )
-    })?;
-    let entries = match &value {
-        serde_json::Value::Array(a) => a,
-        serde_json::Value::Object(o) => match o.get("people") {
-            Some(serde_json::Value::Array(a)) => a,
-            _ => {
-                return Err(file_problem(
-                    file,
-                    "expected an array of people or {\"people\": [...]}".into(),
-                ));
-            }
-        },
-        _ => {
+    // A byte-order mark is accepted, as it is for CSV (spreadsheet tools write one).
+    let text = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    let entries = match serde_json::from_slice::<json::RawRoster>(text) {
+        Ok(json::RawRoster(entries)) => entries,
+        Err(e) => {
             return Err(file_problem(
                 file,
-                "expected an array of people or {\"people\": [...]}".into(),
+                format!(
+                    "invalid JSON at line {}, column {}: {}",
+                    e.line(),
+                    e.column(),
+                    json::message(&e)
+                ),
             ));
         }
     };
-    let mut headers: Vec<String> = Vec::new();
-    let mut rows = Vec::new();
     let mut problems = Vec::new();
-    for (i, entry) in entries.iter().enumerate() {
-        let Some(object) = entry.as_object() else {
-            problems.push(RosterProblem {
-                line: Some(i + 1),
-                column: None,
-                message: format!("entry {} is not an object", i + 1),
-            });
-            continue;
+    // The header is every key any entry has, normalised, in first-seen order.
+    let mut headers: Vec<String> = Vec::new();
+    let mut index: FxHashMap<String, usize> = FxHashMap::default();
+    let mut rows: Vec<(usize, Vec<(usize, String)>)> = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.into_iter().enumerate() {
+        let line = i + 1;
+        let pairs = match entry {
+            json::RawEntry::Object(pairs) => pairs,
+            json::RawEntry::Other(kind) => {
+                problems.push(RosterProblem {
+                    line: Some(line),
+                    column: None,
+                    message: format!("entry {line} is {kind}, not an object"),
+                });
+                continue;
+            }
         };
-        let mut fields = Vec::new();
-        for (k, v) in object {
-            let k = normalize_header(k);
-            if !headers.contains(&k) {
-                headers.push(k.clone());
+        let mut values: Vec<(usize, String)> = Vec::with_capacity(pairs.len());
+        let mut written: FxHashMap<usize, String> = FxHashMap::default();
+        let mut ok = true;
+        for (k, v) in pairs {
+            let name = normalize_header(&k);
+            let next = headers.len();
+            let at = *index.entry(name.clone()).or_insert(next);
+            if at == next {
+                headers.push(name.clone());
+            }
+            if let Some(first) = written.insert(at, k.clone()) {
+                problems.push(RosterProblem {
+                    line: Some(line),
+                    column: Some(name),
+                    message: format!(
+                        "entry {line} gives `{first}` and `{k}`, the same field twice; which one HR meant is unknown"
+                    ),
+                });
+                ok = false;
+                continue;
             }
             let text = match v {
                 serde_json::Value::Null => String::new(),
                 serde_json::Value::String(s) => s.trim().to_string(),
-                other => other.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
+                    problems.push(RosterProblem {
+                        line: Some(line),
+                        column: Some(name),
+                        message: format!(
+                            "`{k}` holds {}, where text is expected",
+                            if v.is_array() {
+                                "an array"
+                            } else {
+                                "an object"
+                            }
+                        ),
+                    });
+                    ok = false;
+                    continue;
+                }
             };
-            fields.push((k, text));
+            values.push((at, text));
         }
-        rows.push((i + 1, fields));
+        if ok {
+            rows.push((line, values));
+        }
     }
     let hash = blake3::hash(bytes).to_hex().to_string();
-    let mut builder = Builder::new(&headers, key, tz);
+    let columns = Columns::new(&headers, None, mapping).map_err(|mut p| {
+        p.append(&mut problems);
+        RosterError {
+            file: file.to_path_buf(),
+            problems: std::mem::take(&mut p),
+        }
+    })?;
+    let mut builder = Builder::new(&columns, mapping.key, tz);
     builder.problems.extend(problems);
-    for (line, fields) in &rows {
-        let fields: Vec<(&str, &str)> = fields
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        builder.add(*line, &fields);
+    let mut record: Vec<&str> = Vec::with_capacity(headers.len());
+    for (line, values) in &rows {
+        record.clear();
+        record.resize(headers.len(), "");
+        for (at, text) in values {
+            record[*at] = text;
+        }
+        builder.add(*line, &record);
     }
     builder.finish(file, hash)
 }
 
-/// Interprets rows of `(header, value)` pairs into people, collecting every problem.
+/// How one export's columns become offboard's fields: which export column (or columns)
+/// each field reads, and how its values and dates are written.
+struct Columns {
+    /// Each field offboard sees, snake_case, and the export columns joined to make it.
+    fields: Vec<(String, Vec<usize>)>,
+    /// Field -> the export column(s) as written, so messages name what HR sees.
+    shown: FxHashMap<String, String>,
+    /// Field -> (strftime format of its dates, the pattern as the policy writes it).
+    formats: FxHashMap<String, (String, String)>,
+    /// Field -> (export value, offboard value).
+    values: FxHashMap<String, Vec<(String, String)>>,
+}
+
+impl Columns {
+    fn new(
+        raw: &[String],
+        header_line: Option<usize>,
+        mapping: Mapping<'_>,
+    ) -> Result<Columns, Vec<RosterProblem>> {
+        let normalized: Vec<String> = raw.iter().map(|h| normalize_header(h)).collect();
+        let mut problems = Vec::new();
+        let problem = |column: &str, message: String| RosterProblem {
+            line: header_line,
+            column: Some(column.to_string()),
+            message,
+        };
+        for (j, name) in normalized.iter().enumerate() {
+            if raw[j].contains('\0') {
+                problems.push(problem(name, "the column name contains a NUL byte".into()));
+            }
+            if let Some(i) = normalized[..j].iter().position(|n| n == name) {
+                problems.push(problem(
+                    name,
+                    format!(
+                        "columns `{}` and `{}` are the same column `{name}` (names ignore case, spaces and dashes); remove or rename one",
+                        raw[i].trim_start_matches('\u{feff}'),
+                        raw[j]
+                    ),
+                ));
+            }
+        }
+        let list = raw.join(", ");
+        let mut fields: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut shown = FxHashMap::default();
+        let mut formats = FxHashMap::default();
+        let mut values = FxHashMap::default();
+        for m in mapping.fields {
+            let mut parts = Vec::new();
+            for from in &m.from {
+                match normalized.iter().position(|n| *n == normalize_header(from)) {
+                    Some(i) => parts.push(i),
+                    None => problems.push(problem(
+                        from,
+                        format!(
+                            "the policy reads `{}` from the column `{from}`, which the export does not have (columns: {list})",
+                            m.field.replace('_', "-")
+                        ),
+                    )),
+                }
+            }
+            if let Some(i) = normalized
+                .iter()
+                .position(|n| *n == m.field)
+                .filter(|i| !parts.contains(i))
+            {
+                problems.push(problem(
+                    &m.field,
+                    format!(
+                        "the export has a `{}` column and the policy also reads `{}` from `{}`; rename the column or drop the mapping",
+                        raw[i],
+                        m.field.replace('_', "-"),
+                        m.from.join("` + `")
+                    ),
+                ));
+            }
+            shown.insert(m.field.clone(), m.from.join(" + "));
+            if let Some(pattern) = &m.format
+                && let Some(f) = date_pattern_to_strftime(pattern)
+            {
+                formats.insert(m.field.clone(), (f, pattern.clone()));
+            }
+            if !m.values.is_empty() {
+                values.insert(m.field.clone(), m.values.clone());
+            }
+            fields.push((m.field.clone(), parts));
+        }
+        for (i, name) in normalized.iter().enumerate() {
+            if !fields.iter().any(|(f, _)| f == name) {
+                fields.push((name.clone(), vec![i]));
+            }
+        }
+        if problems.is_empty() {
+            Ok(Columns {
+                fields,
+                shown,
+                formats,
+                values,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn has(&self, field: &str) -> bool {
+        self.fields.iter().any(|(f, _)| f == field)
+    }
+
+    /// The column a field is read from, as the export names it.
+    fn shown<'c>(&'c self, field: &'c str) -> &'c str {
+        self.shown.get(field).map_or(field, String::as_str)
+    }
+}
+
+/// JSON rosters read with their keys in order and duplicates kept, so that a duplicated
+/// key is reported instead of the last copy silently winning.
+mod json {
+    use std::fmt;
+
+    use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    pub struct RawRoster(pub Vec<RawEntry>);
+
+    pub enum RawEntry {
+        Object(Vec<(String, serde_json::Value)>),
+        /// Anything else, by what it is ("a string", ...).
+        Other(&'static str),
+    }
+
+    const SHAPE: &str = "an array of people or {\"people\": [...]}";
+
+    /// serde_json's message without its own "at line L column C" (shown separately).
+    pub fn message(e: &serde_json::Error) -> String {
+        let text = e.to_string();
+        match text.rfind(" at line ") {
+            Some(i) => text[..i].to_string(),
+            None => text,
+        }
+    }
+
+    impl<'de> de::Deserialize<'de> for RawRoster {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Top;
+            impl<'de> Visitor<'de> for Top {
+                type Value = RawRoster;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str(SHAPE)
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawRoster, A::Error> {
+                    let mut entries = Vec::new();
+                    while let Some(e) = seq.next_element::<RawEntry>()? {
+                        entries.push(e);
+                    }
+                    Ok(RawRoster(entries))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRoster, A::Error> {
+                    let mut people: Option<Vec<RawEntry>> = None;
+                    while let Some(key) = map.next_key::<String>()? {
+                        if key == "people" {
+                            if people.is_some() {
+                                return Err(de::Error::custom("the key `people` appears twice"));
+                            }
+                            people = Some(map.next_value::<Vec<RawEntry>>()?);
+                        } else {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                    people
+                        .map(RawRoster)
+                        .ok_or_else(|| de::Error::custom(format!("expected {SHAPE}")))
+                }
+            }
+            d.deserialize_any(Top)
+        }
+    }
+
+    impl<'de> de::Deserialize<'de> for RawEntry {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Entry;
+            impl<'de> Visitor<'de> for Entry {
+                type Value = RawEntry;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a person object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEntry, A::Error> {
+                    let mut pairs = Vec::new();
+                    while let Some(key) = map.next_key::<String>()? {
+                        pairs.push((key, map.next_value::<serde_json::Value>()?));
+                    }
+                    Ok(RawEntry::Object(pairs))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawEntry, A::Error> {
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(RawEntry::Other("an array"))
+                }
+                fn visit_str<E: de::Error>(self, _: &str) -> Result<RawEntry, E> {
+                    Ok(RawEntry::Other("a string"))
+                }
+                fn visit_bool<E: de::Error>(self, _: bool) -> Result<RawEntry, E> {
+                    Ok(RawEntry::Other("a boolean"))
+                }
+                fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawEntry, E> {
+                    Ok(RawEntry::Other("a number"))
+                }
+                fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawEntry, E> {
+                    Ok(RawEntry::Other("a number"))
+                }
+                fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawEntry, E> {
+                    Ok(RawEntry::Other("a number"))
+                }
+                fn visit_unit<E: de::Error>(self) -> Result<RawEntry, E> {
+                    Ok(RawEntry::Other("null"))
+                }
+            }
+            d.deserialize_any(Entry)
+        }
+    }
+}
+
+/// Interprets rows of export values into people, collecting every problem.
 struct Builder<'t> {
     people: Vec<Person>,
     problems: Vec<RosterProblem>,
@@ -201,19 +547,23 @@ struct Builder<'t> {
     seen_ids: FxHashMap<String, usize>,
     key: PersonKey,
     tz: &'t TimeZone,
+    columns: &'t Columns,
 }
 
 impl<'t> Builder<'t> {
-    fn new(headers: &[String], key: PersonKey, tz: &'t TimeZone) -> Self {
+    fn new(columns: &'t Columns, key: PersonKey, tz: &'t TimeZone) -> Self {
         let mut problems = Vec::new();
+        let names: Vec<&str> = columns.fields.iter().map(|(f, _)| f.as_str()).collect();
+        // One problem per missing column, never one per row.
         for required in [key.column(), "name", "status"] {
-            if !headers.iter().any(|h| h == required) {
+            if !columns.has(required) {
                 problems.push(RosterProblem {
                     line: None,
                     column: Some(required.to_string()),
                     message: format!(
-                        "the roster has no `{required}` column (columns: {})",
-                        headers.join(", ")
+                        "the roster has no `{required}` column (columns: {}); rename the export's column or map it with `people {{ field {} \"Export Column\" }}`",
+                        names.join(", "),
+                        required.replace('_', "-")
                     ),
                 });
             }
@@ -225,24 +575,58 @@ impl<'t> Builder<'t> {
             seen_ids: FxHashMap::default(),
             key,
             tz,
+            columns,
         }
     }
 
-    fn add(&mut self, line: usize, fields: &[(&str, &str)]) {
+    /// One row, `values` in the export's column order.
+    fn add(&mut self, line: usize, values: &[&str]) {
         let key = self.key;
+        let columns = self.columns;
+        let fields: Vec<(&str, Cow<'_, str>)> = columns
+            .fields
+            .iter()
+            .map(|(name, parts)| {
+                let value = match parts.as_slice() {
+                    [one] => Cow::Borrowed(values.get(*one).copied().unwrap_or("")),
+                    many => Cow::Owned(
+                        many.iter()
+                            .filter_map(|i| values.get(*i).copied())
+                            .filter(|v| !v.is_empty())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    ),
+                };
+                (name.as_str(), value)
+            })
+            .collect();
         let mut row = Row {
-            fields,
+            fields: &fields,
             line,
             problems: &mut self.problems,
             tz: self.tz,
+            columns,
         };
+        // A NUL byte is never part of real HR data: it marks a broken or hostile export.
+        let mut nul = false;
+        for (name, value) in &fields {
+            if value.contains('\0') {
+                row.problem(name, "the value contains a NUL byte".into());
+                nul = true;
+            }
+        }
+        if nul {
+            return;
+        }
         let Some(person) = row.person() else { return };
         let key_value = person.key(key).to_ascii_lowercase();
         if key_value.is_empty() {
-            row.problem(
-                key.column(),
-                format!("missing {} (the roster key)", key.column()),
-            );
+            if columns.has(key.column()) {
+                row.problem(
+                    key.column(),
+                    format!("missing {} (the roster key)", key.column()),
+                );
+            }
             return;
         }
         if let Some(first) = self.seen_keys.insert(key_value, line) {
@@ -293,28 +677,40 @@ impl<'t> Builder<'t> {
 }
 
 struct Row<'a> {
-    /// In column order; when a header repeats, the last value counts.
-    fields: &'a [(&'a str, &'a str)],
+    /// Offboard's fields, each once, with the row's (possibly composed) value.
+    fields: &'a [(&'a str, Cow<'a, str>)],
     line: usize,
     problems: &'a mut Vec<RosterProblem>,
     tz: &'a TimeZone,
+    columns: &'a Columns,
 }
 
 impl Row<'_> {
+    /// A problem with one field, named as the export names its column.
     fn problem(&mut self, column: &str, message: String) {
         self.problems.push(RosterProblem {
             line: Some(self.line),
-            column: Some(column.to_string()),
+            column: Some(self.columns.shown(column).to_string()),
             message,
         });
     }
 
+    /// The field's text, with the policy's value mapping applied.
     fn text(&self, column: &str) -> String {
-        self.fields
+        let value = self
+            .fields
             .iter()
-            .rev()
             .find(|(k, _)| *k == column)
-            .map_or_else(String::new, |(_, v)| v.to_string())
+            .map_or("", |(_, v)| v.as_ref());
+        if let Some(map) = self.columns.values.get(column)
+            && let Some((_, to)) = map.iter().find(|(from, _)| from == value).or_else(|| {
+                map.iter()
+                    .find(|(from, _)| from.eq_ignore_ascii_case(value))
+            })
+        {
+            return to.clone();
+        }
+        value.to_string()
     }
 
     /// A closed-vocabulary column; `None` (with a problem recorded) when the value is unknown.
@@ -331,10 +727,14 @@ impl Row<'_> {
         match parse(&value) {
             Some(v) => Ok(Some(v)),
             None => {
+                let mapped = self.columns.values.get(column).map_or(String::new(), |m| {
+                    let from: Vec<String> = m.iter().map(|(f, _)| format!("\"{f}\"")).collect();
+                    format!(", or a value the policy maps: {}", from.join(", "))
+                });
                 self.problem(
                     column,
                     format!(
-                        "unknown {column} `{value}` (expected one of: {})",
+                        "unknown {column} `{value}` (expected one of: {}{mapped})",
                         names.join(", ")
                     ),
                 );
@@ -348,7 +748,10 @@ impl Row<'_> {
         let status = match self.choice("status", Status::parse, Status::NAMES) {
             Ok(Some(s)) => Some(s),
             Ok(None) => {
-                self.problem("status", "missing status".into());
+                // A missing column is reported once, not on every row.
+                if self.columns.has("status") {
+                    self.problem("status", "missing status".into());
+                }
                 None
             }
             Err(()) => None,
@@ -366,7 +769,9 @@ impl Row<'_> {
         let legal_hold = self.boolean("legal_hold");
         let name = self.text("name");
         if name.is_empty() {
-            self.problem("name", "missing name".into());
+            if self.columns.has("name") {
+                self.problem("name", "missing name".into());
+            }
             ok = false;
         }
         let (
@@ -394,7 +799,7 @@ impl Row<'_> {
             .fields
             .iter()
             .filter(|(k, _)| !STANDARD.contains(k))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, _)| (k.to_string(), self.text(k)))
             .collect();
         Some(Person {
             employee_id: self.text("employee_id"),
@@ -420,6 +825,24 @@ impl Row<'_> {
         let value = self.text(column);
         if value.is_empty() {
             return Ok(None);
+        }
+        if let Some((format, _)) = self.columns.formats.get(column) {
+            let parsed = jiff::fmt::strtime::parse(format, &value)
+                .ok()
+                .and_then(|tm| {
+                    tm.to_datetime().ok().or_else(|| {
+                        tm.to_date()
+                            .ok()
+                            .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+                    })
+                });
+            return match parsed.and_then(|dt| dt.to_zoned(self.tz.clone()).ok()) {
+                Some(z) => Ok(Some(z.timestamp())),
+                None => {
+                    self.problem(column, self.format_mismatch(&value, column));
+                    Err(())
+                }
+            };
         }
         if let Ok(ts) = value.parse::<Timestamp>() {
             return Ok(Some(ts));
@@ -448,6 +871,15 @@ impl Row<'_> {
         if value.is_empty() {
             return Ok(None);
         }
+        if let Some((format, _)) = self.columns.formats.get(column) {
+            return match jiff::fmt::strtime::parse(format, &value).and_then(|tm| tm.to_date()) {
+                Ok(d) => Ok(Some(d)),
+                Err(_) => {
+                    self.problem(column, self.format_mismatch(&value, column));
+                    Err(())
+                }
+            };
+        }
         match value.parse::<Date>() {
             Ok(d) => Ok(Some(d)),
             Err(_) => {
@@ -458,6 +890,11 @@ impl Row<'_> {
                 Err(())
             }
         }
+    }
+
+    fn format_mismatch(&self, value: &str, column: &str) -> String {
+        let pattern = self.columns.formats.get(column).map_or("", |(_, p)| p);
+        format!("`{value}` does not match the date format `{pattern}` the policy declares")
     }
 
     fn boolean(&mut self, column: &str) -> Result<bool, ()> {
