@@ -27,6 +27,7 @@ const AT: &str = "2026-11-23T09:00:00Z";
 /// A private copy of the bundled example (policies + inventory).
 fn example() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
+    common::init_journal(dir.path());
     copy_dir(&root().join("policies"), &dir.path().join("policies"));
     std::fs::remove_dir_all(dir.path().join("policies/examples")).ok();
     copy_dir(&root().join("inventory"), &dir.path().join("inventory"));
@@ -131,7 +132,8 @@ fn apply_without_plan_file_and_without_terminal_aborts() {
         account_status(dir.path(), "okta", "00u1a2b3").as_deref(),
         Some("active")
     );
-    assert!(!dir.path().join(".offboard/journal.db").exists());
+    let journal = Journal::open_read_only(&dir.path().join(".offboard/journal.db")).unwrap();
+    assert!(journal.runs().unwrap().is_empty());
 }
 
 #[test]
@@ -478,7 +480,7 @@ fn file_connector(f: &Fixture, system: &str) -> FileConnector {
 }
 
 fn run(f: &Fixture, idp: Arc<dyn Connector>) -> Vec<offboard::apply::ChangeReport> {
-    let journal = Journal::open(&f.dir.path().join("journal.db")).unwrap();
+    let journal = Journal::create(&f.dir.path().join("journal.db"), "test", "localhost").unwrap();
     let mut targets = std::collections::BTreeMap::new();
     targets.insert(
         "idp".to_string(),

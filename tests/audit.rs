@@ -25,6 +25,7 @@ fn offboard(dir: &Path) -> Command {
 /// since (recreated), audited five days later.
 fn example_after_apply() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
+    common::init_journal(dir.path());
     common::copy_dir(
         &common::root().join("policies"),
         &dir.path().join("policies"),

@@ -41,6 +41,7 @@ fn run_ok(cmd: &mut std::process::Command) -> String {
 /// A generated organisation big enough that apply takes a while.
 fn organisation() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
+    common::init_journal(dir.path());
     let status = std::process::Command::cargo_bin("offboard-gen")
         .unwrap()
         .args([

@@ -48,6 +48,7 @@ fn organisation(slapd: &Slapd, extra_ldif: &str) -> tempfile::TempDir {
         group("ops", &["mia", "ann", "leo"]),
     ));
     let dir = tempfile::tempdir().unwrap();
+    common::init_journal(dir.path());
     let d = dir.path();
     std::fs::create_dir_all(d.join("policies")).unwrap();
     std::fs::create_dir_all(d.join("inventory/accounts")).unwrap();

@@ -22,6 +22,7 @@ fn offboard(dir: &Path) -> Command {
 /// fails), applied; John's laptop is handed back, Jane's is not.
 fn applied() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
+    common::init_journal(dir.path());
     let d = dir.path();
     common::copy_dir(&common::root().join("policies"), &d.join("policies"));
     std::fs::remove_dir_all(d.join("policies/examples")).ok();
@@ -118,6 +119,8 @@ fn stable() -> insta::Settings {
     s.add_filter(r"\d{8}T\d{6}Z-[0-9a-f]{6}", "[run]");
     s.add_filter(r" on [^,<]+, started", " on [host], started");
     s.add_filter(r"head [0-9a-f]{16}", "head [hash]");
+    // Plans record the journal's lineage, which is random: so is the plan's hash.
+    s.add_filter(r"plan [0-9a-f]{12}", "plan [hash]");
     s.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+/", "[dir]/");
     s.add_filter(r#""host": "[^"]*""#, r#""host": "[host]""#);
     s.add_filter(r#""head": "[0-9a-f]+""#, r#""head": "[hash]""#);

@@ -74,6 +74,7 @@ struct Org {
 /// Seed both tenants and write a policy repository pointing at them.
 fn organisation(server: &ScimServer, leavers: usize, okta_concurrency: u32) -> Org {
     let dir = tempfile::tempdir().unwrap();
+    common::init_journal(dir.path());
     let okta = ScimClient::new(&server.url("okta"));
     let zoom = ScimClient::new(&server.url("zoom"));
     let emails = people(leavers);
@@ -365,6 +366,7 @@ fn canary_secret_never_appears_in_output_or_files() {
     }
     let seeded = ScimClient::new(&format!("http://127.0.0.1:{port}/okta/v2"));
     let org_dir = tempfile::tempdir().unwrap();
+    common::init_journal(org_dir.path());
     let dir = org_dir.path();
     rt().block_on(async {
         seeded

@@ -49,6 +49,7 @@ fn commit(repo: &Repository, message: &str) -> String {
 /// The bundled example as a fresh policy repository with one commit.
 fn repository() -> (tempfile::TempDir, Repository) {
     let dir = tempfile::tempdir().unwrap();
+    common::init_journal(dir.path());
     common::copy_dir(
         &common::root().join("policies"),
         &dir.path().join("policies"),
@@ -233,6 +234,7 @@ fn a_reformatting_is_no_change_in_plan() {
 #[test]
 fn compare_outside_git_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
+    common::init_journal(dir.path());
     common::copy_dir(
         &common::root().join("policies"),
         &dir.path().join("policies"),

@@ -1,8 +1,9 @@
-//! Guards checked before any change: a stale plan, an implausibly large disable.
+//! Guards checked before any change: a stale plan, a plan made against another journal (or
+//! an older head of this one), an implausibly large disable.
 
 use serde::Serialize;
 
-use crate::plan::{ChangeKind, Plan};
+use crate::plan::{ChangeKind, JournalRef, Plan};
 use crate::policy::{Action, Policy};
 use crate::roster::Roster;
 
@@ -21,6 +22,45 @@ pub fn stale_plan(plan: &Plan, policy: &Policy, roster: &Roster) -> Option<Strin
             "stale plan: it was made from roster {}, but the roster is now {} (people joined, left or changed); make a new plan and review it",
             short(&plan.roster.hash),
             short(&roster.hash)
+        ));
+    }
+    None
+}
+
+/// Why a plan must not be applied to this journal: it was made against another journal (a
+/// different lineage), or against a head this journal no longer has (truncated, replaced,
+/// restored from an old copy). A journal that only grew since the plan is fine: account
+/// fingerprints guard each change. `planned_head_hash` is this journal's hash at the
+/// plan's head sequence number, if it still has that record.
+pub fn journal_mismatch(
+    planned: Option<&JournalRef>,
+    current: &JournalRef,
+    planned_head_hash: Option<&str>,
+) -> Option<String> {
+    let short = |h: &str| h.get(..12).unwrap_or(h).to_string();
+    let Some(planned) = planned else {
+        return Some(format!(
+            "the plan was made without a journal, but the journal now exists (lineage {}): the plan did not see its runs and tasks",
+            short(&current.lineage)
+        ));
+    };
+    if planned.lineage != current.lineage {
+        return Some(format!(
+            "the plan was made against journal lineage {}, but this journal is lineage {} (another journal, or one started anew)",
+            short(&planned.lineage),
+            short(&current.lineage)
+        ));
+    }
+    if current.head_seq < planned.head_seq {
+        return Some(format!(
+            "the journal went backwards: the plan saw {} records, it now has {} (truncated, or restored from an older copy)",
+            planned.head_seq, current.head_seq
+        ));
+    }
+    if planned.head_seq > 0 && planned_head_hash != Some(planned.head_hash.as_str()) {
+        return Some(format!(
+            "record {} of the journal is not the one the plan saw: the journal was replaced or rewritten",
+            planned.head_seq
         ));
     }
     None

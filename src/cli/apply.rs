@@ -42,7 +42,8 @@ pub struct ApplyArgs {
     /// How long to wait for another apply holding the journal lock
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub lock_timeout: String,
-    /// Plan as of another instant (only without a plan file)
+    /// Plan as of an earlier instant (only without a plan file), to reproduce a past plan;
+    /// apply acts now, so a future instant is refused (preview the future with `plan --at`)
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
 }
@@ -124,13 +125,25 @@ pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
 
 fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
     let policy = common::load_policy(global)?;
+    if let Some(text) = &args.at {
+        let at = common::parse_at(Some(text), &policy)?;
+        if at > jiff::Timestamp::now() {
+            eprintln!(
+                "Error: `apply --at {text}` is in the future, and apply acts now: it would cut people before their cutoff.\n  hint: preview that moment with `offboard plan --at {text}`; the scheduled changes are applied when it comes. Nothing was changed."
+            );
+            return Err(Exit::Error);
+        }
+    }
+    // The journal must exist and verify before anything is planned or asked: apply never
+    // starts a journal, and never appends to a broken one.
+    common::check_journal(global)?;
     let roster = common::load_roster(global, &policy)?;
     let timeout = lock_timeout(&args.lock_timeout)?;
 
     let from_file = args.plan.is_some();
-    let plan = match &args.plan {
+    let plan = match args.plan.as_deref().map(|p| global.resolve(p)) {
         Some(file) => {
-            let plan = plan::read_file(file).map_err(|e| {
+            let plan = plan::read_file(&file).map_err(|e| {
                 eprintln!("Error: {e}");
                 Exit::Error
             })?;
@@ -211,6 +224,19 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         Exit::Error
     })?;
     let mut journal = common::open_journal(global)?;
+    let current = journal.identity().map_err(journal_error)?;
+    let planned_head = match &plan.journal {
+        Some(j) => journal.hash_at(j.head_seq).map_err(journal_error)?,
+        None => None,
+    };
+    if let Some(why) =
+        guard::journal_mismatch(plan.journal.as_ref(), &current, planned_head.as_deref())
+    {
+        eprintln!(
+            "Error: {why}.\n  hint: make a new plan against this journal and review it; if the journal was restored or replaced by mistake, put the right one back. Nothing was changed."
+        );
+        return Err(Exit::Error);
+    }
     let touched = journal.touched_changes().map_err(journal_error)?;
     let known_task_ids: HashSet<String> = journal
         .tasks()

@@ -44,7 +44,7 @@ fn offboarded(global: &GlobalArgs) -> Result<HashSet<String>, Exit> {
     if !path.exists() {
         return Ok(HashSet::new());
     }
-    let journal = common::open_journal(global)?;
+    let journal = common::read_journal(global)?;
     let mut out = HashSet::new();
     for r in journal.records().map_err(super::apply::journal_error)? {
         if r.table == Table::Runs && r.kind == RUN_FINISH {
@@ -131,9 +131,9 @@ fn run_inner(global: &GlobalArgs, args: &AuditArgs) -> Result<Exit, Exit> {
         AuditFormat::Junit => render::junit(&report),
         AuditFormat::Html => render::html(&report),
     };
-    match &args.output {
+    match args.output.as_deref().map(|p| global.resolve(p)) {
         Some(path) => {
-            std::fs::write(path, text).map_err(|e| {
+            std::fs::write(&path, text).map_err(|e| {
                 eprintln!("Error: cannot write {}: {e}", path.display());
                 Exit::Error
             })?;

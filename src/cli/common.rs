@@ -223,11 +223,67 @@ pub fn host() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
+/// Open the journal to append to it: it must exist (`offboard journal init` makes one) and
+/// its hash chain must verify, so nothing is ever added to evidence that was tampered with.
 pub fn open_journal(global: &GlobalArgs) -> Result<crate::journal::Journal, Exit> {
-    crate::journal::Journal::open(&global.journal_path()).map_err(|e| {
-        eprintln!("Error: {e}");
-        Exit::Error
-    })
+    let journal = crate::journal::Journal::open(&global.journal_path()).map_err(journal_hint)?;
+    refuse_broken_chain(global, &journal)?;
+    Ok(journal)
+}
+
+/// Check, without writing, that the journal exists and verifies: `apply` does this before
+/// it plans or asks anything.
+pub fn check_journal(global: &GlobalArgs) -> Result<(), Exit> {
+    refuse_broken_chain(global, &read_journal(global)?)
+}
+
+fn refuse_broken_chain(global: &GlobalArgs, journal: &crate::journal::Journal) -> Result<(), Exit> {
+    let verification = journal.verify().map_err(journal_hint)?;
+    if verification.ok() {
+        return Ok(());
+    }
+    eprintln!(
+        "Error: the journal {} fails verification, and nothing is appended to a broken chain:",
+        global.journal_path().display()
+    );
+    for p in &verification.problems {
+        eprintln!("  {p}");
+    }
+    eprintln!(
+        "  hint: keep this file as evidence (`offboard journal verify` shows the damage); restore the journal from a verified copy, or start a new one with `offboard journal init --journal NEW` and keep the old one beside it. Nothing was changed."
+    );
+    Err(Exit::Error)
+}
+
+/// Open the journal only to read it (evidence may be a read-only copy).
+pub fn read_journal(global: &GlobalArgs) -> Result<crate::journal::Journal, Exit> {
+    crate::journal::Journal::open_read_only(&global.journal_path()).map_err(journal_hint)
+}
+
+/// The journal's lineage and head for a new plan; `None` when there is no journal yet.
+pub fn journal_ref(global: &GlobalArgs) -> Result<Option<crate::plan::JournalRef>, Exit> {
+    if !global.journal_path().exists() {
+        return Ok(None);
+    }
+    read_journal(global)?
+        .identity()
+        .map(Some)
+        .map_err(journal_hint)
+}
+
+fn journal_hint(e: crate::journal::JournalError) -> Exit {
+    use crate::journal::JournalError;
+    eprintln!("Error: {e}");
+    match e {
+        JournalError::Missing { .. } => eprintln!(
+            "  hint: a journal is started once, explicitly, with `offboard journal init`; if CI lost its copy, restore it instead: a new journal forgets every run and manual task"
+        ),
+        JournalError::NotAJournal { .. } => {
+            eprintln!("  hint: check --journal; an empty file is not a journal")
+        }
+        _ => {}
+    }
+    Exit::Error
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {

@@ -1,4 +1,5 @@
-//! `offboard journal list | show RUN | verify`: read the evidence.
+//! `offboard journal init | list | show RUN | verify`: start the journal once, then read
+//! the evidence. Reading never writes: a read-only copy handed to an auditor verifies.
 
 use clap::{Args, Subcommand};
 
@@ -13,6 +14,13 @@ pub struct JournalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum JournalCommand {
+    /// Start a new, empty journal with a fresh lineage (once per policy repository)
+    #[command(
+        long_about = "Create the journal that `apply`, `rollback` and `tasks done` append to. \
+`apply` never starts a journal on its own: a CI runner that lost its copy must restore it, not \
+silently begin again and re-open every manual task. An existing journal is never overwritten."
+    )]
+    Init,
     /// Every run: when, who, policy, outcome
     List {
         #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -30,14 +38,10 @@ pub enum JournalCommand {
 }
 
 pub fn run(global: &GlobalArgs, args: &JournalArgs) -> Exit {
-    if !global.journal_path().exists() {
-        eprintln!(
-            "Error: no journal at {}; nothing has been applied yet",
-            global.journal_path().display()
-        );
-        return Exit::Error;
+    if let JournalCommand::Init = args.command {
+        return init(global);
     }
-    let journal = match common::open_journal(global) {
+    let journal = match common::read_journal(global) {
         Ok(j) => j,
         Err(e) => return e,
     };
@@ -83,6 +87,7 @@ pub fn run(global: &GlobalArgs, args: &JournalArgs) -> Exit {
             }
             Ok(Exit::Success)
         }),
+        JournalCommand::Init => Ok(Exit::Success),
         JournalCommand::Verify => journal.verify().map(|v| {
             if v.ok() {
                 // The head hash anchors the chain: recorded elsewhere (a CI log, a ticket),
@@ -100,6 +105,26 @@ pub fn run(global: &GlobalArgs, args: &JournalArgs) -> Exit {
         }),
     };
     result.unwrap_or_else(super::apply::journal_error)
+}
+
+fn init(global: &GlobalArgs) -> Exit {
+    let path = global.journal_path();
+    match crate::journal::Journal::create(&path, &common::actor(global), &common::host())
+        .and_then(|j| j.identity())
+    {
+        Ok(id) => {
+            println!(
+                "Started the journal {} (lineage {}).",
+                path.display(),
+                &id.lineage[..id.lineage.len().min(12)]
+            );
+            Exit::Success
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            Exit::Error
+        }
+    }
 }
 
 fn list_text(runs: &[RunSummary]) -> String {

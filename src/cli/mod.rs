@@ -47,7 +47,8 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Policy repository root (holds policies/ and inventory/)
+    /// Policy repository root (holds policies/ and inventory/); every other relative path
+    /// on the command line (--journal, --policies, --out, plan files, --output) is relative to it
     #[arg(
         short = 'C',
         long = "chdir",
@@ -83,14 +84,25 @@ pub struct GlobalArgs {
 impl GlobalArgs {
     pub fn policies_dir(&self) -> PathBuf {
         self.policies
-            .clone()
-            .unwrap_or_else(|| self.root.join("policies"))
+            .as_deref()
+            .map_or_else(|| self.root.join("policies"), |p| self.resolve(p))
     }
 
     pub fn journal_path(&self) -> PathBuf {
-        self.journal
-            .clone()
-            .unwrap_or_else(|| self.root.join(".offboard/journal.db"))
+        self.journal.as_deref().map_or_else(
+            || self.root.join(".offboard/journal.db"),
+            |p| self.resolve(p),
+        )
+    }
+
+    /// A path from the command line: relative paths are relative to `-C DIR`, as with
+    /// `terraform -chdir`, so one command line works from any working directory.
+    pub fn resolve(&self, path: &std::path::Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.root.join(path)
+        }
     }
 
     /// Whether to colour output written to a stream that is (or is not) a terminal.

@@ -35,7 +35,8 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes (0 when none, 1 on error)
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Plan as of another instant, to preview scheduled cutoffs (2026-11-28, or RFC 3339)
+    /// Plan as of another instant (2026-11-28, or RFC 3339): a future one previews scheduled
+    /// cutoffs and deletions, a past one reproduces an old plan; nothing is changed either way
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
     /// Only counts per system and per person
@@ -66,8 +67,8 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
     }
     match make_plan(global, args) {
         Ok(plan) => {
-            if let Some(out) = &args.out {
-                if let Err(e) = plan::write_file(out, &plan) {
+            if let Some(out) = args.out.as_deref().map(|p| global.resolve(p)) {
+                if let Err(e) = plan::write_file(&out, &plan) {
                     eprintln!("Error: {e}");
                     return Exit::Error;
                 }
@@ -91,7 +92,7 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
 }
 
 pub fn show(global: &GlobalArgs, args: &ShowArgs) -> Exit {
-    match plan::read_file(&args.plan) {
+    match plan::read_file(&global.resolve(&args.plan)) {
         Ok(plan) => {
             print(global, &plan, args.format, args.summary);
             Exit::Success
@@ -197,7 +198,8 @@ pub fn plan_against(
         git_commit: provenance.and_then(|p| p.commit.clone()),
         dirty: provenance.map(|p| p.dirty()),
     };
-    reconcile::plan(&input).map_err(|e| {
+    let journal = common::journal_ref(global)?;
+    let mut plan = reconcile::plan(&input).map_err(|e| {
         match &e {
             PlanError::Conditions(failures) => {
                 let opts = RenderOptions {
@@ -223,7 +225,9 @@ pub fn plan_against(
             PlanError::Refresh(_) => eprintln!("Error: {e}"),
         }
         Exit::Error
-    })
+    })?;
+    plan.journal = journal;
+    Ok(plan)
 }
 
 /// `plan --compare REV`: the policy at REV and the working tree, planned against the same

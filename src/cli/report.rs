@@ -47,7 +47,7 @@ pub fn run(global: &GlobalArgs, args: &ReportArgs) -> Exit {
                 .map(|i| r.key_of(&r.people[i]))
         })
         .unwrap_or_else(|| args.person.clone());
-    let journal = match common::open_journal(global) {
+    let journal = match common::read_journal(global) {
         Ok(j) => j,
         Err(e) => return e,
     };
@@ -64,9 +64,9 @@ pub fn run(global: &GlobalArgs, args: &ReportArgs) -> Exit {
         ReportFormat::Json => certificate::json(&cert),
         ReportFormat::Html => certificate::html(&cert),
     };
-    match &args.output {
+    match args.output.as_deref().map(|p| global.resolve(p)) {
         Some(path) => {
-            if let Err(e) = std::fs::write(path, text) {
+            if let Err(e) = std::fs::write(&path, text) {
                 eprintln!("Error: cannot write {}: {e}", path.display());
                 return Exit::Error;
             }

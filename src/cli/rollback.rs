@@ -38,7 +38,7 @@ pub fn run(global: &GlobalArgs, args: &RollbackArgs) -> Exit {
 
 fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
     let policy = common::load_policy(global)?;
-    let journal = common::open_journal(global)?;
+    let journal = common::read_journal(global)?;
     let Some(run) = journal.find_run(&args.run).map_err(journal_error)? else {
         eprintln!(
             "Error: no single run matches `{}`; see `offboard journal list`",

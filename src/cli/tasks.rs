@@ -41,7 +41,12 @@ pub fn run(global: &GlobalArgs, args: &TasksArgs) -> Exit {
             Exit::Success
         };
     }
-    let mut journal = match common::open_journal(global) {
+    // Listing reads; closing a task appends, and only to a chain that verifies.
+    let opened = match &args.command {
+        Some(TasksCommand::Done { .. }) => common::open_journal(global),
+        None => common::read_journal(global),
+    };
+    let mut journal = match opened {
         Ok(j) => j,
         Err(e) => return e,
     };

@@ -25,7 +25,21 @@ struct Pending {
 pub struct SharedJournal {
     journal: Arc<Mutex<Journal>>,
     path: String,
-    queue: mpsc::Sender<Pending>,
+    /// `None` only while dropping.
+    queue: Option<mpsc::Sender<Pending>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for SharedJournal {
+    /// Stop the writer and wait for it, so the journal's last connection is closed (and its
+    /// write-ahead log folded into the file) before the process exits: the file alone is
+    /// then the complete evidence, ready to be copied.
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
 }
 
 impl SharedJournal {
@@ -35,7 +49,7 @@ impl SharedJournal {
         let (queue, waiting) = mpsc::channel::<Pending>();
         let writer = journal.clone();
         // The writer ends when the last sender (this handle) is dropped.
-        std::thread::spawn(move || {
+        let writer = std::thread::spawn(move || {
             while let Ok(first) = waiting.recv() {
                 let mut batch = vec![first];
                 batch.extend(waiting.try_iter());
@@ -60,7 +74,8 @@ impl SharedJournal {
         SharedJournal {
             journal,
             path,
-            queue,
+            queue: Some(queue),
+            writer: Some(writer),
         }
     }
 
@@ -86,6 +101,8 @@ impl SharedJournal {
             message,
         };
         self.queue
+            .as_ref()
+            .ok_or_else(|| failed("the journal writer stopped".into()))?
             .send(pending)
             .map_err(|_| failed("the journal writer stopped".into()))?;
         match result.await {
@@ -112,7 +129,7 @@ mod tests {
     fn concurrent_appends_form_one_verified_chain() {
         let dir = tempfile::tempdir().unwrap();
         let shared = Arc::new(SharedJournal::new(
-            Journal::open(&dir.path().join("j.db")).unwrap(),
+            Journal::create(&dir.path().join("j.db"), "test", "localhost").unwrap(),
         ));
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -138,9 +155,10 @@ mod tests {
         });
         let mut sorted = seqs.clone();
         sorted.sort_unstable();
-        assert_eq!(sorted, (1..=200).collect::<Vec<i64>>());
+        // Record 1 is the journal's lineage; the 200 appends follow it without a gap.
+        assert_eq!(sorted, (2..=201).collect::<Vec<i64>>());
         let journal = shared.lock();
         assert!(journal.verify().unwrap().ok());
-        assert_eq!(journal.records().unwrap().len(), 200);
+        assert_eq!(journal.records().unwrap().len(), 201);
     }
 }

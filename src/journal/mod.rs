@@ -64,6 +64,10 @@ pub enum JournalError {
     Write { path: String, message: String },
     #[error("{path} is not an offboard journal (it has none of the journal's tables)")]
     NotAJournal { path: String },
+    #[error("no journal at {path}")]
+    Missing { path: String },
+    #[error("a journal already exists at {path}; it is never overwritten")]
+    Exists { path: String },
 }
 
 fn to_body<T: Serialize>(body: &T) -> Result<String, JournalError> {
@@ -124,15 +128,53 @@ fn record_hash(seq: i64, table: Table, kind: &str, at: &str, body: &str, prev: &
 }
 
 impl Journal {
-    /// Open (creating if needed) the journal at `path`.
-    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+    /// Start a new journal at `path` (`offboard journal init`): its first record gives it a
+    /// lineage, the id plans record so that `apply` can tell this journal from any other.
+    /// An existing file is never overwritten.
+    pub fn create(path: &Path, created_by: &str, host: &str) -> Result<Journal, JournalError> {
         let shown = path.display().to_string();
+        if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+            return Err(JournalError::Exists { path: shown });
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| JournalError::Dir {
                 path: shown.clone(),
                 source,
             })?;
         }
+        let mut journal = Journal::connect(path)?;
+        let mut h = blake3::Hasher::new();
+        h.update(&Timestamp::now().as_nanosecond().to_le_bytes());
+        h.update(&std::process::id().to_le_bytes());
+        h.update(host.as_bytes());
+        h.update(shown.as_bytes());
+        let lineage = h.finalize().to_hex()[..32].to_string();
+        journal.append(
+            Table::Runs,
+            JOURNAL_INIT,
+            &JournalInit {
+                lineage,
+                created_by: created_by.to_string(),
+                host: host.to_string(),
+            },
+        )?;
+        Ok(journal)
+    }
+
+    /// Open an existing journal to append to it. A missing journal is an error, never a
+    /// silently started new one: a lost CI cache must not re-open every manual task.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let shown = path.display().to_string();
+        match std::fs::metadata(path) {
+            Err(_) => return Err(JournalError::Missing { path: shown }),
+            Ok(m) if m.len() == 0 => return Err(JournalError::NotAJournal { path: shown }),
+            Ok(_) => {}
+        }
+        Journal::connect(path)
+    }
+
+    fn connect(path: &Path) -> Result<Journal, JournalError> {
+        let shown = path.display().to_string();
         let sql = |source| JournalError::Sql {
             path: shown.clone(),
             source,
@@ -154,10 +196,84 @@ impl Journal {
         })
     }
 
+    /// The journal's lineage and head, as a plan records them. A journal written before
+    /// lineages existed takes its first record's hash as its lineage.
+    pub fn identity(&self) -> Result<crate::plan::JournalRef, JournalError> {
+        let (head_seq, head_hash) = self.head()?.unwrap_or((0, GENESIS.to_string()));
+        let first: Option<(String, String, String)> = self
+            .conn
+            .query_row("SELECT kind, body, hash FROM runs WHERE seq = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        let lineage = match first {
+            Some((kind, body, _)) if kind == JOURNAL_INIT => {
+                serde_json::from_str::<JournalInit>(&body)
+                    .map_err(|e| JournalError::Corrupt {
+                        seq: 1,
+                        message: e.to_string(),
+                    })?
+                    .lineage
+            }
+            Some((_, _, hash)) => format!("legacy-{}", &hash[..hash.len().min(16)]),
+            None => "legacy-empty".to_string(),
+        };
+        Ok(crate::plan::JournalRef {
+            lineage,
+            head_seq,
+            head_hash,
+        })
+    }
+
+    /// The hash of record `seq`, if there is one.
+    pub fn hash_at(&self, seq: i64) -> Result<Option<String>, JournalError> {
+        for table in Table::ALL {
+            let hash: Option<String> = self
+                .conn
+                .query_row(
+                    &format!("SELECT hash FROM {} WHERE seq = ?1", table.name()),
+                    [seq],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.sql(e))?;
+            if hash.is_some() {
+                return Ok(hash);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The newest record's sequence number and hash.
+    fn head(&self) -> Result<Option<(i64, String)>, JournalError> {
+        let mut head: Option<(i64, String)> = None;
+        for t in Table::ALL {
+            let last: Option<(i64, String)> = self
+                .conn
+                .query_row(
+                    &format!(
+                        "SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1",
+                        t.name()
+                    ),
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(|e| self.sql(e))?;
+            if let Some(last) = last
+                && head.as_ref().is_none_or(|h| last.0 > h.0)
+            {
+                head = Some(last);
+            }
+        }
+        Ok(head)
+    }
+
     /// Open an existing journal without writing to it: `verify`, `list`, `show` and
-    /// `report` read evidence this way, so a read-only copy handed to an auditor works. A
-    /// file that is not an offboard journal (empty, or another database) is an error, never
-    /// "a verified journal of 0 records".
+    /// `report` read evidence this way, so a read-only copy handed to an auditor works and
+    /// nothing is created beside it. A file that is not an offboard journal (empty, or
+    /// another database) is an error, never "a verified journal of 0 records".
     pub fn open_read_only(path: &Path) -> Result<Journal, JournalError> {
         use rusqlite::OpenFlags;
         let shown = path.display().to_string();
@@ -165,22 +281,36 @@ impl Journal {
             path: shown.clone(),
             source,
         };
+        match std::fs::metadata(path) {
+            Err(_) => return Err(JournalError::Missing { path: shown }),
+            Ok(m) if m.len() == 0 => return Err(JournalError::NotAJournal { path: shown }),
+            Ok(_) => {}
+        }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(sql)?;
+        // Without a write-ahead log beside it the file holds every record, and it is read
+        // as immutable: SQLite then creates no `-wal`/`-shm` files next to the evidence. With
+        // one (a writer is active, or crashed), the log must be read too.
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let conn = if Path::new(&wal).exists() {
+            Connection::open_with_flags(path, flags).map_err(sql)?
+        } else {
+            let encoded: String = path
+                .display()
+                .to_string()
+                .chars()
+                .map(|c| match c {
+                    '%' => "%25".to_string(),
+                    '?' => "%3f".to_string(),
+                    '#' => "%23".to_string(),
+                    c => c.to_string(),
+                })
+                .collect();
+            let uri = format!("file:{encoded}?immutable=1");
+            Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI).map_err(sql)?
+        };
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(sql)?;
-        // A WAL journal in a read-only directory cannot make its shared-memory file; such a
-        // copy is at rest (nobody writes it), so it is read as immutable.
-        let conn = match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
-        }) {
-            Ok(_) => conn,
-            Err(_) => {
-                drop(conn);
-                let uri = format!("file:{}?immutable=1", path.display());
-                Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI).map_err(sql)?
-            }
-        };
         let tables: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('runs', 'actions', 'tasks')",

@@ -10,6 +10,8 @@ use crate::connector::ErrorKind;
 use crate::plan::AccountState;
 use crate::policy::Action;
 
+/// The first record of a journal: its lineage.
+pub const JOURNAL_INIT: &str = "journal-init";
 pub const RUN_START: &str = "run-start";
 pub const RUN_FINISH: &str = "run-finish";
 pub const ACTION_INTENT: &str = "intent";
@@ -22,6 +24,13 @@ pub const TASK_DONE: &str = "task-done";
 pub enum RunMode {
     Apply,
     Rollback,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalInit {
+    pub lineage: String,
+    pub created_by: String,
+    pub host: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -37,6 +37,20 @@ pub struct Plan {
     /// Accounts the plan deliberately leaves alone, for the reviewer to see.
     pub notes: Vec<Note>,
     pub warnings: Vec<String>,
+    /// The journal the plan was made against (Terraform's state lineage and serial):
+    /// `apply` refuses the plan on another journal, or on one whose head went backwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<JournalRef>,
+}
+
+/// Which journal, and how far it reached, when a plan was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalRef {
+    /// Made when the journal was created (`offboard journal init`); never changes.
+    pub lineage: String,
+    /// The newest record's sequence number and hash (0 and the genesis hash when empty).
+    pub head_seq: i64,
+    pub head_hash: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -331,6 +331,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         changes: changes.into_iter().map(|(_, c)| c).collect(),
         notes,
         warnings,
+        journal: None,
     })
 }
 

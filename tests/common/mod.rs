@@ -42,6 +42,12 @@ pub fn skip_real_servers(what: &str) -> bool {
     false
 }
 
+/// Start the journal `apply` appends to, as `offboard journal init` does.
+pub fn init_journal(dir: &Path) {
+    offboard::journal::Journal::create(&dir.join(".offboard/journal.db"), "test", "localhost")
+        .unwrap();
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -122,6 +128,7 @@ pub fn plan_of(changes: Vec<offboard::plan::Change>) -> offboard::plan::Plan {
         changes,
         notes: Vec::new(),
         warnings: Vec::new(),
+        journal: None,
     }
 }
 
@@ -537,7 +544,7 @@ pub fn executor(
     offboard::apply::Executor {
         targets,
         journal: offboard::journal::SharedJournal::new(
-            offboard::journal::Journal::open(&dir.join("j.db")).unwrap(),
+            offboard::journal::Journal::create(&dir.join("j.db"), "test", "localhost").unwrap(),
         ),
         run_id: "bench".into(),
         touched: Default::default(),
