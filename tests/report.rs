@@ -121,6 +121,11 @@ fn stable() -> insta::Settings {
     s.add_filter(r"head [0-9a-f]{16}", "head [hash]");
     // Plans record the journal's lineage, which is random: so is the plan's hash.
     s.add_filter(r"plan [0-9a-f]{12}", "plan [hash]");
+    s.add_filter(r#""plan_hash": "[0-9a-f]+""#, r#""plan_hash": "[hash]""#);
+    s.add_filter(
+        r"</code></td><td><code>[0-9a-f]{12}</code>",
+        "</code></td><td><code>[hash]</code>",
+    );
     s.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+/", "[dir]/");
     s.add_filter(r#""host": "[^"]*""#, r#""host": "[host]""#);
     s.add_filter(r#""head": "[0-9a-f]+""#, r#""head": "[hash]""#);
