@@ -86,6 +86,7 @@ fn shipped_ci_recipes_are_valid_yaml_with_the_expected_jobs() {
         gh_text.contains("--compare")
             && gh_text.contains("upload-sarif")
             && gh_text.contains("apply plan.json")
+            && gh_text.contains("offboard journal init")
     );
     let gl: serde_yaml::Value = serde_yaml::from_str(
         &std::fs::read_to_string(common::root().join("inventory/ci/gitlab-ci.yml")).unwrap(),

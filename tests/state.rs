@@ -367,3 +367,17 @@ fn a_fifo_as_roster_is_an_error_at_once() {
         .stderr(predicate::str::contains("not a regular file (a FIFO)"));
     assert!(started.elapsed() < Duration::from_secs(20));
 }
+
+#[test]
+fn the_examples_policy_tests_still_pass_after_the_quick_start_apply() {
+    let dir = example();
+    let d = dir.path();
+    init(d);
+    let plan = save_plan(d, "plan.json");
+    offboard(d).arg("apply").arg(&plan).assert().code(0);
+    offboard(d)
+        .arg("test")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("0 failed"));
+}
