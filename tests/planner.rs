@@ -245,10 +245,72 @@ fn leaver_without_dates_is_due_now_with_a_warning() {
     assert_eq!(state, LeaverState::Due);
     assert_eq!(cutoff.to_string(), "2026-11-23T09:00:00Z");
     assert!(
-        plan.warnings[0].contains("treated as due now"),
+        plan.warnings[0].contains("cut now, and nothing is deleted until HR records a date"),
         "{:?}",
         plan.warnings
     );
+}
+
+#[test]
+fn a_leaver_without_dates_is_never_deleted_until_hr_records_one() {
+    // With delete-after "90d" counted from a cutoff of "now", the deletion would slide
+    // forward on every run: instead nothing is scheduled, at any instant, and audit says so.
+    let row = "E2,leo@acme.com,leo,Leo,Sales,AE,,employee,terminated,,,,false,office";
+    for at in ["2026-11-23T09:00:00Z", "2027-06-01T00:00:00Z"] {
+        let (_, _, plan) = leaver_state("", row, at);
+        let leo = &plan.leavers[0];
+        assert!(leo.undated);
+        assert_eq!(leo.delete_at, None);
+        assert!(plan.changes.iter().all(|c| c.kind != ChangeKind::Delete));
+        let text = offboard::plan::render::text(&plan, Default::default());
+        assert!(
+            text.contains("cutoff now, no HR date: nothing deleted until HR records one"),
+            "{text}"
+        );
+    }
+    let policy = policy_with("");
+    let roster = roster(&[row]);
+    let obs = observed(vec![active("x", "leo@acme.com")]);
+    let audit = offboard::audit::audit(&offboard::audit::AuditInput {
+        policy: &policy,
+        roster: &roster,
+        observed: &obs,
+        now: "2026-11-23T09:00:00Z".parse().unwrap(),
+        offboarded: &Default::default(),
+        systems: &[],
+    })
+    .unwrap();
+    let undated: Vec<_> = audit
+        .findings
+        .iter()
+        .filter(|f| f.kind == offboard::audit::Kind::UndatedLeaver)
+        .collect();
+    assert_eq!(undated.len(), 1);
+    assert_eq!(undated[0].account, "leo@acme.com");
+    // Once HR records a last day, the deletion is scheduled from it.
+    let dated = "E2,leo@acme.com,leo,Leo,Sales,AE,,employee,terminated,,,2026-11-20,false,office";
+    let (_, _, plan) = leaver_state("", dated, "2026-11-23T09:00:00Z");
+    assert!(!plan.leavers[0].undated);
+    assert_eq!(
+        plan.leavers[0].delete_at.unwrap().to_string(),
+        "2027-02-19T00:00:00Z"
+    );
+}
+
+#[test]
+fn a_past_cutoff_shows_its_time_and_only_the_plan_instant_is_now() {
+    let row = "E2,leo@acme.com,leo,Leo,Sales,AE,,employee,terminated,involuntary,2026-11-23T08:30:00Z,2026-11-23,false,office";
+    let extra = "rule involuntary {\n when \"person.termination_type == \\\"involuntary\\\"\"\n cutoff immediately\n}\n";
+    let (_, _, plan) = leaver_state(extra, row, "2026-11-23T09:00:00Z");
+    let text = offboard::plan::render::text(&plan, Default::default());
+    assert!(
+        text.contains("involuntary, cutoff 2026-11-23 08:30 UTC (passed)"),
+        "{text}"
+    );
+    let later = "E2,leo@acme.com,leo,Leo,Sales,AE,,employee,terminated,involuntary,2026-11-24T15:00:00Z,2026-11-24,false,office";
+    let (_, _, plan) = leaver_state(extra, later, "2026-11-23T09:00:00Z");
+    let text = offboard::plan::render::text(&plan, Default::default());
+    assert!(text.contains("involuntary, cutoff now"), "{text}");
 }
 
 #[test]

@@ -70,10 +70,13 @@ pub enum Kind {
     StaleExemption,
     /// An active account with no login for longer than the policy allows.
     Dormant,
+    /// A terminated person with neither a termination date nor a last day in HR: cut, but
+    /// no deletion can be scheduled.
+    UndatedLeaver,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::LeaverActive,
         Kind::Recreated,
         Kind::Orphan,
@@ -81,6 +84,7 @@ impl Kind {
         Kind::ExcessAccess,
         Kind::StaleExemption,
         Kind::Dormant,
+        Kind::UndatedLeaver,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +96,7 @@ impl Kind {
             Kind::ExcessAccess => "excess-access",
             Kind::StaleExemption => "stale-exemption",
             Kind::Dormant => "dormant",
+            Kind::UndatedLeaver => "undated-leaver",
         }
     }
 
@@ -99,7 +104,7 @@ impl Kind {
         match self {
             Kind::LeaverActive | Kind::Recreated => Severity::Critical,
             Kind::Orphan => Severity::High,
-            Kind::Disputed | Kind::ExcessAccess => Severity::Medium,
+            Kind::Disputed | Kind::ExcessAccess | Kind::UndatedLeaver => Severity::Medium,
             Kind::StaleExemption | Kind::Dormant => Severity::Low,
         }
     }
@@ -116,6 +121,9 @@ impl Kind {
             Kind::Disputed => "An account correlates to several people",
             Kind::ExcessAccess => "An active person holds access that none of their roles grants",
             Kind::StaleExemption => "An exemption's account no longer exists or its owner has left",
+            Kind::UndatedLeaver => {
+                "HR records a leaver with neither a termination date nor a last day"
+            }
             Kind::Dormant => {
                 "An active account has not been used for longer than the policy allows"
             }
@@ -208,6 +216,8 @@ pub fn audit(input: &AuditInput) -> Result<Audit, AuditError> {
         .collect();
     let location = |system: &str| locations.get(system).cloned();
     let mut findings = Vec::new();
+    // Person-level findings (not about one account), added after the account findings.
+    let mut undated: Vec<Finding> = Vec::new();
     let mut push = |kind: Kind,
                     system: &str,
                     account: &str,
@@ -240,6 +250,22 @@ pub fn audit(input: &AuditInput) -> Result<Audit, AuditError> {
         git_commit: None,
         dirty: None,
     })?;
+    for l in plan.leavers.iter().filter(|l| l.undated) {
+        undated.push(Finding {
+            kind: Kind::UndatedLeaver,
+            severity: Kind::UndatedLeaver.severity(),
+            system: "roster".to_string(),
+            account: l.person.clone(),
+            account_label: l.name.clone(),
+            owner: Some(l.person.clone()),
+            evidence: format!(
+                "{} is terminated in HR with neither termination_at nor last_day: access is cut, but no deletion is scheduled",
+                l.person
+            ),
+            remediation: "record the termination date or last day in the HR system; deletion is scheduled from it on the next plan".to_string(),
+            policy_location: policy.people.as_ref().map(|p| policy.sources.location(p.span)),
+        });
+    }
     let due: HashMap<&str, &crate::plan::Leaver> = plan
         .leavers
         .iter()
@@ -405,6 +431,7 @@ pub fn audit(input: &AuditInput) -> Result<Audit, AuditError> {
         }
     }
 
+    findings.append(&mut undated);
     findings.sort_by(|a, b| {
         (std::cmp::Reverse(a.severity), a.kind, &a.system, &a.account).cmp(&(
             std::cmp::Reverse(b.severity),

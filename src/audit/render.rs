@@ -363,6 +363,7 @@ fn kind_color(k: Kind) -> &'static str {
         Kind::ExcessAccess => "#a16207",
         Kind::StaleExemption => "#2563eb",
         Kind::Dormant => "#6b7280",
+        Kind::UndatedLeaver => "#9333ea",
     }
 }
 

@@ -109,6 +109,10 @@ pub struct Leaver {
     pub notify: Vec<String>,
     /// Accounts the person owns across all systems.
     pub accounts: usize,
+    /// HR recorded no termination date nor last day: cut now, and no deletion is scheduled
+    /// until HR records a date (a cutoff of "now" would move the deletion on every run).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub undated: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -169,7 +169,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         }
         if person.termination_at.is_none() && person.last_day.is_none() {
             warnings.push(format!(
-                "{key} is terminated but has neither termination_at nor last_day; treated as due now"
+                "{key} is terminated but HR recorded neither termination_at nor last_day: cut now, and nothing is deleted until HR records a date"
             ));
         }
         let end_of_day = resolve::end_of_last_day(person, &policy.defaults.timezone);
@@ -266,6 +266,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             rules: base.matched.clone(),
             notify: base.notify.clone(),
             accounts: accounts.len(),
+            undated: base.undated,
         });
     }
 

@@ -29,6 +29,8 @@ pub struct Resolution {
     pub notify: Vec<String>,
     /// Names of all matching rules, in policy order.
     pub matched: Vec<String>,
+    /// HR recorded neither `termination_at` nor `last_day`: cut now, delete nothing.
+    pub undated: bool,
 }
 
 /// The instant the last working day ends (midnight after it, in the policy's time zone).
@@ -116,6 +118,14 @@ pub fn resolve(
     } else if let (Some((d, _)), Some(r)) = (&mut delete, retain_for) {
         *d = (*d).max(r);
     }
+    // Without any HR date the cutoff is "now" on every run, so a deletion counted from it
+    // would slide forward for ever and never arrive. Such a leaver is cut at once (missing
+    // data must never delay revocation) but nothing is deleted until HR records a date;
+    // plans warn and `audit` reports it every time.
+    let undated = person.termination_at.is_none() && person.last_day.is_none();
+    if undated {
+        delete = None;
+    }
     let delete_at = delete
         .as_ref()
         .and_then(|(d, _)| cutoff.checked_add(*d).ok());
@@ -145,5 +155,6 @@ pub fn resolve(
         extra_actions,
         notify,
         matched: matched.iter().map(|r| r.name.value.clone()).collect(),
+        undated,
     }
 }

@@ -13,7 +13,7 @@ use jiff::Timestamp;
 
 use super::{Change, ChangeKind, Counts, Leaver, LeaverState, Plan};
 use crate::connector::AccountStatus;
-use crate::policy::{Action, Cutoff};
+use crate::policy::Action;
 
 /// Options for human-readable output.
 #[derive(Debug, Clone, Copy, Default)]
@@ -53,14 +53,17 @@ pub(crate) fn leaver_when(l: &Leaver, now: Timestamp) -> String {
     let why = l
         .termination_type
         .map_or_else(|| l.employment.to_string(), |t| t.to_string());
-    let cutoff = match (l.cutoff_rule, l.state) {
-        (Cutoff::Immediately, _) => "cutoff now".to_string(),
-        (_, LeaverState::Due) if l.cutoff == now => "cutoff now".to_string(),
-        (_, LeaverState::Due) => format!("cutoff {} (passed)", instant(l.cutoff)),
-        (_, LeaverState::Scheduled) => format!("cutoff {}", instant(l.cutoff)),
+    // "now" only when the cutoff is the plan's own instant: a past cutoff keeps its time, so
+    // a reviewer sees when the leaver should have been cut.
+    let cutoff = match l.state {
+        _ if l.cutoff == now => "cutoff now".to_string(),
+        LeaverState::Due => format!("cutoff {} (passed)", instant(l.cutoff)),
+        LeaverState::Scheduled => format!("cutoff {}", instant(l.cutoff)),
     };
     let mut parts = vec![why, cutoff];
-    if !l.retained_by.is_empty() {
+    if l.undated {
+        parts.push("no HR date: nothing deleted until HR records one".to_string());
+    } else if !l.retained_by.is_empty() {
         parts.push(format!("never deleted ({})", l.retained_by.join(", ")));
     } else if let Some(at) = l.delete_at {
         if at <= now {
