@@ -253,3 +253,59 @@ fn date_patterns_translate_to_strftime() {
     assert_eq!(policy::date_pattern_to_strftime("MM/YYYY"), None);
     assert_eq!(policy::date_pattern_to_strftime("month first"), None);
 }
+
+// --- fields the policy reads must exist in the roster ----------------------------------------
+
+#[test]
+fn misspelt_person_fields_and_missing_correlation_columns_are_errors() {
+    let text = r#"
+system idp {
+    connector file
+    tier identity-provider
+    correlate email="email"
+    correlate username="login"
+    on-leave disable
+}
+rule involuntary {
+    when "person.terminaton_type == \"involuntary\" && person.cost_center != \"\""
+    cutoff immediately
+}
+"#;
+    let policy =
+        policy::load_texts(vec![(PathBuf::from("policies/a.kdl"), text.to_string())]).unwrap();
+    // `cost_center` is an extra column of this roster; `username` is not.
+    let csv = "email,name,status,termination_type,cost_center\nann@acme.com,Ann,active,,CC-1\n";
+    let roster = roster::parse_csv(
+        csv.as_bytes(),
+        Path::new("people.csv"),
+        PersonKey::Email,
+        &jiff::tz::TimeZone::UTC,
+    )
+    .unwrap();
+    let diagnostics = policy.check_roster_fields(&roster.columns);
+    assert_eq!(diagnostics.len(), 2);
+    insta::assert_snapshot!(
+        "roster_fields",
+        policy::diagnostic::render_text(
+            &diagnostics,
+            &policy.sources,
+            policy::RenderOptions::default()
+        )
+    );
+    let fixed = text
+        .replace("terminaton_type", "termination_type")
+        .replace("correlate username=\"login\"\n", "");
+    let policy = policy::load_texts(vec![(PathBuf::from("policies/a.kdl"), fixed)]).unwrap();
+    assert!(policy.check_roster_fields(&roster.columns).is_empty());
+}
+
+#[test]
+fn person_fields_are_found_outside_strings_only() {
+    let fields: Vec<String> = offboard::rules::person_fields_read(
+        "person.department == \"person.fake\" && person ?. title != \"\" ||\n  person.legal_hold",
+    )
+    .into_iter()
+    .map(|(f, l, c)| format!("{f}@{l}:{c}"))
+    .collect();
+    assert_eq!(fields, ["department@1:8", "title@1:49", "legal_hold@2:10"]);
+}

@@ -381,3 +381,51 @@ fn the_examples_policy_tests_still_pass_after_the_quick_start_apply() {
         .code(0)
         .stdout(predicate::str::contains("0 failed"));
 }
+
+#[test]
+fn a_misspelt_person_field_fails_validate_and_plan() {
+    let dir = example();
+    let d = dir.path();
+    let rules = d.join("policies/rules.kdl");
+    let text = std::fs::read_to_string(&rules).unwrap();
+    std::fs::write(
+        &rules,
+        text.replace("person.termination_type ==", "person.terminaton_type =="),
+    )
+    .unwrap();
+    for args in [vec!["validate"], vec!["plan", "--at", AT]] {
+        offboard(d)
+            .args(&args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "`person.terminaton_type` is not a field of the roster",
+            ))
+            .stderr(predicate::str::contains("did you mean `termination_type`?"));
+    }
+}
+
+#[test]
+fn a_failing_condition_is_reported_once_per_rule() {
+    let dir = example();
+    let d = dir.path();
+    let rules = d.join("policies/rules.kdl");
+    let mut text = std::fs::read_to_string(&rules).unwrap();
+    text.push_str(
+        "rule broken {\n    when \"person.name.len() / (person.title.len() - person.title.len()) > 1\"\n    cutoff immediately\n}\n",
+    );
+    std::fs::write(&rules, text).unwrap();
+    let out = offboard(d)
+        .args(["plan", "--at", AT])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8(out).unwrap();
+    assert_eq!(stderr.matches("policy::evaluation").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("the condition of rule `broken` failed for 8 people"),
+        "{stderr}"
+    );
+}

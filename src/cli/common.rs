@@ -39,6 +39,27 @@ pub fn load_roster(global: &GlobalArgs, policy: &Policy) -> Result<Roster, Exit>
         eprintln!("Error: {e}");
         Exit::Error
     })?;
+    let missing = policy.check_roster_fields(&roster.columns);
+    if !missing.is_empty() {
+        let opts = RenderOptions {
+            color: global.stderr_color(),
+            ..RenderOptions::default()
+        };
+        eprint!(
+            "{}",
+            diagnostic::render_text(&missing, &policy.sources, opts)
+        );
+        eprintln!(
+            "Error: the policy reads {} the roster {} does not have; nothing is planned from it.",
+            if missing.len() == 1 {
+                "a field"
+            } else {
+                "fields"
+            },
+            source.path.display()
+        );
+        return Err(Exit::Error);
+    }
     let previous = last_apply(global)?.and_then(|run| run.roster_people);
     if let Err(why) = roster::check_drop(roster.people.len(), previous, source.max_roster_drop) {
         if global.allow_roster_drop {

@@ -206,10 +206,40 @@ pub fn plan_against(
                     color: global.stderr_color(),
                     ..RenderOptions::default()
                 };
+                // Once per rule, naming whom it failed for (the first failure shown): the
+                // same diagnostic for every person says nothing more and buries the next rule.
+                let mut seen: Vec<&str> = Vec::new();
                 for f in failures {
+                    if seen.contains(&f.rule.as_str()) {
+                        continue;
+                    }
+                    seen.push(&f.rule);
+                    let people: Vec<&str> = failures
+                        .iter()
+                        .filter(|g| g.rule == f.rule)
+                        .map(|g| g.person.as_str())
+                        .collect();
+                    let shown = people
+                        .iter()
+                        .take(3)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let more = people.len().saturating_sub(3);
                     eprintln!(
-                        "Error: the condition of rule `{}` failed for {}",
-                        f.rule, f.person
+                        "Error: the condition of rule `{}` failed for {} {} ({shown}{})",
+                        f.rule,
+                        people.len(),
+                        if people.len() == 1 {
+                            "person"
+                        } else {
+                            "people"
+                        },
+                        if more > 0 {
+                            format!(" and {more} more")
+                        } else {
+                            String::new()
+                        }
                     );
                     eprint!(
                         "{}",

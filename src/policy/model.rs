@@ -52,9 +52,85 @@ impl Policy {
         }
         super::Diagnostic::error("policy::evaluation", span, error.to_string())
             .label("evaluation failed here")
-            .help(
-                "conditions run in a sandbox with bounded operations and sizes; simplify the condition or fix the roster value it reads",
-            )
+            .help(evaluation_hint(error))
+    }
+
+    /// Fields a condition reads as `person.FIELD`, or a system correlates on, that the
+    /// roster does not provide (`columns`: the roster's fields, snake_case). Such a field is
+    /// empty for everyone: a rule would silently match nobody, a system's accounts would all
+    /// look orphaned. Each is an error with a did-you-mean.
+    pub fn check_roster_fields(&self, columns: &[String]) -> Vec<super::Diagnostic> {
+        let mut known: Vec<&str> = CONTEXT_PERSON_FIELDS.to_vec();
+        for column in columns {
+            if !known.contains(&column.as_str()) {
+                known.push(column);
+            }
+        }
+        let mut out = Vec::new();
+        let conditions = self
+            .rules
+            .iter()
+            .map(|r| &r.condition)
+            .chain(self.roles.iter().map(|r| &r.condition));
+        for condition in conditions {
+            for (field, line, column) in crate::rules::person_fields_read(condition.value.source())
+            {
+                if known.contains(&field.as_str()) {
+                    continue;
+                }
+                let mut span = condition.span;
+                let file = &self.sources.file(span.file).text;
+                let literal = file.get(span.offset..span.end()).unwrap_or("");
+                if let Some((start, len)) = super::strings::locate(
+                    literal,
+                    condition.value.source(),
+                    line,
+                    column,
+                    field.chars().count(),
+                ) {
+                    span = Span::new(span.file, span.offset + start, len);
+                }
+                out.push(
+                    super::Diagnostic::error(
+                        "policy::unknown-person-field",
+                        span,
+                        format!("`person.{field}` is not a field of the roster"),
+                    )
+                    .label("no such roster field")
+                    .help(format!(
+                        "{}; a missing field is empty for everyone, so this condition would silently match nobody",
+                        super::diagnostic::suggestion_help(&field, &known, "person fields")
+                    )),
+                );
+            }
+        }
+        for system in &self.systems {
+            for c in &system.correlate {
+                let field = c.person_field.replace('-', "_");
+                if columns.iter().any(|col| *col == field) {
+                    continue;
+                }
+                let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+                out.push(
+                    super::Diagnostic::error(
+                        "policy::missing-roster-column",
+                        c.span,
+                        format!(
+                            "system `{}` correlates on `{}`, but the roster has no `{field}` column",
+                            system.name.value, c.person_field
+                        ),
+                    )
+                    .label("not in the roster")
+                    .help(format!(
+                        "{}; without it every account of `{}` would look orphaned: add the column to the HR export or map one with `people {{ field {} \"Column\" }}`",
+                        super::diagnostic::suggestion_help(&field, &names, "roster columns"),
+                        system.name.value,
+                        c.person_field.replace('_', "-")
+                    )),
+                );
+            }
+        }
+        out
     }
 
     pub fn system(&self, name: &str) -> Option<&System> {
@@ -71,6 +147,31 @@ impl Policy {
             self.rules.len(),
             plural(self.rules.len(), "rule", "rules"),
         )
+    }
+}
+
+/// A hint that fits why a condition failed, rather than one text for every failure.
+fn evaluation_hint(error: &crate::rules::EvalError) -> String {
+    use crate::rules::EvalError;
+    let message = match error {
+        EvalError::NotBool { .. } => {
+            return "end the condition in a comparison, e.g. `person.department == \"Sales\"`"
+                .into();
+        }
+        EvalError::Failed { message, .. } => message.to_ascii_lowercase(),
+    };
+    if message.contains("property not found") {
+        "the roster has no such field for this person: check its spelling against the roster's columns (a JSON roster may lack the key in some entries), or guard it with `\"FIELD\" in person`".into()
+    } else if message.contains("function not found") || message.contains("operator") {
+        "a value has another type than the condition expects (an empty roster cell is \"\", a missing timestamp is ()); compare like with like, or check for the empty value first".into()
+    } else if message.contains("too many operations")
+        || message.contains("too deep")
+        || message.contains("too large")
+        || message.contains("too long")
+    {
+        "conditions run in a sandbox with bounded operations, depth and sizes: simplify the condition".into()
+    } else {
+        "conditions are pure functions of person, account and now: fix the condition or the roster value it reads".into()
     }
 }
 
@@ -662,6 +763,26 @@ impl PersonKey {
         }
     }
 }
+
+/// What `person.*` holds besides the roster's columns (see `reconcile::context`).
+pub const CONTEXT_PERSON_FIELDS: &[&str] = &[
+    "employee_id",
+    "email",
+    "username",
+    "name",
+    "department",
+    "title",
+    "manager_email",
+    "location",
+    "employment",
+    "status",
+    "termination_type",
+    "termination_at",
+    "last_day",
+    "last_day_end",
+    "legal_hold",
+    "is_leaver",
+];
 
 /// Person fields `correlate` may name without declaring them.
 pub const STANDARD_PERSON_FIELDS: &[&str] = &["email", "username", "employee-id", "name"];

@@ -140,6 +140,9 @@ pub struct Roster {
     pub source: PathBuf,
     /// blake3 of the file's bytes: a plan records which roster it was made from.
     pub hash: String,
+    /// Every field the roster provides (after the policy's mapping), snake_case: what
+    /// `correlate` and `person.FIELD` may read.
+    pub columns: Vec<String>,
 }
 
 impl Roster {

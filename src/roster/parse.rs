@@ -665,6 +665,7 @@ impl<'t> Builder<'t> {
                 key: self.key,
                 source: file.to_path_buf(),
                 hash,
+                columns: self.columns.fields.iter().map(|(f, _)| f.clone()).collect(),
             })
         } else {
             self.problems.sort_by_key(|p| p.line.unwrap_or(0));

@@ -306,6 +306,74 @@ fn eval_message(e: &rhai::EvalAltResult) -> String {
 }
 
 /// Whether `ident` occurs in `source` as an identifier outside string literals.
+/// Every `person.FIELD` a condition reads, outside string literals, as (field, 1-based line,
+/// 1-based column of the field name). A field the roster does not have is `()` at run time,
+/// so `person.terminaton_type == "involuntary"` would quietly be false for everyone: the
+/// loader checks these names against the roster's columns.
+pub fn person_fields_read(source: &str) -> Vec<(String, usize, usize)> {
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = Vec::new();
+    let mut in_string: Option<char> = None;
+    let mut i = 0;
+    let position = |upto: usize| -> (usize, usize) {
+        let mut l = 1;
+        let mut c = 1;
+        for &ch in &chars[..upto] {
+            if ch == '\n' {
+                l += 1;
+                c = 1;
+            } else {
+                c += 1;
+            }
+        }
+        (l, c)
+    };
+    while i < chars.len() {
+        let ch = chars[i];
+        match in_string {
+            Some(q) => {
+                if ch == '\\' {
+                    i += 1;
+                } else if ch == q {
+                    in_string = None;
+                }
+            }
+            None if ch == '"' || ch == '`' || ch == '\'' => in_string = Some(ch),
+            None => {
+                let starts = chars[i..].starts_with(&['p', 'e', 'r', 's', 'o', 'n'])
+                    && (i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '_'));
+                if starts {
+                    let mut j = i + 6;
+                    while j < chars.len() && chars[j].is_whitespace() {
+                        j += 1;
+                    }
+                    if j < chars.len() && chars[j] == '?' {
+                        j += 1;
+                    }
+                    if j < chars.len() && chars[j] == '.' {
+                        j += 1;
+                        while j < chars.len() && chars[j].is_whitespace() {
+                            j += 1;
+                        }
+                        let start = j;
+                        while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
+                            j += 1;
+                        }
+                        if j > start {
+                            let (l, c) = position(start);
+                            out.push((chars[start..j].iter().collect(), l, c));
+                        }
+                        i = j;
+                        continue;
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
 fn mentions_identifier(source: &str, ident: &str) -> bool {
     let bytes = source.as_bytes();
     let mut in_string: Option<u8> = None;
