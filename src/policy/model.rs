@@ -107,7 +107,7 @@ impl Policy {
         for system in &self.systems {
             for c in &system.correlate {
                 let field = c.person_field.replace('-', "_");
-                if columns.iter().any(|col| *col == field) {
+                if columns.contains(&field) {
                     continue;
                 }
                 let names: Vec<&str> = columns.iter().map(String::as_str).collect();
