@@ -9,6 +9,7 @@ pub mod audit;
 pub mod cli;
 pub mod connector;
 pub mod journal;
+pub mod lines;
 pub mod plan;
 pub mod policy;
 pub mod policytest;

@@ -397,6 +397,37 @@ fn disabled_account_with_leftover_groups_is_updated_not_disabled_again() {
 }
 
 #[test]
+fn groups_are_removed_before_an_account_is_deleted() {
+    // Leo's cutoff was 2026-11-21; delete-after "90d" makes the deletion due in February.
+    let policy = policy_with("");
+    let roster = roster(&[LEO_LEAVER]);
+    let mut disabled = active("l1", "leo@acme.com");
+    disabled.status = AccountStatus::Disabled;
+    let plan = plan_at(
+        &policy,
+        &roster,
+        &observed(vec![disabled.clone()]),
+        "2027-03-01T00:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(plan.changes[0].kind, ChangeKind::Delete);
+    assert_eq!(
+        plan.changes[0].actions,
+        [Action::RemoveGroups, Action::Delete]
+    );
+    // Without groups left, the deletion alone.
+    disabled.groups.clear();
+    let plan = plan_at(
+        &policy,
+        &roster,
+        &observed(vec![disabled]),
+        "2027-03-01T00:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(plan.changes[0].actions, [Action::Delete]);
+}
+
+#[test]
 fn manual_lane_gets_a_task_with_owner_and_due_date() {
     let extra = "system laptops {\n connector manual owner=\"it-assets@acme.com\" sla=\"5d\"\n tier hardware\n on-leave collect\n}\n";
     let policy = policy_with(extra);

@@ -4,12 +4,14 @@
 //! accounts from a system without an API, plan against the export. Reading is all it does
 //! in this module; the file is the system's state.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{Account, AccountStatus, Connector, ConnectorError, Restore};
+use crate::lines::{LineCounter, offset_in};
 use crate::policy::{Action, FileFormat};
 
 /// Exports parsed at once, process-wide: one per core.
@@ -127,7 +129,8 @@ impl FileConnector {
             let bytes = tokio::fs::read(&self.path)
                 .await
                 .map_err(|e| self.error(format!("cannot read {}: {e}", self.path.display())))?;
-            let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            let text = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+            let doc: serde_json::Value = serde_json::from_slice(text).map_err(|e| {
                 self.error(format!("{} is not valid JSON: {e}", self.path.display()))
             })?;
             *cache = Some(Cached {
@@ -144,12 +147,6 @@ impl FileConnector {
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
-
-/// `{"system": "okta", "accounts": [...]}`; a bare array of accounts is accepted too.
-#[derive(Deserialize)]
-struct Export {
-    accounts: Vec<Account>,
 }
 
 #[async_trait]
@@ -306,21 +303,117 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tokio::fs::rename(&tmp, path).await
 }
 
+/// `{"system": "okta", "accounts": [...]}` (a bare array of accounts is accepted too), each
+/// account kept as the text it was parsed from, so that problems name their lines.
+#[derive(Deserialize)]
+struct RawExport<'a> {
+    #[serde(borrow, default)]
+    system: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    accounts: Vec<&'a serde_json::value::RawValue>,
+}
+
 fn parse_json(system: &str, path: &Path, bytes: &[u8]) -> Result<Vec<Account>, ConnectorError> {
-    let bare = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-    let parsed = if bare {
-        serde_json::from_slice::<Vec<Account>>(bytes)
-    } else {
-        serde_json::from_slice::<Export>(bytes).map(|e| e.accounts)
-    };
-    match parsed {
-        Ok(accounts) => Ok(accounts),
-        Err(e) => Err(ConnectorError::permanent(
+    // A byte-order mark is accepted, as it is for CSV (Windows tools write one).
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+    let invalid = |e: serde_json::Error| {
+        ConnectorError::permanent(
             system,
             format!("{} is not a valid account export: {e}", path.display()),
         )
-        .hint("each account needs at least `id`, `username` and `status` (active|disabled)")),
+        .hint("each account needs at least `id`, `username` and `status` (active|disabled)")
+    };
+    let bare = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    let raw = if bare {
+        RawExport {
+            system: None,
+            accounts: serde_json::from_slice(bytes).map_err(invalid)?,
+        }
+    } else {
+        serde_json::from_slice::<RawExport>(bytes).map_err(invalid)?
+    };
+    let mut lines = LineCounter::new(bytes);
+    // An export of another system (a copy-paste, a wrong path) would be planned as this
+    // one's accounts: the `system` it names must be this system.
+    if let Some(named) = raw.system {
+        let line = offset_in(bytes, named.get()).map_or(1, |o| lines.line_at(o));
+        match serde_json::from_str::<String>(named.get()) {
+            Ok(name) if name == system => {}
+            Ok(name) => {
+                return Err(ConnectorError::permanent(
+                    system,
+                    format!(
+                        "{}:{line}: the export is of system `{name}`, not `{system}`",
+                        path.display()
+                    ),
+                )
+                .hint(
+                    "point this system's `path=` at its own export, or fix the export's `system`",
+                ));
+            }
+            Err(_) => {
+                return Err(ConnectorError::permanent(
+                    system,
+                    format!("{}:{line}: `system` must be a string", path.display()),
+                ));
+            }
+        }
     }
+    let mut accounts = Vec::with_capacity(raw.accounts.len());
+    let mut at = Vec::with_capacity(raw.accounts.len());
+    for value in raw.accounts {
+        let line = offset_in(bytes, value.get()).map_or(0, |o| lines.line_at(o));
+        let account: Account = serde_json::from_str(value.get()).map_err(|e| {
+            ConnectorError::permanent(
+                system,
+                format!("{}:{line}: not a valid account: {e}", path.display()),
+            )
+            .hint("each account needs at least `id`, `username` and `status` (active|disabled)")
+        })?;
+        accounts.push(account);
+        at.push(line);
+    }
+    check_ids(system, path, &accounts, &at)?;
+    Ok(accounts)
+}
+
+/// Every account has an id, and no id is given twice: a duplicate would be planned on every
+/// run and never converge, an empty id cannot be changed or read back.
+fn check_ids(
+    system: &str,
+    path: &Path,
+    accounts: &[Account],
+    lines: &[usize],
+) -> Result<(), ConnectorError> {
+    let mut problems = Vec::new();
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(accounts.len());
+    for (account, &line) in accounts.iter().zip(lines) {
+        if account.id.trim().is_empty() {
+            problems.push(format!("line {line}: the account has an empty `id`"));
+        } else if let Some(before) = first.insert(&account.id, line) {
+            problems.push(format!(
+                "line {line}: account id `{}` is given again (first on line {before})",
+                account.id
+            ));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = problems.iter().take(10).map(String::as_str).collect();
+    let more = problems.len().saturating_sub(shown.len());
+    Err(ConnectorError::permanent(
+        system,
+        format!(
+            "{} has {} {}: {}{}",
+            path.display(),
+            problems.len(),
+            if problems.len() == 1 { "bad account" } else { "bad accounts" },
+            shown.join("; "),
+            if more > 0 { format!("; and {more} more") } else { String::new() }
+        ),
+    )
+    .hint("every account needs its own non-empty `id`; fix the export (no account of this system is planned from it)"))
 }
 
 /// CSV columns: id, username, emails, employee_id, display_name, status, groups, licenses,
@@ -344,10 +437,15 @@ fn parse_csv(system: &str, path: &Path, bytes: &[u8]) -> Result<Vec<Account>, Co
         }
     }
     let mut accounts = Vec::new();
+    let mut at = Vec::new();
+    let mut lines = LineCounter::new(bytes);
     for record in reader.records() {
-        let record =
-            record.map_err(|e| bad(e.position().map_or(0, |p| p.line()), e.to_string()))?;
-        let line = record.position().map_or(0, |p| p.line());
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| lines.record_line(p.byte()));
+            bad(line as u64, e.to_string())
+        })?;
+        let line = record.position().map_or(0, |p| lines.record_line(p.byte())) as u64;
+        at.push(line as usize);
         let get = |name: &str| {
             headers
                 .iter()
@@ -411,5 +509,6 @@ fn parse_csv(system: &str, path: &Path, bytes: &[u8]) -> Result<Vec<Account>, Co
             attributes: Default::default(),
         });
     }
+    check_ids(system, path, &accounts, &at)?;
     Ok(accounts)
 }

@@ -51,11 +51,53 @@ pub fn load_dir(dir: &Path, display_base: &Path) -> Result<Policy, PolicyError> 
             .help("run offboard from the policy repository root, or pass -C DIR / --policies DIR"),
         )
     })?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "kdl"))
-        .collect();
+    // Every `*.kdl` entry must be a readable regular file: a dangling symlink, a loop, a
+    // directory or a FIFO named like a policy file is an error, never silently skipped (a
+    // rule that vanished from the policy would change who is cut).
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut unusable = Vec::new();
+    for entry in entries {
+        let path = match entry {
+            Ok(e) => e.path(),
+            Err(e) => {
+                unusable.push(format!("an entry of {} cannot be read: {e}", dir.display()));
+                continue;
+            }
+        };
+        if path.extension().is_none_or(|x| x != "kdl") {
+            continue;
+        }
+        let shown = path
+            .strip_prefix(display_base)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => paths.push(path),
+            Ok(m) => unusable.push(format!("{shown} is {}, not a policy file", file_kind(&m))),
+            Err(e) => unusable.push(format!(
+                "{shown} cannot be read ({e}){}",
+                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                    ": a symlink whose target is missing or loops"
+                } else {
+                    ""
+                }
+            )),
+        }
+    }
+    if !unusable.is_empty() {
+        return Err(PolicyError {
+            sources: Sources::default(),
+            diagnostics: unusable
+                .into_iter()
+                .map(|m| {
+                    Diagnostic::general("policy::unreadable", m).help(
+                        "every policies/*.kdl must be a readable regular file: fix or remove the entry",
+                    )
+                })
+                .collect(),
+        });
+    }
     paths.sort();
     if paths.is_empty() {
         return Err(fail(
@@ -96,6 +138,23 @@ pub fn load_dir(dir: &Path, display_base: &Path) -> Result<Policy, PolicyError> 
             e.diagnostics = problems;
             Err(e)
         }
+    }
+}
+
+/// What a non-regular file is, for messages.
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
     }
 }
 

@@ -164,11 +164,7 @@ fn evaluation_hint(error: &crate::rules::EvalError) -> String {
         "the roster has no such field for this person: check its spelling against the roster's columns (a JSON roster may lack the key in some entries), or guard it with `\"FIELD\" in person`".into()
     } else if message.contains("function not found") || message.contains("operator") {
         "a value has another type than the condition expects (an empty roster cell is \"\", a missing timestamp is ()); compare like with like, or check for the empty value first".into()
-    } else if message.contains("too many operations")
-        || message.contains("too deep")
-        || message.contains("too large")
-        || message.contains("too long")
-    {
+    } else if message.contains("exceeded") || message.contains("recursed") {
         "conditions run in a sandbox with bounded operations, depth and sizes: simplify the condition".into()
     } else {
         "conditions are pure functions of person, account and now: fix the condition or the roster value it reads".into()

@@ -411,13 +411,23 @@ fn account_change(
     let before = AccountState::of(account);
     let delete_due = r.delete_at.is_some_and(|at| at <= now);
     if delete_due && system.connector.can(Action::Delete) {
+        // Some providers keep a deleted user's id in their groups: when the system's
+        // `on-leave` removes groups, memberships go first, then the account.
+        let mut actions = Vec::new();
+        if system.on_leave.contains(&Action::RemoveGroups)
+            && system.connector.can(Action::RemoveGroups)
+            && !before.groups.is_empty()
+        {
+            actions.push(Action::RemoveGroups);
+        }
+        actions.push(Action::Delete);
         return Some(Change {
             person: person.to_string(),
             system: system.name().to_string(),
             tier: system.tier,
             kind: ChangeKind::Delete,
             account: Some(account_ref(account)),
-            actions: vec![Action::Delete],
+            actions,
             before: Some(before),
             after: None,
             task: None,

@@ -18,9 +18,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 pub use identify::{Candidate, IdentifyError, PersonQuery, identify};
-pub use parse::{
-    Mapping, file_kind, load, parse_csv, parse_csv_mapped, parse_json, parse_json_mapped,
-};
+pub use parse::{Mapping, load, parse_csv, parse_csv_mapped, parse_json, parse_json_mapped};
 
 use crate::policy::PersonKey;
 

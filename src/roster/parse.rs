@@ -12,6 +12,7 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 
 use super::{Employment, Person, Roster, RosterError, RosterProblem, Status, TerminationType};
+use crate::lines::LineCounter;
 use crate::policy::{FieldMapping, FileFormat, PeopleSource, PersonKey, date_pattern_to_strftime};
 
 /// Columns with a meaning of their own; everything else is an extra column.
@@ -42,7 +43,7 @@ pub fn load(source: &PeopleSource, root: &Path, tz: &TimeZone) -> Result<Roster,
     if !meta.is_file() {
         return Err(unreadable(format!(
             "the roster is not a regular file ({}); point `people {{ source ... path=... }}` at the HR export itself",
-            file_kind(&meta)
+            crate::policy::file_kind(&meta)
         )));
     }
     let bytes =
@@ -54,23 +55,6 @@ pub fn load(source: &PeopleSource, root: &Path, tz: &TimeZone) -> Result<Roster,
     match source.format {
         FileFormat::Csv => parse_csv_mapped(&bytes, &source.path, mapping, tz),
         FileFormat::Json => parse_json_mapped(&bytes, &source.path, mapping, tz),
-    }
-}
-
-/// What a non-regular file is, for messages.
-pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let t = meta.file_type();
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_socket() {
-        "a socket"
-    } else if t.is_block_device() || t.is_char_device() {
-        "a device"
-    } else {
-        "not a regular file"
     }
 }
 
@@ -91,45 +75,6 @@ fn normalize_header(h: &str) -> String {
         .trim_start_matches('\u{feff}')
         .to_ascii_lowercase()
         .replace([' ', '-'], "_")
-}
-
-/// Physical line numbers from byte offsets. The csv crate counts records, not lines (a
-/// quoted field over two lines, or a blank line, puts it behind the file), and a person
-/// opens the file in an editor: messages name the line the editor shows.
-struct LineCounter<'b> {
-    bytes: &'b [u8],
-    offset: usize,
-    line: usize,
-}
-
-impl<'b> LineCounter<'b> {
-    fn new(bytes: &'b [u8]) -> Self {
-        LineCounter {
-            bytes,
-            offset: 0,
-            line: 1,
-        }
-    }
-
-    /// The 1-based line of the record the csv crate places at byte `offset`; offsets come
-    /// in increasing order. The crate's offset may point at the end of the line before
-    /// (the `\n` of a CRLF) or at blank lines it skipped: the record starts at the first
-    /// byte after them.
-    fn line_at(&mut self, offset: u64) -> usize {
-        let mut offset = (offset as usize).min(self.bytes.len());
-        while offset < self.bytes.len() && matches!(self.bytes[offset], b'\r' | b'\n') {
-            offset += 1;
-        }
-        if offset < self.offset {
-            *self = LineCounter::new(self.bytes);
-        }
-        self.line += self.bytes[self.offset..offset]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        self.offset = offset;
-        self.line
-    }
 }
 
 /// The roster key and the policy's `field` mappings: how an export becomes people.
@@ -194,12 +139,12 @@ pub fn parse_csv_mapped(
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
+                let line = record.position().map_or(0, |p| lines.record_line(p.byte()));
                 let values: Vec<&str> = record.iter().collect();
                 builder.add(line, &values);
             }
             Err(e) => builder.problems.push(RosterProblem {
-                line: e.position().map(|p| lines.line_at(p.byte())),
+                line: e.position().map(|p| lines.record_line(p.byte())),
                 column: None,
                 message: format!("unreadable row: {e}"),
             }),

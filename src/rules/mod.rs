@@ -305,7 +305,6 @@ fn eval_message(e: &rhai::EvalAltResult) -> String {
     }
 }
 
-/// Whether `ident` occurs in `source` as an identifier outside string literals.
 /// Every `person.FIELD` a condition reads, outside string literals, as (field, 1-based line,
 /// 1-based column of the field name). A field the roster does not have is `()` at run time,
 /// so `person.terminaton_type == "involuntary"` would quietly be false for everyone: the
@@ -374,6 +373,7 @@ pub fn person_fields_read(source: &str) -> Vec<(String, usize, usize)> {
     out
 }
 
+/// Whether `ident` occurs in `source` as an identifier outside string literals.
 fn mentions_identifier(source: &str, ident: &str) -> bool {
     let bytes = source.as_bytes();
     let mut in_string: Option<u8> = None;
