@@ -72,10 +72,15 @@ pub fn run(global: &GlobalArgs, args: &PlanArgs) -> Exit {
                     eprintln!("Error: {e}");
                     return Exit::Error;
                 }
-                if !global.quiet {
+                if !global.quiet && plan.has_changes() {
                     eprintln!(
                         "Saved the plan to {}; apply it with `offboard apply {}`.",
                         out.display(),
+                        out.display()
+                    );
+                } else if !global.quiet {
+                    eprintln!(
+                        "Saved the plan to {}; it has no changes, so there is nothing to apply.",
                         out.display()
                     );
                 }

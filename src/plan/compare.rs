@@ -144,6 +144,9 @@ pub fn impact(before: &Plan, after: &Plan) -> Impact {
     out
 }
 
+/// How much of a Markdown impact the item lists may fill, leaving room for the summary.
+const MARKDOWN_ITEMS_BUDGET: usize = render::MAX_COMMENT_CHARS - 2_000;
+
 /// Text (or Markdown) for a policy change from `from` to `to`.
 pub fn render(before: &Plan, after: &Plan, from: &str, to: &str, markdown: bool) -> String {
     let imp = impact(before, after);
@@ -181,9 +184,20 @@ pub fn render(before: &Plan, after: &Plan, from: &str, to: &str, markdown: bool)
             continue;
         }
         if markdown {
+            // A pull-request comment holds 65,536 characters: items that do not fit are
+            // counted, and the full impact is one command away.
             let _ = writeln!(out, "**{title}** ({})\n", items.len());
-            for i in items {
-                let _ = writeln!(out, "- `{glyph}` {}", i.replace('|', "\\|"));
+            for (n, i) in items.iter().enumerate() {
+                let line = format!("- `{glyph}` {}\n", render::markdown_cell(i));
+                if out.chars().count() + line.chars().count() > MARKDOWN_ITEMS_BUDGET {
+                    let _ = writeln!(
+                        out,
+                        "- and {} more (run `offboard plan --compare` for all of them)",
+                        items.len() - n
+                    );
+                    break;
+                }
+                out.push_str(&line);
             }
             let _ = writeln!(out);
         } else {
@@ -211,10 +225,17 @@ pub fn render(before: &Plan, after: &Plan, from: &str, to: &str, markdown: bool)
         .header(&format!("plan at {from}"), &format!("plan at {to}"))
         .to_string();
     if markdown {
-        let _ = writeln!(
-            out,
-            "{summary}\n\n<details><summary>Plan diff</summary>\n\n```diff\n{diff}```\n\n</details>"
+        let block = format!(
+            "{summary}\n\n<details><summary>Plan diff</summary>\n\n```diff\n{diff}```\n\n</details>\n"
         );
+        if out.chars().count() + block.chars().count() <= render::MAX_COMMENT_CHARS {
+            out.push_str(&block);
+        } else {
+            let _ = writeln!(
+                out,
+                "{summary}\n\nThe plan diff is too long for a comment: run `offboard plan --compare` or see the plan artifact."
+            );
+        }
     } else {
         let _ = writeln!(out, "\n{summary}\n\n{diff}");
     }

@@ -1,44 +1,96 @@
 //! The Markdown plan: a pull-request comment. Summary first, details folded per person.
+//!
+//! A GitHub comment holds at most 65,536 characters, and a plan for a large organisation is
+//! longer: the summary and the tail (scheduled leavers, notes, warnings, each bounded) always
+//! fit, then as many leavers as fit, then "N more leavers: see the plan artifact".
 
 use std::fmt::Write;
 
-use super::{counts_line, describe, glyph, header_context, leaver_when, plural};
-use crate::plan::{LeaverState, NoteKind, Plan};
+use super::{
+    MAX_NOTE_LINES, counts_line, describe, glyph, header_context, leaver_when,
+    leavers_with_changes, note_counts, note_kind, plural,
+};
+use crate::plan::{Leaver, LeaverState, Plan};
 
-/// Escape text for a Markdown table cell.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+/// GitHub's limit on a comment body, in characters.
+pub const MAX_COMMENT_CHARS: usize = 65_536;
+
+/// Scheduled leavers and warnings listed before "and N more".
+const MAX_LIST: usize = 20;
+
+/// Escape text for a Markdown table cell (also safe in HTML summaries): nothing a roster or
+/// a system returns can close the table or open a tag.
+pub fn cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            // `<` alone opens a tag: escaping it is enough to keep text from becoming HTML.
+            '<' => out.push_str("&lt;"),
+            '`' => out.push('\''),
+            '\n' | '\r' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 pub fn markdown(plan: &Plan) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "### offboard plan");
-    let _ = writeln!(out);
+    markdown_within(plan, MAX_COMMENT_CHARS)
+}
+
+/// Text for inside a code span: no backtick can end it, no line break can end the row.
+fn code(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '`' => '\'',
+            '|' => '/',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
+}
+
+/// The Markdown plan in at most `limit` characters (leavers are left out, and counted, to fit).
+pub fn markdown_within(plan: &Plan, limit: usize) -> String {
+    let mut head = String::new();
+    let _ = writeln!(head, "### offboard plan");
+    let _ = writeln!(head);
+    let (due, finished) = leavers_with_changes(plan);
     if plan.changes.is_empty() {
         let _ = writeln!(
-            out,
+            head,
             "**No changes. Access matches policy.** ({})",
             header_context(plan)
         );
     } else {
-        let due = plan.due_leavers().count();
         let _ = writeln!(
-            out,
-            "**{}** for {due} {} ({})",
+            head,
+            "**{}** for {} {} ({}){}",
             counts_line(&plan.counts()),
-            plural(due, "leaver", "leavers"),
-            header_context(plan)
+            due.len(),
+            plural(due.len(), "leaver", "leavers"),
+            header_context(plan),
+            if finished > 0 {
+                format!("; {finished} already offboarded")
+            } else {
+                String::new()
+            }
         );
-        let _ = writeln!(out);
-        let _ = writeln!(out, "| System | Tier | Disable | Delete | Update | Tasks |");
-        let _ = writeln!(out, "|---|---|--:|--:|--:|--:|");
+        let _ = writeln!(head);
+        let _ = writeln!(
+            head,
+            "| System | Tier | Disable | Delete | Update | Tasks |"
+        );
+        let _ = writeln!(head, "|---|---|--:|--:|--:|--:|");
         for s in &plan.refreshed {
             let c = Plan::count(plan.changes.iter().filter(|c| c.system == s.system));
             if c.total() == 0 {
                 continue;
             }
             let _ = writeln!(
-                out,
+                head,
                 "| {} | {} | {} | {} | {} | {} |",
                 cell(&s.system),
                 s.tier,
@@ -48,58 +100,88 @@ pub fn markdown(plan: &Plan) -> String {
                 c.tasks
             );
         }
-        for l in plan.due_leavers() {
-            let changes: Vec<_> = plan
-                .changes
-                .iter()
-                .filter(|c| c.person == l.person)
-                .collect();
-            let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "<details><summary><b>{}</b> ({}), {}: {}, {} {}</summary>",
-                cell(&l.name),
-                cell(&l.person),
-                cell(&l.department),
-                cell(&leaver_when(l, plan.created_at)),
-                changes.len(),
-                plural(changes.len(), "change", "changes")
-            );
-            let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "Rules: {}",
-                if l.rules.is_empty() {
-                    "defaults".to_string()
-                } else {
-                    l.rules.join(", ")
-                }
-            );
-            let _ = writeln!(out);
-            if !changes.is_empty() {
-                let _ = writeln!(out, "| | System | Account | Change | Rules |");
-                let _ = writeln!(out, "|---|---|---|---|---|");
-                for c in changes {
-                    let account = match &c.account {
-                        Some(a) => format!("`{}` {}", cell(&a.id), cell(&a.label)),
-                        None => "task".to_string(),
-                    };
-                    let _ = writeln!(
-                        out,
-                        "| `{}` | {} | {} | {} | {} |",
-                        glyph(c.kind),
-                        cell(&c.system),
-                        account,
-                        cell(&describe(c)),
-                        cell(&c.rules.join(", "))
-                    );
-                }
-                let _ = writeln!(out);
-            }
-            let _ = writeln!(out, "</details>");
-        }
     }
+    let tail = tail(plan);
+    let mut out = head;
+    let mut shown = 0;
+    for l in &due {
+        let block = leaver_block(plan, l);
+        let left = due.len() - shown - 1;
+        let footer = if left > 0 { more_line(left).len() } else { 0 };
+        if out.chars().count() + block.chars().count() + tail.chars().count() + footer > limit {
+            break;
+        }
+        out.push_str(&block);
+        shown += 1;
+    }
+    if shown < due.len() {
+        out.push_str(&more_line(due.len() - shown));
+    }
+    out.push_str(&tail);
+    out
+}
 
+fn more_line(n: usize) -> String {
+    format!(
+        "\n**{n} more {}: see the plan artifact** (`offboard show plan.json`).\n",
+        plural(n, "leaver", "leavers")
+    )
+}
+
+fn leaver_block(plan: &Plan, l: &Leaver) -> String {
+    let mut out = String::new();
+    let changes: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|c| c.person == l.person)
+        .collect();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "<details><summary><b>{}</b> ({}), {}: {}, {} {}</summary>",
+        cell(&l.name),
+        cell(&l.person),
+        cell(&l.department),
+        cell(&leaver_when(l, plan.created_at)),
+        changes.len(),
+        plural(changes.len(), "change", "changes")
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Rules: {}",
+        if l.rules.is_empty() {
+            "defaults".to_string()
+        } else {
+            cell(&l.rules.join(", "))
+        }
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "| | System | Account | Change | Rules |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for c in changes {
+        let account = match &c.account {
+            Some(a) => format!("`{}` {}", code(&a.id), cell(&a.label)),
+            None => "task".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} |",
+            glyph(c.kind),
+            cell(&c.system),
+            account,
+            cell(&describe(c)),
+            cell(&c.rules.join(", "))
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "</details>");
+    out
+}
+
+/// Scheduled leavers, notes and warnings, each bounded so the tail always fits.
+fn tail(plan: &Plan) -> String {
+    let mut out = String::new();
     let scheduled: Vec<_> = plan
         .leavers
         .iter()
@@ -109,7 +191,7 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(out);
         let _ = writeln!(out, "**Scheduled** (nothing changes yet):");
         let _ = writeln!(out);
-        for l in scheduled {
+        for l in scheduled.iter().take(MAX_LIST) {
             let _ = writeln!(
                 out,
                 "- {} ({}): {}",
@@ -117,6 +199,9 @@ pub fn markdown(plan: &Plan) -> String {
                 cell(&l.person),
                 cell(&leaver_when(l, plan.created_at))
             );
+        }
+        if scheduled.len() > MAX_LIST {
+            let _ = writeln!(out, "- and {} more", scheduled.len() - MAX_LIST);
         }
     }
     if !plan.notes.is_empty() {
@@ -128,34 +213,51 @@ pub fn markdown(plan: &Plan) -> String {
             plural(plan.notes.len(), "account", "accounts")
         );
         let _ = writeln!(out);
-        let _ = writeln!(out, "| Kind | System | Account | Detail |");
-        let _ = writeln!(out, "|---|---|---|---|");
-        for n in &plan.notes {
-            let kind = match n.kind {
-                NoteKind::Orphan => "orphan",
-                NoteKind::Disputed => "disputed",
-                NoteKind::Exempt => "exempt",
-            };
-            let detail = if n.owners.is_empty() {
-                n.detail.clone()
-            } else {
-                format!("{} ({})", n.detail, n.owners.join(", "))
-            };
+        if plan.notes.len() > MAX_NOTE_LINES {
+            let _ = writeln!(out, "| Kind | System | Accounts |");
+            let _ = writeln!(out, "|---|---|--:|");
+            for (system, kind, n) in note_counts(plan) {
+                let _ = writeln!(out, "| {} | {} | {n} |", note_kind(kind), cell(system));
+            }
+            let _ = writeln!(out);
             let _ = writeln!(
                 out,
-                "| {kind} | {} | `{}` {} | {} |",
-                cell(&n.system),
-                cell(&n.account.id),
-                cell(&n.account.label),
-                cell(&detail)
+                "Run `offboard audit` for each account; the JSON plan keeps them all."
             );
+        } else {
+            let _ = writeln!(out, "| Kind | System | Account | Detail |");
+            let _ = writeln!(out, "|---|---|---|---|");
+            for n in &plan.notes {
+                let detail = if n.owners.is_empty() {
+                    n.detail.clone()
+                } else {
+                    format!("{} ({})", n.detail, n.owners.join(", "))
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | `{}` {} | {} |",
+                    note_kind(n.kind),
+                    cell(&n.system),
+                    code(&n.account.id),
+                    cell(&n.account.label),
+                    cell(&detail)
+                );
+            }
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "</details>");
     }
-    for w in &plan.warnings {
+    for w in plan.warnings.iter().take(MAX_LIST) {
         let _ = writeln!(out);
         let _ = writeln!(out, "> **Warning:** {}", cell(w));
+    }
+    if plan.warnings.len() > MAX_LIST {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "> and {} more warnings (see `offboard plan`)",
+            plan.warnings.len() - MAX_LIST
+        );
     }
     out
 }

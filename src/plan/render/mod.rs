@@ -6,7 +6,7 @@
 mod markdown;
 mod text;
 
-pub use markdown::markdown;
+pub use markdown::{MAX_COMMENT_CHARS, cell as markdown_cell, markdown, markdown_within};
 pub use text::{summary, text};
 
 use jiff::Timestamp;
@@ -157,6 +157,44 @@ pub(crate) fn counts_line(c: &Counts) -> String {
         plural(c.tasks, "task", "tasks")
     ));
     format!("Plan: {}", parts.join(", "))
+}
+
+/// Beyond this many notes, plans show counts per system and kind instead of one line each
+/// (a tenant with 240 orphans would otherwise print 240 lines in every plan); the JSON plan
+/// and `offboard audit` keep every one.
+pub(crate) const MAX_NOTE_LINES: usize = 20;
+
+/// Notes counted per (system, kind), in the plan's note order.
+pub(crate) fn note_counts(plan: &Plan) -> Vec<(&str, super::NoteKind, usize)> {
+    let mut out: Vec<(&str, super::NoteKind, usize)> = Vec::new();
+    for n in &plan.notes {
+        match out
+            .iter_mut()
+            .find(|(s, k, _)| *s == n.system && *k == n.kind)
+        {
+            Some(entry) => entry.2 += 1,
+            None => out.push((&n.system, n.kind, 1)),
+        }
+    }
+    out
+}
+
+pub(crate) fn note_kind(kind: super::NoteKind) -> &'static str {
+    match kind {
+        super::NoteKind::Orphan => "orphan",
+        super::NoteKind::Disputed => "disputed",
+        super::NoteKind::Exempt => "exempt",
+    }
+}
+
+/// Due leavers with at least one change, and how many due leavers have none left.
+pub(crate) fn leavers_with_changes(plan: &Plan) -> (Vec<&Leaver>, usize) {
+    let changed: std::collections::HashSet<&str> =
+        plan.changes.iter().map(|c| c.person.as_str()).collect();
+    let (with, finished): (Vec<&Leaver>, Vec<&Leaver>) = plan
+        .due_leavers()
+        .partition(|l| changed.contains(l.person.as_str()));
+    (with, finished.len())
 }
 
 pub(crate) fn glyph(kind: ChangeKind) -> char {

@@ -4,7 +4,10 @@ use std::fmt::Write;
 
 use owo_colors::OwoColorize;
 
-use super::{TextOptions, counts_line, describe, glyph, header_context, leaver_when, plural};
+use super::{
+    MAX_NOTE_LINES, TextOptions, counts_line, describe, glyph, header_context, leaver_when,
+    leavers_with_changes, note_counts, note_kind, plural,
+};
 use crate::plan::{ChangeKind, Counts, LeaverState, NoteKind, Plan};
 
 struct Paint {
@@ -45,7 +48,8 @@ impl Paint {
 pub fn text(plan: &Plan, opts: TextOptions) -> String {
     let p = Paint { color: opts.color };
     let mut out = String::new();
-    let due: Vec<_> = plan.due_leavers().collect();
+    // Leavers whose accounts are all offboarded are a count in the summary, not a block.
+    let (due, _) = leavers_with_changes(plan);
     let scheduled: Vec<_> = plan
         .leavers
         .iter()
@@ -106,13 +110,6 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
                     leaver.rules.join(", ")
                 }
             );
-            if changes.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "    {}",
-                    p.dim("no changes: every account is already offboarded")
-                );
-            }
             for c in changes {
                 let (id, label) = match &c.account {
                     Some(a) => (a.id.as_str(), a.label.as_str()),
@@ -158,7 +155,25 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
         }
     }
 
-    if !plan.notes.is_empty() {
+    if plan.notes.len() > MAX_NOTE_LINES {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Noted, not changed: {} accounts (`offboard audit` lists each; the JSON plan keeps them all):",
+            plan.notes.len()
+        );
+        let counts = note_counts(plan);
+        let sw = counts.iter().map(|(s, _, _)| s.len()).max().unwrap_or(0);
+        for (system, kind, n) in counts {
+            let mark = if kind == NoteKind::Exempt { "=" } else { "?" };
+            let _ = writeln!(
+                out,
+                "  {mark} {system:<sw$}  {:<8}  {n} {}",
+                note_kind(kind),
+                plural(n, "account", "accounts")
+            );
+        }
+    } else if !plan.notes.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(out, "Noted, not changed:");
         let sw = plan.notes.iter().map(|n| n.system.len()).max().unwrap_or(0);
@@ -208,9 +223,15 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
 fn full_summary(plan: &Plan, counts: &Counts) -> String {
     let due = plan.due_leavers().count();
     let scheduled = plan.leavers.len() - due;
+    let (_, finished) = leavers_with_changes(plan);
     let count = |k: NoteKind| plan.notes.iter().filter(|n| n.kind == k).count();
+    let finished = if finished > 0 {
+        format!(" ({finished} already offboarded)")
+    } else {
+        String::new()
+    };
     format!(
-        "{}. {due} {} due, {scheduled} scheduled; {} orphaned, {} disputed, {} exempt {} noted.",
+        "{}. {due} {} due{finished}, {scheduled} scheduled; {} orphaned, {} disputed, {} exempt {} noted.",
         counts_line(counts),
         plural(due, "leaver", "leavers"),
         count(NoteKind::Orphan),

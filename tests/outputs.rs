@@ -1,0 +1,118 @@
+//! Output people can read at any size: a 10k-person organisation's plan fits one GitHub
+//! comment, long note lists are summarised, finished leavers are a count.
+
+mod common;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+const AT: &str = "2026-11-29T12:00:00Z";
+
+fn org(people: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_offboard-gen"))
+        .args(["--people", &people.to_string()])
+        .args(["--accounts", &(people * 6).to_string(), "--systems", "6"])
+        .arg("--out")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dir
+}
+
+fn plan(dir: &Path, format: &str) -> String {
+    let out = Command::cargo_bin("offboard")
+        .unwrap()
+        .arg("-C")
+        .arg(dir)
+        .args(["plan", "--at", AT, "--format", format])
+        .env("NO_COLOR", "1")
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn a_ten_thousand_person_plan_fits_one_github_comment() {
+    let dir = org(10_000);
+    let md = plan(dir.path(), "markdown");
+    let chars = md.chars().count();
+    assert!(chars <= 65_536, "{chars} characters");
+    assert!(
+        md.contains("more leavers: see the plan artifact"),
+        "{}",
+        &md[md.len() - 2000..]
+    );
+    // The summary and the tail always make it in.
+    assert!(md.starts_with("### offboard plan\n\n**Plan: "));
+    assert!(md.contains("Noted, not changed: "));
+    // The JSON plan keeps every note.
+    let json: serde_json::Value = serde_json::from_str(&plan(dir.path(), "json")).unwrap();
+    let notes = json["notes"].as_array().unwrap().len();
+    assert!(notes > 20);
+    assert!(md.contains(&format!("Noted, not changed: {notes} accounts")));
+}
+
+#[test]
+fn long_note_lists_are_summarised_per_system_and_kind() {
+    let dir = org(10_000);
+    let text = plan(dir.path(), "text");
+    let notes = text
+        .split("\nNoted, not changed:")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .unwrap();
+    insta::assert_snapshot!("ten_thousand_notes", format!("Noted, not changed:{notes}"));
+}
+
+#[test]
+fn finished_leavers_are_a_count_not_a_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::copy_dir(&common::root().join("policies"), &d.join("policies"));
+    std::fs::remove_dir_all(d.join("policies/examples")).ok();
+    common::copy_dir(&common::root().join("inventory"), &d.join("inventory"));
+    common::init_journal(d);
+    let offboard = || {
+        let mut cmd = Command::cargo_bin("offboard").unwrap();
+        cmd.arg("-C").arg(d).env("NO_COLOR", "1");
+        cmd
+    };
+    offboard()
+        .args(["apply", "--auto-approve", "--at", "2026-11-23T09:00:00Z"])
+        .assert()
+        .code(0);
+    // Someone re-enables John Doe's Okta account: one leaver has a change again.
+    let okta = d.join("inventory/accounts/okta.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&okta).unwrap()).unwrap();
+    for a in doc["accounts"].as_array_mut().unwrap() {
+        if a["id"] == "00u1a2b3" {
+            a["status"] = "active".into();
+        }
+    }
+    std::fs::write(&okta, doc.to_string()).unwrap();
+    let out = offboard()
+        .args(["plan", "--at", "2026-11-23T09:00:00Z"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("following actions for 1 leaver ("), "{text}");
+    assert_eq!(
+        text.matches("\n  # ").count(),
+        2,
+        "John and the scheduled leaver: {text}"
+    );
+    assert!(
+        text.contains("7 leavers due (6 already offboarded), 1 scheduled"),
+        "{text}"
+    );
+}
