@@ -69,6 +69,16 @@ pub fn text(a: &Audit) -> String {
         );
         let sw = findings.iter().map(|f| f.system.len()).max().unwrap_or(0);
         let iw = findings.iter().map(|f| f.account.len()).max().unwrap_or(0);
+        // Each remediation once per kind: the same advice under every finding is noise.
+        let mut fixes: Vec<&str> = Vec::new();
+        for f in &findings {
+            if !fixes.contains(&f.remediation.as_str()) {
+                fixes.push(&f.remediation);
+            }
+        }
+        for fix in &fixes {
+            let _ = writeln!(out, "  fix: {fix}");
+        }
         for f in findings {
             let owner = f
                 .owner
@@ -80,7 +90,6 @@ pub fn text(a: &Audit) -> String {
                 "  {:<sw$}  {:<iw$}  {}{owner}: {}",
                 f.system, f.account, f.account_label, f.evidence
             );
-            let _ = writeln!(out, "  {:<sw$}  {:<iw$}  fix: {}", "", "", f.remediation);
         }
     }
     let _ = writeln!(out, "\nFindings per system:");
@@ -91,14 +100,19 @@ pub fn text(a: &Audit) -> String {
         .max()
         .unwrap_or(6)
         .max(6);
+    // Columns only for the kinds found: a table of zeros hides the ones that matter.
+    let found: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|k| a.findings.iter().any(|f| f.kind == *k))
+        .collect();
     let _ = write!(out, "  {:<sw$}", "System");
-    for kind in Kind::ALL {
+    for kind in &found {
         let _ = write!(out, "  {:>15}", kind.as_str());
     }
     let _ = writeln!(out);
     for s in &a.systems {
         let _ = write!(out, "  {:<sw$}", s.system);
-        for kind in Kind::ALL {
+        for &kind in &found {
             let n = a
                 .findings
                 .iter()
@@ -303,52 +317,71 @@ pub(crate) fn xml(s: &str) -> String {
         .replace('\'', "&apos;")
 }
 
-pub fn junit(a: &Audit) -> String {
+/// JUnit: one test case per finding (and one passing case per system without findings),
+/// so CI counts what it shows. A finding at or above `fail_on` is a failure; one below it is
+/// skipped, so the file fails exactly when `audit --fail-on` exits 2.
+pub fn junit(a: &Audit, fail_on: super::Severity) -> String {
+    let failures = a.findings.iter().filter(|f| f.severity >= fail_on).count();
+    let skipped = a.findings.len() - failures;
+    let clean: Vec<&str> = a
+        .systems
+        .iter()
+        .filter(|s| !a.findings.iter().any(|f| f.system == s.system))
+        .map(|s| s.system.as_str())
+        .collect();
+    let tests = a.findings.len() + clean.len();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let failures = a.systems.iter().filter(|s| s.findings > 0).count();
     let _ = writeln!(
         out,
-        "<testsuites name=\"offboard audit\" tests=\"{}\" failures=\"{failures}\">",
-        a.systems.len()
+        "<testsuites name=\"offboard audit\" tests=\"{tests}\" failures=\"{failures}\" skipped=\"{skipped}\">"
     );
     let _ = writeln!(
         out,
-        "  <testsuite name=\"offboard audit\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" timestamp=\"{}\">",
-        a.systems.len(),
+        "  <testsuite name=\"offboard audit\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" timestamp=\"{}\">",
         a.generated_at
     );
-    for s in &a.systems {
-        let _ = write!(
+    for f in &a.findings {
+        let _ = writeln!(
             out,
-            "    <testcase classname=\"offboard.audit\" name=\"{}\"",
-            xml(&s.system)
+            "    <testcase classname=\"offboard.audit.{}\" name=\"{} {}\">",
+            xml(&f.system),
+            f.kind.as_str(),
+            xml(&f.account)
         );
-        let findings: Vec<&Finding> = a.findings.iter().filter(|f| f.system == s.system).collect();
-        if findings.is_empty() {
-            let _ = writeln!(out, "/>");
-            continue;
-        }
-        let _ = writeln!(out, ">");
-        for f in findings {
+        let message = xml(&format!(
+            "{} {}: {}",
+            f.severity.as_str(),
+            f.account,
+            f.evidence
+        ));
+        let detail = xml(&format!(
+            "{} ({}). Fix: {}",
+            f.account_label,
+            f.owner.as_deref().unwrap_or("no owner"),
+            f.remediation
+        ));
+        if f.severity >= fail_on {
             let _ = writeln!(
                 out,
-                "      <failure type=\"{}\" message=\"{}\">{}</failure>",
-                f.kind.as_str(),
-                xml(&format!(
-                    "{} {}: {}",
-                    f.severity.as_str(),
-                    f.account,
-                    f.evidence
-                )),
-                xml(&format!(
-                    "{} ({}). Fix: {}",
-                    f.account_label,
-                    f.owner.as_deref().unwrap_or("no owner"),
-                    f.remediation
-                ))
+                "      <failure type=\"{}\" message=\"{message}\">{detail}</failure>",
+                f.kind.as_str()
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "      <skipped message=\"{} finding, below --fail-on {}: {message}\"/>",
+                f.severity.as_str(),
+                fail_on.as_str()
             );
         }
         let _ = writeln!(out, "    </testcase>");
+    }
+    for system in clean {
+        let _ = writeln!(
+            out,
+            "    <testcase classname=\"offboard.audit.{}\" name=\"no findings\"/>",
+            xml(system)
+        );
     }
     let _ = writeln!(out, "  </testsuite>\n</testsuites>");
     out

@@ -128,7 +128,7 @@ fn run_inner(global: &GlobalArgs, args: &AuditArgs) -> Result<Exit, Exit> {
         AuditFormat::Json => render::json(&report),
         AuditFormat::Markdown => render::markdown(&report),
         AuditFormat::Sarif => render::sarif(&report),
-        AuditFormat::Junit => render::junit(&report),
+        AuditFormat::Junit => render::junit(&report, args.fail_on),
         AuditFormat::Html => render::html(&report),
     };
     match args.output.as_deref().map(|p| global.resolve(p)) {
