@@ -17,3 +17,4 @@ pub mod reconcile;
 pub mod roster;
 pub mod rules;
 pub mod vcs;
+pub mod when;

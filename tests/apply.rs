@@ -533,6 +533,8 @@ fn temporary_errors_are_retried_then_succeed() {
     assert_eq!(r.performed, [Action::Disable, Action::RemoveGroups]);
     // read + 3 tries of disable + 1 remove-groups + read-back
     assert_eq!(r.attempts, 6);
+    // The certificate's figure: retries, not calls.
+    assert_eq!(r.retries, 2);
     assert_eq!(idp.calls.load(std::sync::atomic::Ordering::SeqCst), 4);
 }
 

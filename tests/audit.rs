@@ -241,19 +241,35 @@ fn junit_has_one_case_per_finding_and_fails_exactly_when_the_exit_code_does() {
     let json: serde_json::Value = serde_json::from_str(&audit(dir.path(), "json")).unwrap();
     let findings = json["findings"].as_array().unwrap();
     for (fail_on, rank) in [("low", 0), ("medium", 1), ("high", 2), ("critical", 3)] {
-        let rank_of = |s: &str| ["low", "medium", "high", "critical"].iter().position(|x| *x == s);
+        let rank_of = |s: &str| {
+            ["low", "medium", "high", "critical"]
+                .iter()
+                .position(|x| *x == s)
+        };
         let expected = findings
             .iter()
             .filter(|f| rank_of(f["severity"].as_str().unwrap()).unwrap() >= rank)
             .count();
         let output = offboard(dir.path())
-            .args(["audit", "--at", AUDIT_AT, "--format", "junit", "--fail-on", fail_on])
+            .args([
+                "audit",
+                "--at",
+                AUDIT_AT,
+                "--format",
+                "junit",
+                "--fail-on",
+                fail_on,
+            ])
             .output()
             .unwrap();
         let xml = String::from_utf8(output.stdout).unwrap();
         let code = output.status.code().unwrap();
         assert_eq!(code == 2, expected > 0, "--fail-on {fail_on}: exit {code}");
-        assert_eq!(xml.matches("<failure ").count(), expected, "--fail-on {fail_on}");
+        assert_eq!(
+            xml.matches("<failure ").count(),
+            expected,
+            "--fail-on {fail_on}"
+        );
         assert!(xml.contains(&format!("failures=\"{expected}\"")), "{xml}");
         assert_eq!(
             xml.matches("<failure ").count() + xml.matches("<skipped ").count(),

@@ -42,10 +42,28 @@ pub struct ChangeReport {
     pub change: Change,
     pub outcome: ActionOutcome,
     pub performed: Vec<Action>,
+    /// Connector calls made (reads, actions, read-back), retries included.
     pub attempts: u32,
+    /// Of those, calls repeated after a temporary error.
+    pub retries: u32,
     pub error: Option<ConnectorError>,
     pub read_back: Option<AccountState>,
     pub unobservable: Vec<Action>,
+}
+
+/// Connector calls for one change: how many were made, and how many of them were retries.
+#[derive(Debug, Clone, Copy, Default)]
+struct Calls {
+    made: u32,
+    retries: u32,
+}
+
+impl Calls {
+    /// One logical call that took `attempts` tries.
+    fn add(&mut self, attempts: u32) {
+        self.made += attempts;
+        self.retries += attempts.saturating_sub(1);
+    }
 }
 
 /// A stable id for a change, the same in every plan that asks for the same thing.
@@ -133,7 +151,7 @@ impl Executor {
                 let error =
                     ConnectorError::permanent(system, "the system is not in the policy any more")
                         .hint("make a new plan");
-                let report = self.record_failure(c, error, 0).await?;
+                let report = self.record_failure(c, error, Calls::default()).await?;
                 on_done(&report);
                 out.push(report);
             }
@@ -155,13 +173,14 @@ impl Executor {
         &self,
         c: &Change,
         error: ConnectorError,
-        attempts: u32,
+        attempts: Calls,
     ) -> Result<ChangeReport, JournalError> {
         let report = ChangeReport {
             change: c.clone(),
             outcome: ActionOutcome::Failed,
             performed: Vec::new(),
-            attempts,
+            attempts: attempts.made,
+            retries: attempts.retries,
             error: Some(error),
             read_back: None,
             unobservable: Vec::new(),
@@ -189,6 +208,7 @@ impl Executor {
                 outcome: r.outcome,
                 performed: r.performed.clone(),
                 attempts: r.attempts,
+                retries: r.retries,
                 error_kind: r.error.as_ref().map(|e| e.kind),
                 error: r.error.as_ref().map(|e| e.message.clone()),
                 hint: r.error.as_ref().and_then(|e| e.hint.clone()),
@@ -205,7 +225,7 @@ impl Executor {
                 .record_failure(
                     c,
                     ConnectorError::permanent(&c.system, "change has no account"),
-                    0,
+                    Calls::default(),
                 )
                 .await;
         };
@@ -228,7 +248,7 @@ impl Executor {
         .await?;
 
         let connector = &target.connector;
-        let mut attempts = 0;
+        let mut attempts = Calls::default();
         // Optimistic path: when the system can write on condition that the account is still
         // at its planned version, no read is needed first; if it changed, the usual path
         // below reads it and decides again. A change an earlier run started is read first.
@@ -238,7 +258,7 @@ impl Executor {
         if let ([action], Some(version)) = (c.actions.as_slice(), account.version.as_deref())
             && !self.touched.contains(&id)
         {
-            attempts += 1;
+            attempts.add(1);
             match connector
                 .perform_if_unchanged_once(&account.id, *action, version)
                 .await
@@ -251,7 +271,7 @@ impl Executor {
             }
         }
         let (current, n) = connector.read_counted(&account.id).await;
-        attempts += n;
+        attempts.add(n);
         let current = match current {
             Ok(a) => a,
             Err(e) => return self.record_failure(c, e, attempts).await,
@@ -285,7 +305,8 @@ impl Executor {
                     change: c.clone(),
                     outcome: ActionOutcome::AlreadyDone,
                     performed: Vec::new(),
-                    attempts,
+                    attempts: attempts.made,
+                    retries: attempts.retries,
                     error: None,
                     read_back: other.as_ref().map(AccountState::of),
                     unobservable: Vec::new(),
@@ -299,7 +320,8 @@ impl Executor {
                 change: c.clone(),
                 outcome: ActionOutcome::SkippedStale,
                 performed: Vec::new(),
-                attempts,
+                attempts: attempts.made,
+                retries: attempts.retries,
                 error: Some(
                     ConnectorError::permanent(
                         &c.system,
@@ -322,13 +344,14 @@ impl Executor {
         let mut performed = Vec::new();
         for action in pending {
             let (result, n) = connector.perform_counted(&account.id, action).await;
-            attempts += n;
+            attempts.add(n);
             if let Err(e) = result {
                 let report = ChangeReport {
                     change: c.clone(),
                     outcome: ActionOutcome::Failed,
                     performed,
-                    attempts,
+                    attempts: attempts.made,
+                    retries: attempts.retries,
                     error: Some(e),
                     read_back: None,
                     unobservable: Vec::new(),
@@ -347,7 +370,7 @@ impl Executor {
         target: &Target,
         c: &Change,
         performed: Vec<Action>,
-        mut attempts: u32,
+        mut attempts: Calls,
     ) -> Result<ChangeReport, JournalError> {
         let Some(account) = &c.account else {
             return self
@@ -359,7 +382,7 @@ impl Executor {
                 .await;
         };
         let (after, n) = target.connector.read_counted(&account.id).await;
-        attempts += n;
+        attempts.add(n);
         let after = match after {
             Ok(a) => a,
             Err(e) => {
@@ -367,7 +390,8 @@ impl Executor {
                     change: c.clone(),
                     outcome: ActionOutcome::Failed,
                     performed,
-                    attempts,
+                    attempts: attempts.made,
+                    retries: attempts.retries,
                     error: Some(ConnectorError {
                         message: format!("read-back failed: {}", e.message),
                         ..e
@@ -406,7 +430,8 @@ impl Executor {
             change: c.clone(),
             outcome,
             performed,
-            attempts,
+            attempts: attempts.made,
+            retries: attempts.retries,
             error,
             read_back: after.as_ref().map(AccountState::of),
             unobservable,
@@ -455,7 +480,7 @@ impl Executor {
                 .record_failure(
                     c,
                     ConnectorError::permanent(&c.system, "change has no account"),
-                    0,
+                    Calls::default(),
                 )
                 .await;
         };
@@ -475,25 +500,26 @@ impl Executor {
             }),
         )
         .await?;
-        let mut attempts = 0;
+        let mut attempts = Calls::default();
         for step in steps {
             let (result, n) = target
                 .connector
                 .run(|| target.connector.restore(&account.id, step))
                 .await;
-            attempts += n;
+            attempts.add(n);
             if let Err(e) = result {
                 return self.record_failure(c, e, attempts).await;
             }
         }
         let (after, n) = target.connector.read_counted(&account.id).await;
-        attempts += n;
+        attempts.add(n);
         let report = match after {
             Ok(Some(a)) if a.is_active() || !steps.contains(&Restore::Enable) => ChangeReport {
                 change: c.clone(),
                 outcome: ActionOutcome::Done,
                 performed: Vec::new(),
-                attempts,
+                attempts: attempts.made,
+                retries: attempts.retries,
                 error: None,
                 read_back: Some(AccountState::of(&a)),
                 unobservable: Vec::new(),

@@ -22,6 +22,8 @@ use crate::policy::Action;
 #[derive(Debug, Clone, Serialize)]
 pub struct Certificate {
     pub person: String,
+    /// Who the person is, as the newest run that offboarded them recorded it.
+    pub leaver: Option<crate::journal::LeaverRecord>,
     pub complete: bool,
     /// The re-audit that confirmed zero active credentials: (run id, time).
     pub confirmed: Option<(String, String)>,
@@ -59,7 +61,8 @@ pub struct ActionLine {
     pub intent_at: String,
     pub result_at: Option<String>,
     pub outcome: Option<ActionOutcome>,
-    pub attempts: u32,
+    /// Calls repeated after temporary errors (not the calls themselves).
+    pub retries: u32,
     pub error: Option<String>,
     pub read_back: Option<AccountState>,
 }
@@ -108,7 +111,7 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
                     intent_at: r.at.clone(),
                     result_at: None,
                     outcome: None,
-                    attempts: 0,
+                    retries: 0,
                     error: None,
                     read_back: None,
                 });
@@ -124,7 +127,7 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
                 }) {
                     line.result_at = Some(r.at.clone());
                     line.outcome = Some(res.outcome);
-                    line.attempts = res.attempts;
+                    line.retries = res.retries;
                     line.error = res.error.map(|e| match res.hint {
                         Some(h) => format!("{e} (hint: {h})"),
                         None => e,
@@ -167,6 +170,7 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
 
     // Runs in journal order (run ids sort by second only, not by order within a second).
     let mut starts: Vec<(RunStart, String)> = Vec::new();
+    let mut leaver = None;
     let mut finishes: BTreeMap<String, (RunFinish, String)> = BTreeMap::new();
     for r in records.iter().filter(|r| r.table == Table::Runs) {
         match r.kind.as_str() {
@@ -174,6 +178,9 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
                 let s: RunStart = r.parse()?;
                 if run_ids.contains(&s.run_id) {
                     cited.insert(r.seq);
+                    if let Some(l) = s.leavers.iter().find(|l| l.person.to_lowercase() == wanted) {
+                        leaver = Some(l.clone());
+                    }
                     starts.push((s, r.at.clone()));
                 }
             }
@@ -249,10 +256,12 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
             "COMPLETE: every manual task is done and no account change was needed".to_string()
         }
         (true, 0, Some((run, at))) => format!(
-            "COMPLETE: zero active credentials confirmed by the re-audit of run {run} at {at}; every manual task is done"
+            "COMPLETE: zero active credentials confirmed by the re-audit of run {run} at {}; every manual task is done",
+            crate::when::human_text(at)
         ),
         (true, n, Some((run, at))) => format!(
-            "NOT COMPLETE: zero active credentials confirmed by the re-audit of run {run} at {at}, but {n} manual {} still open",
+            "NOT COMPLETE: zero active credentials confirmed by the re-audit of run {run} at {}, but {n} manual {} still open",
+            crate::when::human_text(at),
             if n == 1 { "task is" } else { "tasks are" }
         ),
         _ => format!(
@@ -263,6 +272,7 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
     let head = records.last().map(|r| r.hash.clone()).unwrap_or_default();
     Ok(Some(Certificate {
         person: person.to_string(),
+        leaver,
         complete,
         confirmed,
         summary,
@@ -306,6 +316,27 @@ fn outcome(a: &ActionLine) -> &'static str {
     }
 }
 
+/// "Involuntary termination, cutoff 2026-11-23 08:30 UTC; rules applied: involuntary."
+fn who(l: &crate::journal::LeaverRecord) -> String {
+    let why = l.termination_type.map_or("Termination".to_string(), |t| {
+        let t = t.as_str().replace('-', " ");
+        let mut chars = t.chars();
+        match chars.next() {
+            Some(first) => format!("{}{} termination", first.to_uppercase(), chars.as_str()),
+            None => "Termination".to_string(),
+        }
+    });
+    format!(
+        "{why}, cutoff {}; rules applied: {}.",
+        crate::when::human(l.cutoff),
+        if l.rules.is_empty() {
+            "defaults".to_string()
+        } else {
+            l.rules.join(", ")
+        }
+    )
+}
+
 fn chain_line(c: &Certificate) -> String {
     if c.chain_intact {
         format!(
@@ -323,7 +354,19 @@ fn chain_line(c: &Certificate) -> String {
 
 pub fn text(c: &Certificate) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Offboarding certificate for {}\n", c.person);
+    match &c.leaver {
+        Some(l) => {
+            let _ = writeln!(
+                out,
+                "Offboarding certificate for {} ({}), {}\n",
+                l.name, c.person, l.department
+            );
+            let _ = writeln!(out, "{}\n", who(l));
+        }
+        None => {
+            let _ = writeln!(out, "Offboarding certificate for {}\n", c.person);
+        }
+    }
     let _ = writeln!(out, "{}\n", c.summary);
     let _ = writeln!(out, "Runs:");
     for r in &c.runs {
@@ -333,8 +376,10 @@ pub fn text(c: &Certificate) -> String {
             r.run_id,
             r.initiator,
             r.host,
-            r.started_at,
-            r.finished_at.as_deref().unwrap_or("never (interrupted)"),
+            crate::when::human_text(&r.started_at),
+            r.finished_at
+                .as_deref()
+                .map_or("never (interrupted)".to_string(), crate::when::human_text),
             r.policy_hash.get(..12).unwrap_or(&r.policy_hash),
             r.git_commit
                 .as_ref()
@@ -353,15 +398,21 @@ pub fn text(c: &Certificate) -> String {
         let actions: Vec<&str> = a.actions.iter().map(|x| x.as_str()).collect();
         let _ = writeln!(
             out,
-            "  {} {}: {} -> {} (run {}, intent {}, result {}, {} attempts)",
+            "  {} {}: {} -> {} (run {}, intent {}, result {}{})",
             a.system,
             a.account,
             actions.join(", "),
             outcome(a),
             a.run_id,
-            a.intent_at,
-            a.result_at.as_deref().unwrap_or("-"),
-            a.attempts
+            crate::when::human_text(&a.intent_at),
+            a.result_at
+                .as_deref()
+                .map_or("-".to_string(), crate::when::human_text),
+            match a.retries {
+                0 => String::new(),
+                1 => ", 1 retry".to_string(),
+                n => format!(", {n} retries"),
+            }
         );
         match (&a.outcome, &a.read_back) {
             (Some(ActionOutcome::Failed), None) | (None, _) => {
@@ -379,13 +430,22 @@ pub fn text(c: &Certificate) -> String {
         let _ = writeln!(out, "\nManual tasks:");
         for t in &c.tasks {
             let status = match &t.done {
-                Some(d) => format!("done by {} at {} ({})", d.by, d.closed_at, d.note),
+                Some(d) => format!(
+                    "done by {} at {} ({})",
+                    d.by,
+                    crate::when::human(d.closed_at),
+                    d.note
+                ),
                 None => "OPEN".to_string(),
             };
             let _ = writeln!(
                 out,
                 "  {} {} owner {}, due {}, opened {}: {status}",
-                t.task_id, t.system, t.owner, t.due, t.opened_at
+                t.task_id,
+                t.system,
+                t.owner,
+                crate::when::human_text(&t.due),
+                crate::when::human_text(&t.opened_at)
             );
         }
     }
@@ -404,8 +464,14 @@ pub fn html(c: &Certificate) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Offboarding certificate: {p}</title>\
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}}.ok{{color:#166534}}.bad{{color:#b91c1c}}\
 table{{border-collapse:collapse;width:100%;font-size:.9rem}}td,th{{border-bottom:1px solid #eee;padding:.3rem;text-align:left}}</style></head><body>\n\
-<h1>Offboarding certificate</h1>\n<p>Person: <b>{p}</b></p>\n<p id=\"status\" class=\"{cls}\"><b>{s}</b></p>\n",
+<h1>Offboarding certificate</h1>\n<p>Person: <b>{p}</b>{who}</p>\n<p id=\"status\" class=\"{cls}\"><b>{s}</b></p>\n",
         p = xml(&c.person),
+        who = c.leaver.as_ref().map_or(String::new(), |l| format!(
+            "<br>{} ({}). {}",
+            xml(&l.name),
+            xml(&l.department),
+            xml(&who(l))
+        )),
         cls = if c.complete { "ok" } else { "bad" },
         s = xml(&c.summary)
     );

@@ -281,6 +281,17 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
                     .filter(|s| s.fingerprint.is_some())
                     .map(|s| (s.system.clone(), s.accounts))
                     .collect(),
+                leavers: plan
+                    .due_leavers()
+                    .map(|l| crate::journal::LeaverRecord {
+                        person: l.person.clone(),
+                        name: l.name.clone(),
+                        department: l.department.clone(),
+                        termination_type: l.termination_type,
+                        cutoff: l.cutoff,
+                        rules: l.rules.clone(),
+                    })
+                    .collect(),
             },
         )
         .map_err(journal_error)?;
@@ -405,12 +416,10 @@ fn progress_line(r: &ChangeReport) -> String {
             None => "failed".to_string(),
         },
     };
-    // One read, one call per action, one read-back: anything beyond that was a retry.
-    let calls = 2 + r.performed.len() as u32;
-    let tries = if r.attempts > calls && r.outcome != ActionOutcome::AlreadyDone {
-        format!(" ({} retries)", r.attempts - calls)
-    } else {
-        String::new()
+    let tries = match r.retries {
+        0 => String::new(),
+        1 => " (1 retry)".to_string(),
+        n => format!(" ({n} retries)"),
     };
     format!(
         "{}: {account} ({}) {actions}: {outcome}{tries}",

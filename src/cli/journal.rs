@@ -80,9 +80,19 @@ pub fn run(global: &GlobalArgs, args: &JournalArgs) -> Exit {
                 Format::Text => {
                     print!("{}", list_text(std::slice::from_ref(&summary)));
                     println!();
-                    for r in &records {
-                        println!("  #{:<5} {:<8} {:<11} {}  {}", r.seq, format!("{:?}", r.table).to_lowercase(), r.kind, r.at, r.body);
-                    }
+                    let rows: Vec<Vec<String>> = records
+                        .iter()
+                        .map(|r| {
+                            vec![
+                                format!("#{}", r.seq),
+                                crate::when::human_text(&r.at),
+                                r.kind.clone(),
+                                describe(r),
+                            ]
+                        })
+                        .collect();
+                    print!("{}", super::table::render(&["Record", "At", "Kind", "What"], &rows, &[]));
+                    println!("\nThe full records: offboard journal show {} --format json", summary.start.run_id);
                 }
             }
             Ok(Exit::Success)
@@ -127,35 +137,140 @@ fn init(global: &GlobalArgs) -> Exit {
     }
 }
 
-fn list_text(runs: &[RunSummary]) -> String {
-    if runs.is_empty() {
-        return "No runs yet.\n".into();
-    }
-    let mut out = format!(
-        "{:<24}  {:<8}  {:<20}  {:<24}  {:>7}  {:<9}  {}\n",
-        "Run", "Mode", "Started", "Initiator", "Changes", "Outcome", "Active credentials"
-    );
-    for r in runs {
-        let (outcome, active) = match &r.finish {
-            Some(f) => (
+/// One journal record in a line a person can read (the JSON keeps every field).
+fn describe(r: &crate::journal::StoredRecord) -> String {
+    use crate::journal::*;
+    let actions =
+        |a: &[crate::policy::Action]| a.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", ");
+    let parsed = match r.kind.as_str() {
+        RUN_START => r.parse::<RunStart>().map(|s| {
+            format!(
+                "{} by {} on {}: {} {} (policy {}, plan {})",
+                format!("{:?}", s.mode).to_lowercase(),
+                s.initiator,
+                s.host,
+                s.changes,
+                if s.changes == 1 { "change" } else { "changes" },
+                s.policy_hash.get(..12).unwrap_or(&s.policy_hash),
+                s.plan_hash.get(..12).unwrap_or(&s.plan_hash)
+            )
+        }),
+        RUN_FINISH => r.parse::<RunFinish>().map(|f| {
+            format!(
+                "{}: {} active {} left, {} failed, {} {} opened",
                 match f.outcome {
                     RunOutcome::Success => "success",
                     RunOutcome::Failed => "failed",
                 },
-                f.active_credentials.to_string(),
-            ),
-            None => ("unfinished", "-".into()),
-        };
-        out.push_str(&format!(
-            "{:<24}  {:<8}  {:<20}  {:<24}  {:>7}  {:<9}  {}\n",
-            r.start.run_id,
-            format!("{:?}", r.start.mode).to_lowercase(),
-            r.started_at.get(..19).unwrap_or(&r.started_at),
-            r.start.initiator,
-            r.start.changes,
-            outcome,
-            active
-        ));
+                f.active_credentials,
+                if f.active_credentials == 1 {
+                    "credential"
+                } else {
+                    "credentials"
+                },
+                f.counts.failed,
+                f.counts.tasks_opened,
+                if f.counts.tasks_opened == 1 {
+                    "task"
+                } else {
+                    "tasks"
+                }
+            )
+        }),
+        ACTION_INTENT => r.parse::<ActionIntent>().map(|i| {
+            format!(
+                "{} {} ({}): {}",
+                i.system,
+                i.account_id,
+                i.person,
+                actions(&i.actions)
+            )
+        }),
+        ACTION_RESULT => r.parse::<ActionResult>().map(|x| {
+            let outcome = match x.outcome {
+                ActionOutcome::Done => "done, confirmed by read-back".to_string(),
+                ActionOutcome::AlreadyDone => "already done".to_string(),
+                ActionOutcome::SkippedStale => {
+                    "skipped: the account changed since the plan".to_string()
+                }
+                ActionOutcome::Failed => {
+                    format!("FAILED: {}", x.error.as_deref().unwrap_or("unknown error"))
+                }
+            };
+            let retries = x.retries;
+            format!(
+                "{} {} ({}): {outcome}{}",
+                x.system,
+                x.account_id,
+                x.person,
+                if retries > 0 {
+                    format!(
+                        " after {retries} {}",
+                        if retries == 1 { "retry" } else { "retries" }
+                    )
+                } else {
+                    String::new()
+                }
+            )
+        }),
+        TASK_OPEN => r.parse::<TaskOpen>().map(|t| {
+            format!(
+                "task {} for {} on {}: {} by {}, due {}",
+                t.task_id,
+                t.person,
+                t.system,
+                actions(&t.actions),
+                t.owner,
+                crate::when::human(t.due)
+            )
+        }),
+        TASK_DONE => r
+            .parse::<TaskDone>()
+            .map(|d| format!("task {} closed by {}: {}", d.task_id, d.by, d.note)),
+        _ => Ok(String::new()),
+    };
+    parsed.unwrap_or_else(|e| format!("unreadable record: {e}"))
+}
+
+fn list_text(runs: &[RunSummary]) -> String {
+    if runs.is_empty() {
+        return "No runs yet.\n".into();
     }
-    out
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let (outcome, active) = match &r.finish {
+                Some(f) => (
+                    match f.outcome {
+                        RunOutcome::Success => "success",
+                        RunOutcome::Failed => "failed",
+                    },
+                    f.active_credentials.to_string(),
+                ),
+                None => ("unfinished", "-".into()),
+            };
+            vec![
+                r.start.run_id.clone(),
+                format!("{:?}", r.start.mode).to_lowercase(),
+                crate::when::human_text(&r.started_at),
+                r.start.initiator.clone(),
+                r.start.changes.to_string(),
+                outcome.to_string(),
+                active,
+            ]
+        })
+        .collect();
+    super::table::render(
+        &[
+            "Run",
+            "Mode",
+            "Started",
+            "Initiator",
+            "Changes",
+            "Outcome",
+            "Active credentials",
+        ],
+        &rows,
+        &[4, 6],
+    )
 }

@@ -16,6 +16,7 @@ pub mod journal;
 pub mod plan;
 pub mod report;
 pub mod rollback;
+mod table;
 pub mod tasks;
 pub mod test;
 pub mod validate;

@@ -192,6 +192,7 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
                 changes: work.len(),
                 roster_people: None,
                 system_accounts: Default::default(),
+                leavers: Vec::new(),
             },
         )
         .map_err(journal_error)?;

@@ -63,7 +63,8 @@ pub fn run(global: &GlobalArgs, args: &TasksArgs) -> Exit {
             if let Some(done) = &task.done {
                 eprintln!(
                     "Error: task {id} was already closed by {} at {}",
-                    done.by, done.closed_at
+                    done.by,
+                    crate::when::human(done.closed_at)
                 );
                 return Exit::Error;
             }
@@ -114,26 +115,39 @@ pub fn run(global: &GlobalArgs, args: &TasksArgs) -> Exit {
                 Format::Text => {
                     if shown.is_empty() {
                         println!("No open tasks.");
-                    }
-                    for t in shown {
-                        let escalation = match (state(t, now, escalate_after), &t.open.escalate_to)
-                        {
-                            ("escalated", Some(to)) => format!(" -> escalated to {to}"),
-                            _ => String::new(),
-                        };
-                        println!(
-                            "{}  {:<9}  {:<10}  {:<28}  owner {:<24}  due {}{}{}",
-                            t.open.task_id,
-                            state(t, now, escalate_after),
-                            t.open.system,
-                            t.open.person,
-                            t.open.owner,
-                            t.open.due.strftime("%Y-%m-%d %H:%M UTC"),
-                            escalation,
-                            t.done
-                                .as_ref()
-                                .map(|d| format!("  closed by {} ({})", d.by, d.note))
-                                .unwrap_or_default()
+                    } else {
+                        let rows: Vec<Vec<String>> = shown
+                            .iter()
+                            .map(|t| {
+                                let state = state(t, now, escalate_after);
+                                let note = match (&t.done, state, &t.open.escalate_to) {
+                                    (Some(d), _, _) => format!(
+                                        "closed by {} at {} ({})",
+                                        d.by,
+                                        crate::when::human(d.closed_at),
+                                        d.note
+                                    ),
+                                    (None, "escalated", Some(to)) => format!("escalated to {to}"),
+                                    _ => String::new(),
+                                };
+                                vec![
+                                    t.open.task_id.clone(),
+                                    state.to_string(),
+                                    t.open.system.clone(),
+                                    t.open.person.clone(),
+                                    t.open.owner.clone(),
+                                    crate::when::human(t.open.due),
+                                    note,
+                                ]
+                            })
+                            .collect();
+                        print!(
+                            "{}",
+                            super::table::render(
+                                &["Task", "State", "System", "Person", "Owner", "Due", ""],
+                                &rows,
+                                &[]
+                            )
                         );
                     }
                 }

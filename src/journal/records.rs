@@ -55,6 +55,22 @@ pub struct RunStart {
     /// suddenly reports none (an empty export).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub system_accounts: BTreeMap<String, usize>,
+    /// Who the run offboards, as the plan described them: the certificate names the person
+    /// from the journal alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leavers: Vec<LeaverRecord>,
+}
+
+/// One leaver of a run, as the plan described them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaverRecord {
+    pub person: String,
+    pub name: String,
+    pub department: String,
+    pub termination_type: Option<crate::roster::TerminationType>,
+    pub cutoff: Timestamp,
+    /// Every rule whose condition matched.
+    pub rules: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,7 +162,11 @@ pub struct ActionResult {
     pub outcome: ActionOutcome,
     /// Actions actually called on the connector.
     pub performed: Vec<Action>,
+    /// Connector calls made for this change (reads, actions, read-back), retries included.
     pub attempts: u32,
+    /// Of those, calls repeated after a temporary error (absent in older journals).
+    #[serde(default)]
+    pub retries: u32,
     pub error_kind: Option<ErrorKind>,
     pub error: Option<String>,
     pub hint: Option<String>,

@@ -26,7 +26,7 @@ pub(crate) fn short(hash: &str) -> &str {
 }
 
 pub(crate) fn instant(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+    crate::when::human(t)
 }
 
 pub(crate) fn header_context(plan: &Plan) -> String {
