@@ -116,3 +116,51 @@ fn finished_leavers_are_a_count_not_a_block() {
         "{text}"
     );
 }
+
+/// Run ids, wall-clock times and hashes differ per run.
+fn stable() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.add_filter(r"\d{8}T\d{6}Z-[0-9a-f]{6}", "[run]");
+    s.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", "[time]");
+    s.add_filter(r"(policy|plan) [0-9a-f]{12}", "$1 [hash]");
+    s.add_filter(r" on [A-Za-z0-9._-]+: (\d+) change", " on [host]: $1 change");
+    s
+}
+
+#[test]
+fn journal_listings_and_tasks_read_as_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::copy_dir(&common::root().join("policies"), &d.join("policies"));
+    std::fs::remove_dir_all(d.join("policies/examples")).ok();
+    common::copy_dir(&common::root().join("inventory"), &d.join("inventory"));
+    common::init_journal(d);
+    let offboard = |actor: &str| {
+        let mut cmd = Command::cargo_bin("offboard").unwrap();
+        cmd.arg("-C").arg(d).env("NO_COLOR", "1").env("OFFBOARD_ACTOR", actor);
+        cmd
+    };
+    let long = "a.very.long.initiator.name@users.noreply.github.example.com";
+    offboard(long)
+        .args(["apply", "--auto-approve", "--at", "2026-11-23T09:00:00Z"])
+        .assert()
+        .code(0);
+    let run = |actor: &str, args: &[&str]| {
+        let out = offboard(actor).args(args).assert().code(0).get_output().stdout.clone();
+        String::from_utf8(out).unwrap()
+    };
+    let list = run("x@acme.com", &["journal", "list"]);
+    let lines: Vec<&str> = list.lines().collect();
+    let outcome = |l: &str| l.find("success").or_else(|| l.find("Outcome"));
+    assert_eq!(outcome(lines[0]), outcome(lines[1]), "{list}");
+    let run_id = lines[1].split_whitespace().next().unwrap().to_string();
+    let show = run("x@acme.com", &["journal", "show", &run_id]);
+    assert!(!show.contains("{\""), "journal show prints JSON: {show}");
+    let tasks = run("x@acme.com", &["tasks"]);
+    assert!(tasks.starts_with("Task "), "{tasks}");
+    stable().bind(|| {
+        insta::assert_snapshot!("journal_list", list);
+        insta::assert_snapshot!("journal_show", show);
+        insta::assert_snapshot!("tasks", tasks);
+    });
+}
