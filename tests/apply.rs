@@ -606,3 +606,99 @@ fn retries_are_bounded() {
         "1 try + 4 retries"
     );
 }
+
+#[test]
+fn rollback_of_one_person_restores_only_their_accounts_and_reads_groups_back() {
+    let dir = example();
+    let file = save_plan(dir.path());
+    offboard(dir.path())
+        .arg("apply")
+        .arg(&file)
+        .assert()
+        .code(0);
+    let out = offboard(dir.path())
+        .args(["journal", "list", "--format", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let runs: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let run_id = runs[0]["start"]["run_id"].as_str().unwrap().to_string();
+    offboard(dir.path())
+        .args([
+            "rollback",
+            &run_id,
+            "-p",
+            "nobody@acme.com",
+            "--auto-approve",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "changed nothing for `nobody@acme.com`",
+        ));
+    let out = offboard(dir.path())
+        .args([
+            "rollback",
+            &run_id,
+            "-p",
+            "JOHN.DOE@acme.com",
+            "--auto-approve",
+        ])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stdout.contains("will restore 4 accounts:"), "{stdout}");
+    assert!(
+        stdout.contains("okta 00u1a2b3 (john.doe@acme.com): enable, re-add 2 groups"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("jane.roe"), "{stdout}");
+    assert!(
+        stderr.contains("okta: 00u1a2b3 (john.doe@acme.com) restored (confirmed by read-back)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        account_status(dir.path(), "okta", "00u1a2b3").as_deref(),
+        Some("active")
+    );
+    // Jane Roe was not rolled back.
+    assert_eq!(
+        account_status(dir.path(), "okta", "00u79mgh").as_deref(),
+        Some("disabled")
+    );
+}
+
+#[test]
+fn a_restore_the_read_back_does_not_show_fails() {
+    use offboard::connector::{Account, Restore};
+    let account = |groups: &[&str]| Account {
+        id: "a".into(),
+        username: "a".into(),
+        emails: vec![],
+        employee_id: None,
+        display_name: None,
+        status: AccountStatus::Active,
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        entitlements: vec![],
+        licenses: vec![],
+        privileged: false,
+        last_login: None,
+        sessions: None,
+        container: None,
+        attributes: Default::default(),
+    };
+    let step = Restore::AddGroups(vec!["everyone".into(), "product".into()]);
+    assert_eq!(
+        offboard::apply::verify::restore_missing(&step, &account(&["everyone"])).as_deref(),
+        Some("groups product")
+    );
+    assert_eq!(
+        offboard::apply::verify::restore_missing(&step, &account(&["Everyone", "product"])),
+        None
+    );
+}

@@ -123,7 +123,10 @@ fn stable() -> insta::Settings {
     s.add_filter(r"\d{8}T\d{6}Z-[0-9a-f]{6}", "[run]");
     s.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", "[time]");
     s.add_filter(r"(policy|plan) [0-9a-f]{12}", "$1 [hash]");
-    s.add_filter(r" on [A-Za-z0-9._-]+: (\d+) change", " on [host]: $1 change");
+    s.add_filter(
+        r" on [A-Za-z0-9._-]+: (\d+) change",
+        " on [host]: $1 change",
+    );
     s
 }
 
@@ -137,7 +140,10 @@ fn journal_listings_and_tasks_read_as_tables() {
     common::init_journal(d);
     let offboard = |actor: &str| {
         let mut cmd = Command::cargo_bin("offboard").unwrap();
-        cmd.arg("-C").arg(d).env("NO_COLOR", "1").env("OFFBOARD_ACTOR", actor);
+        cmd.arg("-C")
+            .arg(d)
+            .env("NO_COLOR", "1")
+            .env("OFFBOARD_ACTOR", actor);
         cmd
     };
     let long = "a.very.long.initiator.name@users.noreply.github.example.com";
@@ -146,7 +152,13 @@ fn journal_listings_and_tasks_read_as_tables() {
         .assert()
         .code(0);
     let run = |actor: &str, args: &[&str]| {
-        let out = offboard(actor).args(args).assert().code(0).get_output().stdout.clone();
+        let out = offboard(actor)
+            .args(args)
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout
+            .clone();
         String::from_utf8(out).unwrap()
     };
     let list = run("x@acme.com", &["journal", "list"]);
@@ -164,8 +176,16 @@ fn journal_listings_and_tasks_read_as_tables() {
     let task_lines: Vec<&str> = tasks.lines().collect();
     assert_eq!(task_lines.len(), 8, "{tasks}");
     for l in &task_lines[1..] {
-        assert_eq!(column(l, "laptops"), column(task_lines[0], "System"), "{tasks}");
-        assert_eq!(column(l, "it-assets@"), column(task_lines[0], "Owner"), "{tasks}");
+        assert_eq!(
+            column(l, "laptops"),
+            column(task_lines[0], "System"),
+            "{tasks}"
+        );
+        assert_eq!(
+            column(l, "it-assets@"),
+            column(task_lines[0], "Owner"),
+            "{tasks}"
+        );
     }
     stable().bind(|| {
         insta::assert_snapshot!("journal_list", list);

@@ -513,24 +513,45 @@ impl Executor {
         }
         let (after, n) = target.connector.read_counted(&account.id).await;
         attempts.add(n);
+        // Like every other change, a restore is done only when the system shows it: the
+        // account enabled, and every group and licence back.
         let report = match after {
-            Ok(Some(a)) if a.is_active() || !steps.contains(&Restore::Enable) => ChangeReport {
-                change: c.clone(),
-                outcome: ActionOutcome::Done,
-                performed: Vec::new(),
-                attempts: attempts.made,
-                retries: attempts.retries,
-                error: None,
-                read_back: Some(AccountState::of(&a)),
-                unobservable: Vec::new(),
-            },
-            Ok(_) => {
+            Ok(Some(a)) => {
+                let missing: Vec<String> = steps
+                    .iter()
+                    .filter_map(|s| verify::restore_missing(s, &a))
+                    .collect();
+                if !missing.is_empty() {
+                    return self
+                        .record_failure(
+                            c,
+                            ConnectorError::permanent(
+                                &c.system,
+                                format!("read-back does not show: {}", missing.join("; ")),
+                            )
+                            .hint("the system accepted the call but did not apply it; check the connector's permissions"),
+                            attempts,
+                        )
+                        .await;
+                }
+                ChangeReport {
+                    change: c.clone(),
+                    outcome: ActionOutcome::Done,
+                    performed: Vec::new(),
+                    attempts: attempts.made,
+                    retries: attempts.retries,
+                    error: None,
+                    read_back: Some(AccountState::of(&a)),
+                    unobservable: Vec::new(),
+                }
+            }
+            Ok(None) => {
                 return self
                     .record_failure(
                         c,
                         ConnectorError::permanent(
                             &c.system,
-                            "read-back does not show the account enabled",
+                            "read-back: the account no longer exists",
                         ),
                         attempts,
                     )

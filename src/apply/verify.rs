@@ -48,3 +48,28 @@ pub fn effect(
         Effect::Missing
     }
 }
+
+/// What a restore step should have brought back but the read-back does not show, if
+/// anything (`None`: the step's effect is visible).
+pub fn restore_missing(step: &crate::connector::Restore, a: &Account) -> Option<String> {
+    use crate::connector::Restore;
+    let absent = |wanted: &[String], have: &mut dyn Iterator<Item = &String>| -> Vec<String> {
+        let have: Vec<&String> = have.collect();
+        wanted
+            .iter()
+            .filter(|w| !have.iter().any(|h| h.eq_ignore_ascii_case(w)))
+            .cloned()
+            .collect()
+    };
+    match step {
+        Restore::Enable => (!a.is_active()).then(|| "the account enabled".to_string()),
+        Restore::AddGroups(groups) => {
+            let gone = absent(groups, &mut a.groups.iter().chain(&a.entitlements));
+            (!gone.is_empty()).then(|| format!("groups {}", gone.join(", ")))
+        }
+        Restore::AddLicenses(licenses) => {
+            let gone = absent(licenses, &mut a.licenses.iter());
+            (!gone.is_empty()).then(|| format!("licenses {}", gone.join(", ")))
+        }
+    }
+}

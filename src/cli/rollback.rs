@@ -25,9 +25,29 @@ use crate::policy::{Action, Tier};
 pub struct RollbackArgs {
     /// The apply run to undo (id or unique prefix, see `offboard journal list`)
     pub run: String,
+    /// Undo only this person's changes (their roster key, e.g. the email; repeatable)
+    #[arg(short = 'p', long = "person", value_name = "PERSON")]
+    pub persons: Vec<String>,
     /// Skip the interactive `yes`
     #[arg(long)]
     pub auto_approve: bool,
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// Rollback's own question: without a terminal, the hint is rollback's `--auto-approve`,
+/// not apply's plan file.
+fn confirm_rollback(question: &str) -> bool {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "Error: the rollback needs a literal `yes`, and there is no terminal to ask on.\n  hint: review the list above and run again with --auto-approve"
+        );
+        return false;
+    }
+    confirm(question)
 }
 
 pub fn run(global: &GlobalArgs, args: &RollbackArgs) -> Exit {
@@ -60,10 +80,33 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
         .map(|i| (i.change_id.clone(), i))
         .collect();
 
+    // `-p`: the people whose changes are undone, by their roster key (as journaled).
+    let wanted: Vec<String> = args
+        .persons
+        .iter()
+        .map(|p| p.trim().to_lowercase())
+        .collect();
+    let results = journal.results(&run.start.run_id).map_err(journal_error)?;
+    for p in &wanted {
+        if !results.iter().any(|r| r.person.to_lowercase() == *p) {
+            let mut people: Vec<&str> = results.iter().map(|r| r.person.as_str()).collect();
+            people.sort_unstable();
+            people.dedup();
+            eprintln!(
+                "Error: run {} changed nothing for `{p}`.\n  hint: give the roster key as the journal records it; the run changed: {}",
+                run.start.run_id,
+                people.join(", ")
+            );
+            return Err(Exit::Error);
+        }
+    }
     let mut work: Vec<(Change, Vec<Restore>)> = Vec::new();
     let mut irreversible: Vec<String> = Vec::new();
-    for result in journal.results(&run.start.run_id).map_err(journal_error)? {
+    for result in results {
         if result.outcome != ActionOutcome::Done || result.performed.is_empty() {
+            continue;
+        }
+        if !wanted.is_empty() && !wanted.contains(&result.person.to_lowercase()) {
             continue;
         }
         let before = intents
@@ -134,17 +177,24 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
         return Ok(Exit::Success);
     }
     println!(
-        "Rollback of run {} will restore {} accounts:",
+        "Rollback of run {} will restore {} {}:",
         run.start.run_id,
-        work.len()
+        work.len(),
+        plural(work.len(), "account", "accounts")
     );
     for (c, steps) in &work {
         let what: Vec<String> = steps
             .iter()
             .map(|s| match s {
                 Restore::Enable => "enable".to_string(),
-                Restore::AddGroups(g) => format!("re-add {} groups", g.len()),
-                Restore::AddLicenses(l) => format!("re-add {} licenses", l.len()),
+                Restore::AddGroups(g) => {
+                    format!("re-add {} {}", g.len(), plural(g.len(), "group", "groups"))
+                }
+                Restore::AddLicenses(l) => format!(
+                    "re-add {} {}",
+                    l.len(),
+                    plural(l.len(), "license", "licenses")
+                ),
             })
             .collect();
         let id = c.account.as_ref().map_or("", |a| a.id.as_str());
@@ -156,7 +206,7 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
             println!("  {line}");
         }
     }
-    if !args.auto_approve && !confirm("Do you want to restore this access?") {
+    if !args.auto_approve && !confirm_rollback("Do you want to give this access back?") {
         eprintln!("Rollback cancelled. Nothing was changed.");
         return Err(Exit::Error);
     }
@@ -258,12 +308,29 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
             },
         )
         .map_err(journal_error)?;
-    println!(
-        "Rollback complete (run {run_id}): {} restored, {} failed, {} irreversible listed above.",
+    let mut done = format!(
+        "Rollback {} (run {run_id}): {} restored, {} failed",
+        if counts.failed == 0 {
+            "complete"
+        } else {
+            "incomplete"
+        },
         counts.restored,
-        counts.failed,
-        irreversible.len()
+        counts.failed
     );
+    if !irreversible.is_empty() {
+        done.push_str(&format!(
+            "; {} {} cannot be undone (listed above)",
+            irreversible.len(),
+            plural(irreversible.len(), "step", "steps")
+        ));
+    }
+    println!("{done}.");
+    if counts.failed > 0 {
+        eprintln!(
+            "  hint: see `offboard journal show {run_id}` for each failure; fix the cause and run the rollback again (restoring an account twice is harmless)"
+        );
+    }
     Ok(if outcome == RunOutcome::Success {
         Exit::Success
     } else {
