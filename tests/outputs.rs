@@ -192,3 +192,69 @@ fn journal_listings_and_tasks_read_as_tables() {
         insta::assert_snapshot!("journal_show", show);
     });
 }
+
+#[test]
+fn verbose_shows_per_system_timings_and_an_empty_saved_plan_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::copy_dir(&common::root().join("policies"), &d.join("policies"));
+    std::fs::remove_dir_all(d.join("policies/examples")).ok();
+    common::copy_dir(&common::root().join("inventory"), &d.join("inventory"));
+    let out = Command::cargo_bin("offboard")
+        .unwrap()
+        .arg("-C")
+        .arg(d)
+        .args(["-v", "plan", "--at", "2026-11-23T09:00:00Z"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8(out).unwrap();
+    for system in [
+        "okta",
+        "corp-ad",
+        "slack",
+        "github",
+        "vpn",
+        "netsuite",
+        "salesforce",
+    ] {
+        assert!(
+            stderr.contains(&format!("refresh: {system} read in ")),
+            "{stderr}"
+        );
+    }
+    assert!(stderr.contains("refresh: 7 systems in "), "{stderr}");
+    // After the apply there is nothing left to do, and saving the plan says so.
+    common::init_journal(d);
+    Command::cargo_bin("offboard")
+        .unwrap()
+        .arg("-C")
+        .arg(d)
+        .args(["apply", "--auto-approve", "--at", "2026-11-23T09:00:00Z"])
+        .assert()
+        .code(0);
+    let out = Command::cargo_bin("offboard")
+        .unwrap()
+        .arg("-C")
+        .arg(d)
+        .args([
+            "plan",
+            "--at",
+            "2026-11-23T09:00:00Z",
+            "--out",
+            "empty.json",
+        ])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("No changes."), "{stdout}");
+    assert!(
+        stderr.contains("it has no changes, so there is nothing to apply"),
+        "{stderr}"
+    );
+}

@@ -152,9 +152,16 @@ pub fn refresh_keeping(
         ProgressBar::hidden()
     };
     let runtime = runtime()?;
+    // `-v`: how long each system took to read (they are read concurrently, so this is the
+    // time from the start of the refresh until that system was done).
+    let started = std::time::Instant::now();
+    let timings = std::sync::Mutex::new(Vec::<(String, std::time::Duration)>::new());
     let on_done = |name: &str| {
         bar.set_message(name.to_string());
         bar.inc(1);
+        if let Ok(mut t) = timings.lock() {
+            t.push((name.to_string(), started.elapsed()));
+        }
     };
     let observed = runtime.block_on(connector::refresh_keeping(
         policy,
@@ -163,6 +170,30 @@ pub fn refresh_keeping(
         keep,
     ));
     bar.finish_and_clear();
+    if global.verbose > 0 {
+        let timings = timings.into_inner().unwrap_or_default();
+        for (name, took) in &timings {
+            let accounts = observed.systems.get(name).map(|s| s.total);
+            eprintln!(
+                "refresh: {name} read in {} ms{}",
+                took.as_millis(),
+                accounts.map_or_else(
+                    || " (failed)".to_string(),
+                    |n| format!(", {n} {}", if n == 1 { "account" } else { "accounts" })
+                )
+            );
+        }
+        eprintln!(
+            "refresh: {} {} in {} ms",
+            timings.len(),
+            if timings.len() == 1 {
+                "system"
+            } else {
+                "systems"
+            },
+            started.elapsed().as_millis()
+        );
+    }
     if !observed.failures.is_empty() {
         for e in observed.failures.values() {
             eprintln!("Error: {e}");
