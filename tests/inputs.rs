@@ -140,3 +140,16 @@ fn policy_entries_that_are_not_regular_files_are_errors() {
     std::fs::write(policies.join("README.md"), "notes").unwrap();
     assert!(policy::load_dir(&policies, dir.path()).is_ok());
 }
+
+#[test]
+fn a_fifo_as_export_is_an_error_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("okta.json");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let e = list(&path, FileFormat::Json).unwrap_err();
+    assert!(e.contains("is a FIFO, not an account export"), "{e}");
+}

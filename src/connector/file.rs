@@ -163,6 +163,20 @@ impl Connector for FileConnector {
         // Parsing is CPU work: it runs on blocking threads, one export per core at a time,
         // which both uses every core and bounds how many raw exports are in memory at once.
         let _permit = PARSERS.acquire().await;
+        // A FIFO or a device would block the read (or never end): only regular files.
+        if let Ok(meta) = tokio::fs::metadata(&self.path).await
+            && !meta.is_file()
+        {
+            return Err(ConnectorError::permanent(
+                &self.system,
+                format!(
+                    "{} is {}, not an account export",
+                    self.path.display(),
+                    crate::policy::file_kind(&meta)
+                ),
+            )
+            .hint("point the connector's `path=` at the export file itself"));
+        }
         let bytes = tokio::fs::read(&self.path).await.map_err(|e| {
             ConnectorError::permanent(
                 &self.system,
