@@ -258,3 +258,56 @@ fn verbose_shows_per_system_timings_and_an_empty_saved_plan_says_so() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_ten_thousand_person_policy_impact_fits_one_github_comment() {
+    let dir = org(10_000);
+    let d = dir.path();
+    let repo = git2::Repository::init(d).unwrap();
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::new("a", "a@acme.com", &git2::Time::new(1_795_000_000, 0)).unwrap();
+    repo.commit(Some("HEAD"), &sig, &sig, "org", &tree, &[])
+        .unwrap();
+    // A policy change that touches hundreds of leavers: deletions come 89 days sooner.
+    let settings = d.join("policies/settings.kdl");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    std::fs::write(
+        &settings,
+        text.replace("delete-after \"90d\"", "delete-after \"1d\""),
+    )
+    .unwrap();
+    let out = Command::cargo_bin("offboard")
+        .unwrap()
+        .arg("-C")
+        .arg(d)
+        .args([
+            "plan",
+            "--at",
+            AT,
+            "--compare",
+            "HEAD",
+            "--format",
+            "markdown",
+        ])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let md = String::from_utf8(out).unwrap();
+    let chars = md.chars().count();
+    assert!(chars <= 65_536, "{chars} characters");
+    assert!(md.contains("### offboard: impact of the policy change"));
+    assert!(
+        md.contains("more (run `offboard plan --compare` for all of them)")
+            || md.contains("The plan diff is too long for a comment"),
+        "{}",
+        &md[..2000.min(md.len())]
+    );
+    assert!(md.contains("Before: "), "the summary always fits");
+}
