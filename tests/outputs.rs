@@ -72,11 +72,8 @@ fn long_note_lists_are_summarised_per_system_and_kind() {
 
 #[test]
 fn finished_leavers_are_a_count_not_a_block() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::example_copy();
     let d = dir.path();
-    common::copy_dir(&common::root().join("policies"), &d.join("policies"));
-    std::fs::remove_dir_all(d.join("policies/examples")).ok();
-    common::copy_dir(&common::root().join("inventory"), &d.join("inventory"));
     common::init_journal(d);
     let offboard = || {
         let mut cmd = Command::cargo_bin("offboard").unwrap();
@@ -132,11 +129,8 @@ fn stable() -> insta::Settings {
 
 #[test]
 fn journal_listings_and_tasks_read_as_tables() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::example_copy();
     let d = dir.path();
-    common::copy_dir(&common::root().join("policies"), &d.join("policies"));
-    std::fs::remove_dir_all(d.join("policies/examples")).ok();
-    common::copy_dir(&common::root().join("inventory"), &d.join("inventory"));
     common::init_journal(d);
     let offboard = |actor: &str| {
         let mut cmd = Command::cargo_bin("offboard").unwrap();
@@ -173,7 +167,11 @@ fn journal_listings_and_tasks_read_as_tables() {
     let mut records: Vec<String> = show
         .lines()
         .filter(|l| l.starts_with('#'))
-        .map(|l| l.split_once(' ').map_or(l, |(_, rest)| rest.trim_start()).to_string())
+        .map(|l| {
+            l.split_once(' ')
+                .map_or(l, |(_, rest)| rest.trim_start())
+                .to_string()
+        })
         .collect();
     records.sort();
     let show = records.join("\n");
@@ -204,11 +202,8 @@ fn journal_listings_and_tasks_read_as_tables() {
 
 #[test]
 fn verbose_shows_per_system_timings_and_an_empty_saved_plan_says_so() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::example_copy();
     let d = dir.path();
-    common::copy_dir(&common::root().join("policies"), &d.join("policies"));
-    std::fs::remove_dir_all(d.join("policies/examples")).ok();
-    common::copy_dir(&common::root().join("inventory"), &d.join("inventory"));
     let out = Command::cargo_bin("offboard")
         .unwrap()
         .arg("-C")

@@ -9,18 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use common::{copy_dir, root};
 use predicates::prelude::*;
 
 const AT: &str = "2026-11-23T09:00:00Z";
 
 /// A private copy of the bundled example, without a journal.
 fn example() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&root().join("policies"), &dir.path().join("policies"));
-    std::fs::remove_dir_all(dir.path().join("policies/examples")).ok();
-    copy_dir(&root().join("inventory"), &dir.path().join("inventory"));
-    dir
+    common::example_copy()
 }
 
 fn offboard(dir: &Path) -> Command {

@@ -118,6 +118,30 @@ pub struct Journal {
     path: PathBuf,
 }
 
+/// The newest record of each table by primary key (an index lookup each), then the newest
+/// of those: the head of the chain.
+fn head_of(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
+    let mut head: Option<(i64, String)> = None;
+    for t in Table::ALL {
+        let last: Option<(i64, String)> = conn
+            .query_row(
+                &format!(
+                    "SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1",
+                    t.name()
+                ),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some(last) = last
+            && head.as_ref().is_none_or(|h| last.0 > h.0)
+        {
+            head = Some(last);
+        }
+    }
+    Ok(head)
+}
+
 fn record_hash(seq: i64, table: Table, kind: &str, at: &str, body: &str, prev: &str) -> String {
     let mut h = blake3::Hasher::new();
     for part in [&seq.to_string(), table.name(), kind, at, body, prev] {
@@ -247,27 +271,7 @@ impl Journal {
 
     /// The newest record's sequence number and hash.
     fn head(&self) -> Result<Option<(i64, String)>, JournalError> {
-        let mut head: Option<(i64, String)> = None;
-        for t in Table::ALL {
-            let last: Option<(i64, String)> = self
-                .conn
-                .query_row(
-                    &format!(
-                        "SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1",
-                        t.name()
-                    ),
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(|e| self.sql(e))?;
-            if let Some(last) = last
-                && head.as_ref().is_none_or(|h| last.0 > h.0)
-            {
-                head = Some(last);
-            }
-        }
-        Ok(head)
+        head_of(&self.conn).map_err(|e| self.sql(e))
     }
 
     /// Open an existing journal without writing to it: `verify`, `list`, `show` and
@@ -366,27 +370,7 @@ impl Journal {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
-        // The newest record of each table by primary key (an index lookup each), then the
-        // newest of those: the head of the chain.
-        let mut head: Option<(i64, String)> = None;
-        for t in [Table::Runs, Table::Actions, Table::Tasks] {
-            let last: Option<(i64, String)> = tx
-                .query_row(
-                    &format!(
-                        "SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1",
-                        t.name()
-                    ),
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .map_err(sql)?;
-            if let Some(last) = last
-                && head.as_ref().is_none_or(|h| last.0 > h.0)
-            {
-                head = Some(last);
-            }
-        }
+        let head = head_of(&tx).map_err(sql)?;
         let (mut seq, mut prev) = head.unwrap_or((0, GENESIS.to_string()));
         let mut seqs = Vec::with_capacity(records.len());
         for (table, kind, body) in records {

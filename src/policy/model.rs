@@ -671,8 +671,9 @@ pub struct FieldMapping {
     pub span: Span,
 }
 
-/// The roster fields a `field` mapping may fill, in snake_case.
-pub const MAPPABLE_FIELDS: &[&str] = &[
+/// The roster columns with a meaning of their own (every other column is an extra that
+/// reaches conditions by its name), in snake_case: what a `field` mapping may fill.
+pub const ROSTER_FIELDS: &[&str] = &[
     "employee_id",
     "email",
     "username",

@@ -1899,11 +1899,8 @@ impl FileParser<'_> {
         )?;
         let target = self.string(args[0], "a field name")?;
         let field = target.value.replace('-', "_");
-        if !MAPPABLE_FIELDS.contains(&field.as_str()) {
-            let names: Vec<String> = MAPPABLE_FIELDS
-                .iter()
-                .map(|f| f.replace('_', "-"))
-                .collect();
+        if !ROSTER_FIELDS.contains(&field.as_str()) {
+            let names: Vec<String> = ROSTER_FIELDS.iter().map(|f| f.replace('_', "-")).collect();
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             self.error(
                 Diagnostic::error(

@@ -13,25 +13,9 @@ use jiff::tz::TimeZone;
 
 use super::{Employment, Person, Roster, RosterError, RosterProblem, Status, TerminationType};
 use crate::lines::LineCounter;
-use crate::policy::{FieldMapping, FileFormat, PeopleSource, PersonKey, date_pattern_to_strftime};
-
-/// Columns with a meaning of their own; everything else is an extra column.
-const STANDARD: &[&str] = &[
-    "employee_id",
-    "email",
-    "username",
-    "name",
-    "department",
-    "title",
-    "manager_email",
-    "employment",
-    "status",
-    "termination_type",
-    "termination_at",
-    "last_day",
-    "legal_hold",
-    "location",
-];
+use crate::policy::{
+    FieldMapping, FileFormat, PeopleSource, PersonKey, ROSTER_FIELDS, date_pattern_to_strftime,
+};
 
 /// Read the roster the policy declares; `root` is the policy repository root.
 pub fn load(source: &PeopleSource, root: &Path, tz: &TimeZone) -> Result<Roster, RosterError> {
@@ -744,7 +728,7 @@ impl Row<'_> {
         let extra = self
             .fields
             .iter()
-            .filter(|(k, _)| !STANDARD.contains(k))
+            .filter(|(k, _)| !ROSTER_FIELDS.contains(k))
             .map(|(k, _)| (k.to_string(), self.text(k)))
             .collect();
         Some(Person {

@@ -42,6 +42,16 @@ pub fn skip_real_servers(what: &str) -> bool {
     false
 }
 
+/// A private copy of the bundled example (policies without the per-connector examples, and
+/// the inventory), without a journal.
+pub fn example_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("policies"), &dir.path().join("policies"));
+    std::fs::remove_dir_all(dir.path().join("policies/examples")).ok();
+    copy_dir(&root().join("inventory"), &dir.path().join("inventory"));
+    dir
+}
+
 /// Start the journal `apply` appends to, as `offboard journal init` does.
 pub fn init_journal(dir: &Path) {
     offboard::journal::Journal::create(&dir.join(".offboard/journal.db"), "test", "localhost")
