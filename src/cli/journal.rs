@@ -178,13 +178,30 @@ fn describe(r: &crate::journal::StoredRecord) -> String {
             )
         }),
         ACTION_INTENT => r.parse::<ActionIntent>().map(|i| {
-            format!(
-                "{} {} ({}): {}",
-                i.system,
-                i.account_id,
-                i.person,
+            // A rollback's intent names restore steps instead of actions.
+            let what = if i.actions.is_empty() {
+                let restore = serde_json::from_str::<serde_json::Value>(&r.body)
+                    .ok()
+                    .and_then(|v| v.get("restore").cloned())
+                    .and_then(|v| serde_json::from_value::<Vec<crate::connector::Restore>>(v).ok())
+                    .unwrap_or_default();
+                let steps: Vec<String> = restore
+                    .iter()
+                    .map(|s| match s {
+                        crate::connector::Restore::Enable => "enable".to_string(),
+                        crate::connector::Restore::AddGroups(g) => {
+                            format!("re-add groups {}", g.join(", "))
+                        }
+                        crate::connector::Restore::AddLicenses(l) => {
+                            format!("re-add licenses {}", l.join(", "))
+                        }
+                    })
+                    .collect();
+                format!("restore: {}", steps.join("; "))
+            } else {
                 actions(&i.actions)
-            )
+            };
+            format!("{} {} ({}): {what}", i.system, i.account_id, i.person)
         }),
         ACTION_RESULT => r.parse::<ActionResult>().map(|x| {
             let outcome = match x.outcome {

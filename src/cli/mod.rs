@@ -174,7 +174,7 @@ Examples:\n  offboard plan --out plan.json && offboard apply plan.json\n  offboa
         long_about = "Read every system (or --system NAME) and report findings: \
 leaver-active and recreated (critical), orphan (high), disputed and excess-access (medium), \
 stale-exemption and dormant (low). Formats: text, json, markdown, sarif (2.1.0, located at the \
-policy line of each system), junit (one test case per system), html (one self-contained page). \
+policy line of each system), junit (one test case per finding: failed at or above --fail-on, skipped below it), html (one self-contained page). \
 Exit 0 when clean, 2 when a finding is at least --fail-on (default high), 1 on error."
     )]
     Audit(audit::AuditArgs),

@@ -275,10 +275,12 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
         match report.outcome {
             ActionOutcome::Done => {
                 counts.restored += 1;
-                eprintln!(
-                    "{}: {id} ({}) restored (confirmed by read-back)",
-                    change.system, change.person
-                );
+                if !global.quiet {
+                    eprintln!(
+                        "{}: {id} ({}) restored (confirmed by read-back)",
+                        change.system, change.person
+                    );
+                }
             }
             _ => {
                 counts.failed += 1;
