@@ -133,7 +133,10 @@ fn stable() -> insta::Settings {
     );
     s.add_filter(r"/tmp/\.tmp[A-Za-z0-9]+/", "[dir]/");
     // Changes run concurrently: which sequence numbers the cited records got varies.
-    s.add_filter(r#"(?s)"cited_records": \[[^\]]*\]"#, r#""cited_records": "[seqs]""#);
+    s.add_filter(
+        r#"(?s)"cited_records": \[[^\]]*\]"#,
+        r#""cited_records": "[seqs]""#,
+    );
     s.add_filter(r#""host": "[^"]*""#, r#""host": "[host]""#);
     s.add_filter(r#""head": "[0-9a-f]+""#, r#""head": "[hash]""#);
     s
