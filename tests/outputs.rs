@@ -232,13 +232,28 @@ fn verbose_shows_per_system_timings_and_an_empty_saved_plan_says_so() {
     assert!(stderr.contains("refresh: 7 systems in "), "{stderr}");
     // After the apply there is nothing left to do, and saving the plan says so.
     common::init_journal(d);
-    Command::cargo_bin("offboard")
+    let out = Command::cargo_bin("offboard")
         .unwrap()
         .arg("-C")
         .arg(d)
-        .args(["apply", "--auto-approve", "--at", "2026-11-23T09:00:00Z"])
+        .args([
+            "-v",
+            "apply",
+            "--auto-approve",
+            "--at",
+            "2026-11-23T09:00:00Z",
+        ])
         .assert()
-        .code(0);
+        .code(0)
+        .get_output()
+        .stderr
+        .clone();
+    // `-v` on apply: the calls each change took (read, one per action, read-back).
+    let stderr = String::from_utf8(out).unwrap();
+    assert!(
+        stderr.contains("okta: 00u1a2b3 (john.doe@acme.com) disable, revoke-sessions, remove-groups: done (confirmed by read-back) [5 calls]"),
+        "{stderr}"
+    );
     let out = Command::cargo_bin("offboard")
         .unwrap()
         .arg("-C")

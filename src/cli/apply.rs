@@ -304,9 +304,20 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
     };
     let runtime = common::runtime()?;
     let quiet = global.quiet;
+    let verbose = global.verbose > 0;
     let print = |r: &ChangeReport| {
         if !quiet || r.outcome == ActionOutcome::Failed {
-            eprintln!("{}", progress_line(r));
+            // `-v`: how many calls the change took (reads, actions, read-back, retries).
+            let calls = if verbose {
+                format!(
+                    " [{} {}]",
+                    r.attempts,
+                    if r.attempts == 1 { "call" } else { "calls" }
+                )
+            } else {
+                String::new()
+            };
+            eprintln!("{}{calls}", progress_line(r));
         }
     };
     let reports = runtime
