@@ -23,19 +23,65 @@ pub const VARIABLES: &[&str] = &["person", "account", "now"];
 /// Hard limits. Generous for real policies (a few comparisons), tiny for runaway ones.
 const MAX_OPERATIONS: u64 = 100_000;
 const MAX_CALL_LEVELS: usize = 16;
-const MAX_EXPR_DEPTH: usize = 64;
-const MAX_FN_EXPR_DEPTH: usize = 32;
+/// rhai counts depth differently from brackets: the documented limit is [`MAX_NESTING`],
+/// checked before rhai sees the text; this is the backstop above it.
+const MAX_EXPR_DEPTH: usize = 256;
+const MAX_FN_EXPR_DEPTH: usize = 64;
 const MAX_STRING_SIZE: usize = 64 * 1024;
 const MAX_ARRAY_SIZE: usize = 10_000;
 const MAX_MAP_SIZE: usize = 10_000;
 /// Longest condition source accepted at all.
 pub const MAX_CONDITION_LEN: usize = 16 * 1024;
 
+/// The functions and methods a condition may call: pure functions of their arguments. No
+/// clock (`timestamp`), no `sleep`, no `print`/`debug`, nothing that mutates a value
+/// (`push`, `remove`, `mixin`, ...), nothing that throws or exits. This is the whole list.
+pub const FUNCTIONS: &[&str] = &[
+    "contains",
+    "starts_with",
+    "ends_with",
+    "len",
+    "is_empty",
+    "to_lower",
+    "to_upper",
+    "index_of",
+    "sub_string",
+    "split",
+    "to_string",
+    "parse_int",
+    "abs",
+    "min",
+    "max",
+    "keys",
+    "values",
+];
+
+/// How deeply brackets may nest in a condition; deeper is refused at load. rhai's own depth
+/// limits (which count differently) sit above this, as a backstop.
+pub const MAX_NESTING: usize = 64;
+
 fn engine() -> Arc<Engine> {
     static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
-            let mut engine = Engine::new();
+            use rhai::packages::{
+                ArithmeticPackage, BasicArrayPackage, BasicMapPackage, BasicMathPackage,
+                BasicStringPackage, LogicPackage, MoreStringPackage, Package,
+            };
+            // A raw engine with pure packages only: no core language package (it holds
+            // `sleep`, `exit`, `parse_json`), no time package (`timestamp`).
+            let mut engine = Engine::new_raw();
+            for module in [
+                ArithmeticPackage::new().as_shared_module(),
+                LogicPackage::new().as_shared_module(),
+                BasicStringPackage::new().as_shared_module(),
+                MoreStringPackage::new().as_shared_module(),
+                BasicArrayPackage::new().as_shared_module(),
+                BasicMapPackage::new().as_shared_module(),
+                BasicMathPackage::new().as_shared_module(),
+            ] {
+                engine.register_global_module(module);
+            }
             engine
                 .set_strict_variables(true)
                 .set_fail_on_invalid_map_property(true)
@@ -58,6 +104,89 @@ fn engine() -> Arc<Engine> {
             Arc::new(engine)
         })
         .clone()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Nesting,
+    Calls,
+}
+
+/// The first nesting deeper than [`MAX_NESTING`], or the first call of a function not in
+/// [`FUNCTIONS`], found outside string literals.
+fn sandbox_violation(source: &str, check: Check) -> Option<CompileError> {
+    let chars: Vec<char> = source.chars().collect();
+    let (mut line, mut column) = (1, 1);
+    let mut in_string: Option<char> = None;
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match in_string {
+            Some(q) => {
+                if c == '\\' && i + 1 < chars.len() {
+                    i += 1;
+                    column += 1;
+                } else if c == q {
+                    in_string = None;
+                }
+            }
+            None if c == '"' || c == '`' || c == '\'' => in_string = Some(c),
+            None if matches!(c, '(' | '[' | '{') => {
+                depth += 1;
+                if check == Check::Nesting && depth > MAX_NESTING {
+                    return Some(CompileError {
+                        message: format!(
+                            "the condition nests more than {MAX_NESTING} levels of brackets"
+                        ),
+                        line,
+                        column,
+                        len: 1,
+                        help: Some(
+                            "simplify the condition; conditions are a few comparisons".into(),
+                        ),
+                    });
+                }
+            }
+            None if matches!(c, ')' | ']' | '}') => depth = depth.saturating_sub(1),
+            None if c.is_alphabetic() || c == '_' => {
+                let start = i;
+                let (l, col) = (line, column);
+                while i + 1 < chars.len() && (chars[i + 1].is_alphanumeric() || chars[i + 1] == '_')
+                {
+                    i += 1;
+                    column += 1;
+                }
+                let name: String = chars[start..=i].iter().collect();
+                let mut j = i + 1;
+                while j < chars.len() && chars[j].is_whitespace() {
+                    j += 1;
+                }
+                let called = j < chars.len() && chars[j] == '(';
+                if check == Check::Calls && called && !FUNCTIONS.contains(&name.as_str()) {
+                    return Some(CompileError {
+                        message: format!("`{name}` is not available in conditions"),
+                        line: l,
+                        column: col,
+                        len: name.chars().count(),
+                        help: Some(format!(
+                            "conditions are pure functions of person, account and now; they may call only: {}",
+                            FUNCTIONS.join(", ")
+                        )),
+                    });
+                }
+            }
+            None => {}
+        }
+        if c == '\n' {
+            line += 1;
+            column = 1;
+        } else {
+            column += 1;
+        }
+        i += 1;
+    }
+    None
 }
 
 /// A compiled condition, ready to evaluate.
@@ -121,6 +250,11 @@ impl Condition {
                 help: Some("keep conditions to a few comparisons; put data in the roster".into()),
             });
         }
+        // Nesting first (before rhai's recursive parser sees the text), then rhai's own
+        // diagnostics (closures, `eval`, syntax), then the function allowlist.
+        if let Some(e) = sandbox_violation(source, Check::Nesting) {
+            return Err(e);
+        }
         let engine = engine();
         let mut scope = Scope::new();
         for name in VARIABLES {
@@ -130,6 +264,9 @@ impl Condition {
         let ast = engine
             .compile_expression_with_scope(&scope, source)
             .map_err(|e| compile_error(source, &e))?;
+        if let Some(e) = sandbox_violation(source, Check::Calls) {
+            return Err(e);
+        }
         Ok(Condition {
             source: source.into(),
             ast: Arc::new(ast),
@@ -171,10 +308,12 @@ impl Condition {
         {
             return Ok(result);
         }
+        // Constants: a condition cannot change what the next one sees (a method that would
+        // modify `person` fails instead of mutating the shared map).
         let mut scope = Scope::new();
-        scope.push("person", person.0.dynamic());
-        scope.push("account", account.map_or(Dynamic::UNIT, |a| a.0.dynamic()));
-        scope.push("now", now.as_second());
+        scope.push_constant("person", person.0.dynamic());
+        scope.push_constant("account", account.map_or(Dynamic::UNIT, |a| a.0.dynamic()));
+        scope.push_constant("now", now.as_second());
         let value = self
             .engine
             .eval_ast_with_scope::<Dynamic>(&mut scope, &self.ast)
@@ -543,10 +682,28 @@ mod tests {
     }
 
     #[test]
-    fn exploding_evaluation_fails_instead_of_growing() {
-        let c = Condition::compile("rule \"big\"", "\"x\".pad(1000000, 'y') == ()").unwrap();
+    fn exploding_functions_are_refused_at_load() {
+        // `pad` could build a megabyte string; it is not among the functions conditions get.
+        let e = Condition::compile("rule \"big\"", "\"x\".pad(1000000, 'y') == ()").unwrap_err();
+        assert!(
+            e.message.contains("`pad` is not available"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn oversized_data_fails_instead_of_growing() {
+        // Within the allowed functions, a value past the sandbox's size limit stops the
+        // evaluation with an error (here: splitting a 64 KiB string into 64k pieces).
+        let c = Condition::compile("rule \"big\"", "person.name.split(\"\").len() > 0").unwrap();
+        let long = "x".repeat(MAX_STRING_SIZE);
         let err = c
-            .eval(&person(&[]), None, jiff::Timestamp::UNIX_EPOCH)
+            .eval(
+                &person(&[("name", long.into())]),
+                None,
+                jiff::Timestamp::UNIX_EPOCH,
+            )
             .unwrap_err();
         assert!(
             err.to_string().contains("exceeded the sandbox limit"),
@@ -599,5 +756,28 @@ mod tests {
             "account"
         ));
         assert!(!mentions_identifier("person.accounts_count > 1", "account"));
+    }
+}
+
+#[cfg(test)]
+mod sandbox_tests {
+    use super::*;
+
+    fn nested(levels: usize) -> String {
+        format!(
+            "{}person.department == \"x\"{}",
+            "(".repeat(levels),
+            ")".repeat(levels)
+        )
+    }
+
+    #[test]
+    fn the_documented_nesting_is_the_enforced_one() {
+        assert!(Condition::compile("rule `t`", &nested(MAX_NESTING)).is_ok());
+        let e = Condition::compile("rule `t`", &nested(MAX_NESTING + 1)).unwrap_err();
+        assert!(e.message.contains("more than 64 levels"), "{}", e.message);
+        // Nesting through arrays and maps counts the same.
+        let arrays = format!("{}1{} == 1", "[".repeat(65), "]".repeat(65));
+        assert!(Condition::compile("rule `t`", &arrays).is_err());
     }
 }
