@@ -8,6 +8,7 @@ pub mod apply;
 pub mod audit;
 pub mod cli;
 pub mod connector;
+pub mod escape;
 pub mod journal;
 pub mod lines;
 pub mod plan;

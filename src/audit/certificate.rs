@@ -352,7 +352,41 @@ fn chain_line(c: &Certificate) -> String {
     }
 }
 
+/// A copy whose texts show control characters as visible escapes (see [`crate::escape`]).
+fn for_display(c: &Certificate) -> Certificate {
+    let esc = |s: &mut String| {
+        if let std::borrow::Cow::Owned(e) = crate::escape::terminal(s) {
+            *s = e;
+        }
+    };
+    let mut c = c.clone();
+    esc(&mut c.person);
+    if let Some(l) = &mut c.leaver {
+        esc(&mut l.name);
+        esc(&mut l.department);
+    }
+    for r in &mut c.runs {
+        esc(&mut r.initiator);
+        esc(&mut r.host);
+    }
+    for a in &mut c.actions {
+        esc(&mut a.account);
+        if let Some(e) = &mut a.error {
+            esc(e);
+        }
+    }
+    for t in &mut c.tasks {
+        esc(&mut t.owner);
+        if let Some(d) = &mut t.done {
+            esc(&mut d.by);
+            esc(&mut d.note);
+        }
+    }
+    c
+}
+
 pub fn text(c: &Certificate) -> String {
+    let c = &for_display(c);
     let mut out = String::new();
     match &c.leaver {
         Some(l) => {

@@ -48,6 +48,7 @@ fn kinds(a: &Audit) -> Vec<Kind> {
 }
 
 pub fn text(a: &Audit) -> String {
+    let a = &for_display(a);
     let mut out = String::new();
     let _ = writeln!(out, "{}", headline(a));
     if a.findings.is_empty() {
@@ -309,12 +310,45 @@ pub fn sarif(a: &Audit) -> String {
 }
 
 /// Escape text for XML and HTML (attributes included).
+/// Escape text for XML (attribute or element); characters XML 1.0 does not allow at all
+/// (most C0 controls, lone surrogates cannot occur in Rust strings, U+FFFE/U+FFFF) are
+/// replaced by U+FFFD, so the file stays well-formed whatever a system returned.
+/// A copy of the audit whose texts show control characters as visible escapes (see
+/// [`crate::escape`]); JSON, SARIF and JUnit keep the values (escaped for their format).
+fn for_display(a: &Audit) -> Audit {
+    let esc = |s: &mut String| {
+        if let std::borrow::Cow::Owned(e) = crate::escape::terminal(s) {
+            *s = e;
+        }
+    };
+    let mut a = a.clone();
+    for f in &mut a.findings {
+        esc(&mut f.system);
+        esc(&mut f.account);
+        esc(&mut f.account_label);
+        esc(&mut f.evidence);
+        if let Some(o) = &mut f.owner {
+            esc(o);
+        }
+    }
+    a
+}
+
 pub(crate) fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// JUnit: one test case per finding (and one passing case per system without findings),

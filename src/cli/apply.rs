@@ -432,10 +432,12 @@ fn progress_line(r: &ChangeReport) -> String {
         1 => " (1 retry)".to_string(),
         n => format!(" ({n} retries)"),
     };
-    format!(
+    // The account, person and error text come from systems and the roster: escaped.
+    crate::escape::terminal(&format!(
         "{}: {account} ({}) {actions}: {outcome}{tries}",
         c.system, c.person
-    )
+    ))
+    .into_owned()
 }
 
 fn failure(e: &ConnectorError) -> String {

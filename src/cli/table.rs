@@ -5,6 +5,17 @@
 /// Columns are left-aligned unless listed in `right` (numbers); the last column is not
 /// padded. Widths count characters, not bytes.
 pub fn render(headers: &[&str], rows: &[Vec<String>], right: &[usize]) -> String {
+    // Cells hold journal values (initiators, people, notes): control characters are shown
+    // escaped, never sent to the terminal.
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| crate::escape::terminal(c).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = &rows;
     let columns = headers.len();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {

@@ -211,13 +211,26 @@ impl fmt::Display for RosterError {
             self.file.display(),
             if n == 1 { "problem" } else { "problems" }
         )?;
-        for p in &self.problems {
+        // The first problems and a count: a million bad rows must not print a million lines.
+        for p in self.problems.iter().take(crate::escape::MAX_PROBLEMS) {
             let at = match (p.line, &p.column) {
-                (Some(l), Some(c)) => format!("{}:{l} (column {c})", self.file.display()),
+                (Some(l), Some(c)) => format!(
+                    "{}:{l} (column {})",
+                    self.file.display(),
+                    crate::escape::terminal(c)
+                ),
                 (Some(l), None) => format!("{}:{l}", self.file.display()),
                 _ => self.file.display().to_string(),
             };
-            writeln!(f, "  {at}: {}", p.message)?;
+            writeln!(f, "  {at}: {}", crate::escape::terminal(&p.message))?;
+        }
+        if n > crate::escape::MAX_PROBLEMS {
+            writeln!(
+                f,
+                "  ... and {} more problems (the first {} are shown)",
+                n - crate::escape::MAX_PROBLEMS,
+                crate::escape::MAX_PROBLEMS
+            )?;
         }
         write!(
             f,

@@ -54,6 +54,7 @@ fn code(s: &str) -> String {
 
 /// The Markdown plan in at most `limit` characters (leavers are left out, and counted, to fit).
 pub fn markdown_within(plan: &Plan, limit: usize) -> String {
+    let plan = &super::for_display(plan);
     let mut head = String::new();
     let _ = writeln!(head, "### offboard plan");
     let _ = writeln!(head);

@@ -15,6 +15,61 @@ use super::{Change, ChangeKind, Counts, Leaver, LeaverState, Plan};
 use crate::connector::AccountStatus;
 use crate::policy::Action;
 
+/// A copy of the plan whose text fields show control characters as visible escapes: roster
+/// values and account fields must not be able to forge lines, colours or cursor moves in
+/// what a reviewer reads. The JSON plan keeps the values as they are.
+pub(crate) fn for_display(plan: &Plan) -> Plan {
+    fn esc(s: &mut String) {
+        if let std::borrow::Cow::Owned(e) = crate::escape::terminal(s) {
+            *s = e;
+        }
+    }
+    fn all(v: &mut [String]) {
+        v.iter_mut().for_each(esc);
+    }
+    fn state(s: &mut Option<super::AccountState>) {
+        if let Some(s) = s {
+            all(&mut s.groups);
+            all(&mut s.licenses);
+            if let Some(c) = &mut s.container {
+                esc(c);
+            }
+        }
+    }
+    fn account(a: &mut super::AccountRef) {
+        esc(&mut a.id);
+        esc(&mut a.username);
+        esc(&mut a.label);
+    }
+    let mut p = plan.clone();
+    esc(&mut p.roster.source);
+    for l in &mut p.leavers {
+        esc(&mut l.person);
+        esc(&mut l.name);
+        esc(&mut l.email);
+        esc(&mut l.department);
+        all(&mut l.notify);
+    }
+    for c in &mut p.changes {
+        esc(&mut c.person);
+        if let Some(a) = &mut c.account {
+            account(a);
+        }
+        state(&mut c.before);
+        state(&mut c.after);
+        if let Some(t) = &mut c.task {
+            esc(&mut t.owner);
+        }
+    }
+    for n in &mut p.notes {
+        account(&mut n.account);
+        all(&mut n.owners);
+        esc(&mut n.detail);
+    }
+    all(&mut p.warnings);
+    p
+}
+
 /// Options for human-readable output.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TextOptions {

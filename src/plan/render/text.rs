@@ -46,6 +46,7 @@ impl Paint {
 
 /// The full plan, one block per leaver.
 pub fn text(plan: &Plan, opts: TextOptions) -> String {
+    let plan = &super::for_display(plan);
     let p = Paint { color: opts.color };
     let mut out = String::new();
     // Leavers whose accounts are all offboarded are a count in the summary, not a block.
@@ -243,6 +244,7 @@ fn full_summary(plan: &Plan, counts: &Counts) -> String {
 
 /// Counts per system and per person only (`plan --summary`).
 pub fn summary(plan: &Plan, opts: TextOptions) -> String {
+    let plan = &super::for_display(plan);
     let p = Paint { color: opts.color };
     let mut out = String::new();
     let _ = writeln!(out, "Plan summary ({}):", header_context(plan));
