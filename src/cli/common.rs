@@ -35,6 +35,7 @@ pub fn load_roster(global: &GlobalArgs, policy: &Policy) -> Result<Roster, Exit>
         );
         return Err(Exit::Error);
     };
+    check_data_paths(global, policy)?;
     let roster = roster::load(source, &global.root, &policy.defaults.timezone).map_err(|e| {
         eprintln!("Error: {e}");
         Exit::Error
@@ -75,6 +76,34 @@ pub fn load_roster(global: &GlobalArgs, policy: &Policy) -> Result<Roster, Exit>
         }
     }
     Ok(roster)
+}
+
+/// The roster and every `file` export must resolve inside the repository (or a
+/// `--data-root`), checked before anything is read.
+fn check_data_paths(global: &GlobalArgs, policy: &Policy) -> Result<(), Exit> {
+    let mut paths: Vec<(String, &std::path::Path)> = Vec::new();
+    if let Some(p) = &policy.people {
+        paths.push(("the roster".to_string(), &p.path));
+    }
+    for s in &policy.systems {
+        if let crate::policy::ConnectorConfig::File(f) = &s.connector {
+            paths.push((format!("system {}", s.name()), &f.path));
+        }
+    }
+    let mut refused = 0;
+    for (what, path) in paths {
+        if let Err(why) = crate::policy::confine(&global.root, path, &global.data_root) {
+            eprintln!("Error: {what}: {why}; nothing is read from it.");
+            refused += 1;
+        }
+    }
+    if refused > 0 {
+        eprintln!(
+            "  hint: keep data files in the policy repository; to read them from a mounted directory, pass --data-root DIR"
+        );
+        return Err(Exit::Error);
+    }
+    Ok(())
 }
 
 /// What the newest apply run recorded (roster size, accounts per system); `None` without a

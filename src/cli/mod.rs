@@ -80,6 +80,10 @@ pub struct GlobalArgs {
     /// Accept that SYSTEM reports no accounts although the last apply saw some (repeatable)
     #[arg(long, global = true, value_name = "SYSTEM")]
     pub allow_empty: Vec<String>,
+    /// Also allow the roster and account exports to live under DIR (repeatable); by default
+    /// they must resolve inside the policy repository, symlinks followed
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_root: Vec<PathBuf>,
 }
 
 impl GlobalArgs {

@@ -251,11 +251,15 @@ pub struct ConnectorError {
 }
 
 impl ConnectorError {
+    /// A permanent error; the message passes through the secret redactor (a remote may
+    /// echo a credential in its error body).
     pub fn permanent(system: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let message = secret::redact(&message).into_owned();
         ConnectorError {
             system: system.to_string(),
             kind: ErrorKind::Permanent,
-            message: message.into(),
+            message,
             hint: None,
             retry_after: None,
         }
@@ -274,7 +278,8 @@ impl ConnectorError {
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        let hint = hint.into();
+        self.hint = Some(secret::redact(&hint).into_owned());
         self
     }
 }

@@ -70,11 +70,14 @@ pub enum JournalError {
     Exists { path: String },
 }
 
+/// A record's body; secrets are redacted before anything is stored: the journal is
+/// append-only and could never be cleaned.
 fn to_body<T: Serialize>(body: &T) -> Result<String, JournalError> {
-    serde_json::to_string(body).map_err(|e| JournalError::Corrupt {
+    let text = serde_json::to_string(body).map_err(|e| JournalError::Corrupt {
         seq: -1,
         message: e.to_string(),
-    })
+    })?;
+    Ok(crate::connector::secret::redact(&text).into_owned())
 }
 
 /// One stored record, as read back.

@@ -141,6 +141,35 @@ pub fn load_dir(dir: &Path, display_base: &Path) -> Result<Policy, PolicyError> 
     }
 }
 
+/// Where a data file (roster, account export) named by the policy really is: `path` is
+/// relative to `root`, symlinks are followed, and the result must lie inside `root` or one of
+/// `extra_roots`. A policy pull request must not be able to make offboard read (and echo in
+/// its errors) `/proc/self/environ` or a secret file elsewhere on the runner.
+pub fn confine(root: &Path, path: &Path, extra_roots: &[PathBuf]) -> Result<PathBuf, String> {
+    let joined = root.join(path);
+    // A file that does not exist yet is judged by its directory.
+    let real = match std::fs::canonicalize(&joined) {
+        Ok(p) => p,
+        Err(_) => match joined.parent().map(std::fs::canonicalize) {
+            Some(Ok(dir)) => dir.join(joined.file_name().unwrap_or_default()),
+            _ => return Ok(joined),
+        },
+    };
+    let roots = std::iter::once(root.to_path_buf()).chain(extra_roots.iter().cloned());
+    for r in roots {
+        if let Ok(r) = std::fs::canonicalize(&r)
+            && real.starts_with(&r)
+        {
+            return Ok(joined);
+        }
+    }
+    Err(format!(
+        "{} resolves to {}, outside the policy repository",
+        path.display(),
+        real.display()
+    ))
+}
+
 /// What a non-regular file is, for messages.
 pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt;

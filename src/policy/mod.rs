@@ -14,7 +14,7 @@ pub mod source;
 pub mod strings;
 
 pub use diagnostic::{Diagnostic, RenderOptions, Severity};
-pub use load::{MAX_FILE_BYTES, PolicyError, file_kind, load_dir, load_texts};
+pub use load::{MAX_FILE_BYTES, PolicyError, confine, file_kind, load_dir, load_texts};
 pub use model::*;
 pub use parse::MAX_VALUE_LEN;
 pub use source::{FileId, Sources, Span, Spanned};

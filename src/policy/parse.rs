@@ -99,6 +99,58 @@ const INLINE_SECRET_PROPS: &[&str] = &[
     "bind-password",
 ];
 
+/// Whether a property or query-parameter name holds a credential, whatever its spelling
+/// (`api_key`, `API-Key`, `client_secret`, ...).
+fn is_secret_name(name: &str) -> bool {
+    let key = name.to_ascii_lowercase().replace('_', "-");
+    INLINE_SECRET_PROPS.contains(&key.as_str())
+        || [
+            "key",
+            "sig",
+            "signature",
+            "pass",
+            "pwd",
+            "credential",
+            "credentials",
+        ]
+        .contains(&key.as_str())
+}
+
+/// Whether a URL carries a credential: a password in its userinfo (`https://u:p@host`) or a
+/// query parameter named like a secret (`?access_token=...`).
+fn has_url_credential(url: &str) -> bool {
+    url_credential(url).is_some()
+}
+
+fn url_credential(url: &str) -> Option<(usize, usize)> {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    let authority = &url[after_scheme..authority_end];
+    if let Some(at) = authority.rfind('@')
+        && let Some(colon) = authority[..at].find(':')
+    {
+        return Some((after_scheme + colon + 1, after_scheme + at));
+    }
+    let query_start = url.find('?')? + 1;
+    let query_end = url[query_start..]
+        .find('#')
+        .map_or(url.len(), |i| query_start + i);
+    let mut offset = query_start;
+    for pair in url[query_start..query_end].split('&') {
+        if let Some((name, value)) = pair.split_once('=')
+            && is_secret_name(name)
+            && !value.is_empty()
+        {
+            let start = offset + name.len() + 1;
+            return Some((start, start + value.len()));
+        }
+        offset += pair.len() + 1;
+    }
+    None
+}
+
 /// Declarations gathered from all files, plus every problem found so far.
 #[derive(Default)]
 pub struct Builder {
@@ -535,7 +587,7 @@ impl FileParser<'_> {
                 continue;
             }
             ok = false;
-            if INLINE_SECRET_PROPS.contains(&key) {
+            if is_secret_name(key) {
                 self.inline_secret(entry, key);
                 continue;
             }
@@ -1484,6 +1536,20 @@ impl FileParser<'_> {
     }
 
     fn check_url(&mut self, url: &Spanned<String>, schemes: &[&str]) -> Option<()> {
+        if has_url_credential(&url.value) {
+            // The whole value is masked in every rendering of the policy.
+            self.b.secrets.push(url.span);
+            self.error(
+                Diagnostic::error(
+                    "policy::inline-secret",
+                    url.span,
+                    "a credential is written inline in the URL",
+                )
+                .label("a secret in a policy file ends up in git history")
+                .help("remove the password or token from the URL and use `token-env=`/`password-env=` (or `-file=`); rotate this secret, it may already be committed"),
+            );
+            return None;
+        }
         let lower = url.value.to_ascii_lowercase();
         let ok = schemes
             .iter()

@@ -61,6 +61,27 @@ fn normalize_header(h: &str) -> String {
         .replace([' ', '-'], "_")
 }
 
+/// Column names for a message: at most 30, each at most 40 characters. A file that is not a
+/// roster at all (a PR pointing `path=` at something else) must not be echoed whole.
+fn column_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    let mut shown: Vec<String> = names
+        .iter()
+        .take(30)
+        .map(|n| {
+            let mut n: String = crate::escape::terminal(n).into_owned();
+            if n.chars().count() > 40 {
+                n = n.chars().take(40).collect::<String>() + "...";
+            }
+            n
+        })
+        .collect();
+    if names.len() > 30 {
+        shown.push(format!("and {} more", names.len() - 30));
+    }
+    shown.join(", ")
+}
+
 /// The roster key and the policy's `field` mappings: how an export becomes people.
 #[derive(Clone, Copy)]
 pub struct Mapping<'p> {
@@ -290,7 +311,7 @@ impl Columns {
                 ));
             }
         }
-        let list = raw.join(", ");
+        let list = column_list(raw.iter().map(String::as_str));
         let mut fields: Vec<(String, Vec<usize>)> = Vec::new();
         let mut shown = FxHashMap::default();
         let mut formats = FxHashMap::default();
@@ -482,7 +503,7 @@ struct Builder<'t> {
 impl<'t> Builder<'t> {
     fn new(columns: &'t Columns, key: PersonKey, tz: &'t TimeZone) -> Self {
         let mut problems = Vec::new();
-        let names: Vec<&str> = columns.fields.iter().map(|(f, _)| f.as_str()).collect();
+        let names = column_list(columns.fields.iter().map(|(f, _)| f.as_str()));
         // One problem per missing column, never one per row.
         for required in [key.column(), "name", "status"] {
             if !columns.has(required) {
@@ -490,8 +511,7 @@ impl<'t> Builder<'t> {
                     line: None,
                     column: Some(required.to_string()),
                     message: format!(
-                        "the roster has no `{required}` column (columns: {}); rename the export's column or map it with `people {{ field {} \"Export Column\" }}`",
-                        names.join(", "),
+                        "the roster has no `{required}` column (columns: {names}); rename the export's column or map it with `people {{ field {} \"Export Column\" }}`",
                         required.replace('_', "-")
                     ),
                 });
