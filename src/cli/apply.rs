@@ -163,6 +163,7 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
                 at: args.at.clone(),
                 summary: false,
                 compare: None,
+                trust: None,
             };
             let plan = super::plan::plan_with(global, &plan_args, &policy, &roster)?;
             let opts = render::TextOptions {

@@ -106,6 +106,11 @@ fn check_data_paths(global: &GlobalArgs, policy: &Policy) -> Result<(), Exit> {
     Ok(())
 }
 
+/// The policy commit of the newest apply run, if the journal has one.
+pub fn last_applied_commit(global: &GlobalArgs) -> Result<Option<String>, Exit> {
+    Ok(last_apply(global)?.and_then(|run| run.git_commit))
+}
+
 /// What the newest apply run recorded (roster size, accounts per system); `None` without a
 /// journal.
 fn last_apply(global: &GlobalArgs) -> Result<Option<crate::journal::RunStart>, Exit> {

@@ -46,6 +46,11 @@ pub struct PlanArgs {
     /// objects; nothing is checked out): both policies are planned against the same live state
     #[arg(long, value_name = "REV")]
     pub compare: Option<String>,
+    /// Read systems with the connector settings (URLs, credential sources) of REV where the
+    /// planned policy changes them [default: the REV of --compare, else the commit the journal
+    /// last applied]: a pull request cannot send a credential to a new endpoint
+    #[arg(long, value_name = "REV")]
+    pub trust: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -122,18 +127,68 @@ fn print(global: &GlobalArgs, plan: &Plan, format: PlanFormat, summary: bool) {
     print!("{text}");
 }
 
-/// Policy, roster, live state -> plan; every failure printed with a hint.
+/// Policy, roster, live state -> plan; every failure printed with a hint. Systems are read
+/// with the trusted revision's connector settings (see [`crate::policy::pin_to_trusted`]).
 pub fn make_plan(global: &GlobalArgs, args: &PlanArgs) -> Result<Plan, Exit> {
     let policy = common::load_policy(global)?;
     let roster = common::load_roster(global, &policy)?;
-    plan_with(global, args, &policy, &roster)
+    let (read, notes) = match trusted_policy(global, args.trust.as_deref())? {
+        Some((trusted, label)) => crate::policy::pin_to_trusted(&policy, &trusted, &label),
+        None => (policy.clone(), Vec::new()),
+    };
+    // Said before reading, so an operator sees it even when a read then fails.
+    for note in &notes {
+        eprintln!("Warning: {note}");
+    }
+    let mut plan = plan_reading(global, args, &policy, &read, &roster)?;
+    plan.warnings.extend(notes);
+    Ok(plan)
 }
 
-/// The planning step alone, for commands that already loaded policy and roster.
+/// The reviewed policy that decides where credentials may go: `--trust REV`, else the commit
+/// the journal last applied; `None` when there is neither (a first run).
+fn trusted_policy(
+    global: &GlobalArgs,
+    rev: Option<&str>,
+) -> Result<Option<(crate::policy::Policy, String)>, Exit> {
+    let rev = match rev {
+        Some(r) => r.to_string(),
+        None => match common::last_applied_commit(global)? {
+            Some(c) => c,
+            None => return Ok(None),
+        },
+    };
+    let short =
+        crate::vcs::short_commit(&global.policies_dir(), &rev).unwrap_or_else(|| rev.clone());
+    let files = crate::vcs::policy_at(&global.policies_dir(), &global.root, &rev).map_err(|e| {
+        eprintln!("Error: the trusted revision {rev}: {e}\n  hint: --trust takes a git revision of the policy repository, e.g. origin/main");
+        Exit::Error
+    })?;
+    let policy = crate::policy::load_texts(files).map_err(|e| {
+        eprintln!("Error: the policy at the trusted revision {rev} is invalid ({e}); systems cannot be read safely");
+        Exit::Error
+    })?;
+    Ok(Some((policy, format!("the trusted revision {short}"))))
+}
+
+/// The planning step alone, for commands that already loaded policy and roster (`apply`
+/// plans a committed, reviewed policy: it reads with that policy's own settings).
 pub fn plan_with(
     global: &GlobalArgs,
     args: &PlanArgs,
     policy: &crate::policy::Policy,
+    roster: &crate::roster::Roster,
+) -> Result<Plan, Exit> {
+    plan_reading(global, args, policy, policy, roster)
+}
+
+/// Plan `policy`, reading live systems as `read` (the same policy, or one whose connector
+/// settings were pinned to a trusted revision).
+fn plan_reading(
+    global: &GlobalArgs,
+    args: &PlanArgs,
+    policy: &crate::policy::Policy,
+    read: &crate::policy::Policy,
     roster: &crate::roster::Roster,
 ) -> Result<Plan, Exit> {
     let (policy, roster) = (policy, roster);
@@ -167,7 +222,7 @@ pub fn plan_with(
 
     let only = (!args.persons.is_empty()).then_some(only.as_slice());
     let keep = crate::reconcile::plan_relevance(policy, roster, only);
-    let observed = common::refresh_keeping(global, policy, &keep)?;
+    let observed = common::refresh_keeping(global, read, &keep)?;
     let provenance = crate::vcs::provenance(&global.policies_dir());
     plan_against(
         global,
@@ -289,8 +344,23 @@ fn compare(global: &GlobalArgs, args: &PlanArgs, rev: &str) -> Result<Exit, Exit
     })?;
     let now = common::parse_at(args.at.as_deref(), &policy)?;
     let known = common::known_tasks(global)?;
-    // Systems of both revisions are read once, into one snapshot.
-    let mut observed = common::refresh(global, &policy)?;
+    // Systems of both revisions are read once, into one snapshot, with the connector
+    // settings of the trusted revision (the compared one unless --trust says otherwise).
+    let (read, trust_notes) = match args.trust.as_deref() {
+        Some(t) => match trusted_policy(global, Some(t))? {
+            Some((trusted, label)) => crate::policy::pin_to_trusted(&policy, &trusted, &label),
+            None => (policy.clone(), Vec::new()),
+        },
+        None => crate::policy::pin_to_trusted(
+            &policy,
+            &old_policy,
+            &format!("{rev} (the compared revision)"),
+        ),
+    };
+    for note in &trust_notes {
+        eprintln!("Warning: {note}");
+    }
+    let mut observed = common::refresh(global, &read)?;
     let missing: Vec<_> = old_policy
         .systems
         .iter()

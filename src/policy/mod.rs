@@ -12,9 +12,11 @@ pub mod model;
 mod parse;
 pub mod source;
 pub mod strings;
+mod trust;
 
 pub use diagnostic::{Diagnostic, RenderOptions, Severity};
 pub use load::{MAX_FILE_BYTES, PolicyError, confine, file_kind, load_dir, load_texts};
 pub use model::*;
 pub use parse::MAX_VALUE_LEN;
 pub use source::{FileId, Sources, Span, Spanned};
+pub use trust::pin_to_trusted;
