@@ -520,3 +520,76 @@ fn a_pull_request_plan_never_sends_the_token_to_a_new_url() {
         "the pull request's URL was contacted"
     );
 }
+
+#[test]
+fn markdown_cells_cannot_link_embed_or_mention() {
+    let md = offboard::plan::render::markdown_cell(
+        "[click](https://evil.example) ![x](https://evil.example/p.png) @security-team <!-- hide -->",
+    );
+    assert!(!md.contains("[click]("), "{md}");
+    assert!(!md.contains("![x]("), "{md}");
+    assert!(!md.contains("@security-team"), "{md}");
+    assert!(!md.contains("<!--"), "{md}");
+    // An address is not a mention and is left readable.
+    assert_eq!(
+        offboard::plan::render::markdown_cell("ann@acme.com"),
+        "ann@acme.com"
+    );
+}
+
+#[test]
+fn a_remote_error_cannot_drive_the_terminal() {
+    let e = offboard::connector::ConnectorError::permanent(
+        "okta",
+        "500: \u{1b}]0;owned\u{7}\nError: fake",
+    );
+    let shown = e.to_string();
+    assert!(
+        !shown.contains('\u{1b}') && !shown.contains('\n'),
+        "{shown:?}"
+    );
+    assert!(shown.contains("\\e]0;owned\\x07\\nError: fake"), "{shown}");
+}
+
+#[test]
+fn apply_never_replaces_a_symlinked_export_and_cleans_up_after_a_crash() {
+    use offboard::connector::Connector;
+    use offboard::connector::file::FileConnector;
+    use offboard::policy::{Action, FileFormat};
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.json");
+    std::fs::write(
+        &real,
+        r#"{"accounts": [{"id": "a", "username": "a", "status": "active"}]}"#,
+    )
+    .unwrap();
+    let link = dir.path().join("okta.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    // A temporary file a crashed apply left behind.
+    let stale = dir.path().join("okta.json.tmp-999999");
+    std::fs::write(&stale, "half-written").unwrap();
+    let connector = FileConnector::new(
+        "okta",
+        link.clone(),
+        FileFormat::Json,
+        vec![Action::Disable],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(rt.block_on(connector.list_accounts()).unwrap().len(), 1);
+    assert!(!stale.exists(), "the stale temporary file is removed");
+    let e = rt
+        .block_on(connector.perform("a", Action::Disable))
+        .unwrap_err();
+    assert!(
+        e.message
+            .contains("is a symlink, which apply does not replace"),
+        "{}",
+        e.message
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}

@@ -99,6 +99,17 @@ impl FileConnector {
             return Ok(false);
         };
         edit(accounts, index);
+        // The export is replaced by rename: a symlink would silently become a regular file
+        // (and the file it pointed at would keep the old accounts).
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.file_type().is_symlink()) {
+            *cache = None;
+            return Err(self
+                .error(format!(
+                    "{} is a symlink, which apply does not replace",
+                    self.path.display()
+                ))
+                .hint("point the connector's `path=` at the export file itself"));
+        }
         let mut text = serde_json::to_vec_pretty(&*doc).map_err(|e| self.error(e.to_string()))?;
         text.push(b'\n');
         let written = write_atomically(&self.path, &text).await;
@@ -160,6 +171,7 @@ impl Connector for FileConnector {
     }
 
     async fn list_accounts(&self) -> Result<Vec<Account>, ConnectorError> {
+        remove_stale_temporaries(&self.path);
         // Parsing is CPU work: it runs on blocking threads, one export per core at a time,
         // which both uses every core and bounds how many raw exports are in memory at once.
         let _permit = PARSERS.acquire().await;
@@ -300,6 +312,34 @@ fn add_to_list(account: &mut serde_json::Value, key: &str, values: &[String]) {
             if !items.iter().any(|x| x.as_str() == Some(v)) {
                 items.push(v.clone().into());
             }
+        }
+    }
+}
+
+/// Remove `PATH.tmp-PID` files a crashed apply left beside the export (never this
+/// process's own, which may be in use).
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!("{}.tmp-", name.to_string_lossy());
+    let own = format!("{prefix}{}", std::process::id());
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().to_string();
+        if file.starts_with(&prefix)
+            && file != own
+            && file[prefix.len()..].chars().all(|c| c.is_ascii_digit())
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            let _ = std::fs::remove_file(entry.path());
         }
     }
 }

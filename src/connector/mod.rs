@@ -240,7 +240,8 @@ pub enum ErrorKind {
 
 /// A connector failure, with what a human can do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{system}: {message}")]
+// A remote's message may hold control characters: shown escaped wherever it is printed.
+#[error("{system}: {}", crate::escape::terminal(message))]
 pub struct ConnectorError {
     pub system: String,
     pub kind: ErrorKind,

@@ -19,11 +19,19 @@ pub const MAX_COMMENT_CHARS: usize = 65_536;
 const MAX_LIST: usize = 20;
 
 /// Escape text for a Markdown table cell (also safe in HTML summaries): nothing a roster or
-/// a system returns can close the table or open a tag.
+/// a system returns can close the table, open a tag or a comment, make a link or an image, or
+/// mention someone (`@team` at the start of a word gets a zero-width space after the `@`;
+/// `ann@acme.com` is no mention and stays as it is).
 pub fn cell(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    let mut previous: Option<char> = None;
     for c in s.chars() {
+        let word_start = previous.is_none_or(|p| !p.is_alphanumeric());
+        previous = Some(c);
         match c {
+            '[' => out.push_str("\\["),
+            ']' => out.push_str("\\]"),
+            '@' if word_start => out.push_str("@\u{200b}"),
             '|' => out.push_str("\\|"),
             // `<` alone opens a tag: escaping it is enough to keep text from becoming HTML.
             '<' => out.push_str("&lt;"),
