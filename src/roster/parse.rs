@@ -296,11 +296,13 @@ impl Columns {
             column: Some(column.to_string()),
             message,
         };
+        // First column of each name: a hash map, so a header of 100k columns stays linear.
+        let mut first: FxHashMap<&str, usize> = FxHashMap::default();
         for (j, name) in normalized.iter().enumerate() {
             if raw[j].contains('\0') {
                 problems.push(problem(name, "the column name contains a NUL byte".into()));
             }
-            if let Some(i) = normalized[..j].iter().position(|n| n == name) {
+            if let Some(&i) = first.get(name.as_str()) {
                 problems.push(problem(
                     name,
                     format!(
@@ -309,6 +311,8 @@ impl Columns {
                         raw[j]
                     ),
                 ));
+            } else {
+                first.insert(name, j);
             }
         }
         let list = column_list(raw.iter().map(String::as_str));
@@ -356,8 +360,9 @@ impl Columns {
             }
             fields.push((m.field.clone(), parts));
         }
+        let mapped: rustc_hash::FxHashSet<String> = fields.iter().map(|(f, _)| f.clone()).collect();
         for (i, name) in normalized.iter().enumerate() {
-            if !fields.iter().any(|(f, _)| f == name) {
+            if !mapped.contains(name) {
                 fields.push((name.clone(), vec![i]));
             }
         }
