@@ -133,10 +133,12 @@ fn run_inner(global: &GlobalArgs, args: &AuditArgs) -> Result<Exit, Exit> {
     };
     match args.output.as_deref().map(|p| global.resolve(p)) {
         Some(path) => {
-            std::fs::write(&path, text).map_err(|e| {
-                eprintln!("Error: cannot write {}: {e}", path.display());
-                Exit::Error
-            })?;
+            std::fs::write(&path, crate::connector::secret::redact(&text).as_bytes()).map_err(
+                |e| {
+                    eprintln!("Error: cannot write {}: {e}", path.display());
+                    Exit::Error
+                },
+            )?;
             if !global.quiet {
                 eprintln!(
                     "Wrote the audit ({} findings) to {}.",
@@ -145,7 +147,7 @@ fn run_inner(global: &GlobalArgs, args: &AuditArgs) -> Result<Exit, Exit> {
                 );
             }
         }
-        None => print!("{text}"),
+        None => print!("{}", crate::connector::secret::redact(&text)),
     }
     Ok(if report.worst().is_some_and(|w| w >= args.fail_on) {
         Exit::Changes

@@ -124,7 +124,8 @@ fn print(global: &GlobalArgs, plan: &Plan, format: PlanFormat, summary: bool) {
         (PlanFormat::Text, true) => render::summary(plan, opts),
         (PlanFormat::Text, false) => render::text(plan, opts),
     };
-    print!("{text}");
+    // Whatever a system returned, a resolved secret never reaches the terminal.
+    print!("{}", crate::connector::secret::redact(&text));
 }
 
 /// Policy, roster, live state -> plan; every failure printed with a hint. Systems are read

@@ -66,12 +66,14 @@ pub fn run(global: &GlobalArgs, args: &ReportArgs) -> Exit {
     };
     match args.output.as_deref().map(|p| global.resolve(p)) {
         Some(path) => {
-            if let Err(e) = std::fs::write(&path, text) {
+            if let Err(e) =
+                std::fs::write(&path, crate::connector::secret::redact(&text).as_bytes())
+            {
                 eprintln!("Error: cannot write {}: {e}", path.display());
                 return Exit::Error;
             }
         }
-        None => print!("{text}"),
+        None => print!("{}", crate::connector::secret::redact(&text)),
     }
     if cert.chain_intact {
         Exit::Success
