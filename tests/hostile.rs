@@ -479,16 +479,7 @@ fn a_pull_request_plan_never_sends_the_token_to_a_new_url() {
         )
     };
     std::fs::write(d.join("policies/zoom.kdl"), system(trusted_port)).unwrap();
-    let repo = git2::Repository::init(d).unwrap();
-    let mut index = repo.index().unwrap();
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::new("a", "a@acme.com", &git2::Time::new(1_795_000_000, 0)).unwrap();
-    repo.commit(Some("HEAD"), &sig, &sig, "trusted", &tree, &[])
-        .unwrap();
+    common::commit_all(d, "trusted");
     // The pull request: same system, same token variable, a new URL.
     std::fs::write(d.join("policies/zoom.kdl"), system(attacker_port)).unwrap();
     for args in [

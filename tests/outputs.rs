@@ -282,16 +282,7 @@ fn verbose_shows_per_system_timings_and_an_empty_saved_plan_says_so() {
 fn a_ten_thousand_person_policy_impact_fits_one_github_comment() {
     let dir = org(10_000);
     let d = dir.path();
-    let repo = git2::Repository::init(d).unwrap();
-    let mut index = repo.index().unwrap();
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::new("a", "a@acme.com", &git2::Time::new(1_795_000_000, 0)).unwrap();
-    repo.commit(Some("HEAD"), &sig, &sig, "org", &tree, &[])
-        .unwrap();
+    common::commit_all(d, "org");
     // A policy change that touches hundreds of leavers: deletions come 89 days sooner.
     let settings = d.join("policies/settings.kdl");
     let text = std::fs::read_to_string(&settings).unwrap();

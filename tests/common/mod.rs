@@ -52,6 +52,20 @@ pub fn example_copy() -> tempfile::TempDir {
     dir
 }
 
+/// Make `dir` a git repository with everything in it committed once (fixed author and time).
+pub fn commit_all(dir: &Path, message: &str) {
+    let repo = git2::Repository::init(dir).unwrap();
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::new("a", "a@acme.com", &git2::Time::new(1_795_000_000, 0)).unwrap();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[])
+        .unwrap();
+}
+
 /// Start the journal `apply` appends to, as `offboard journal init` does.
 pub fn init_journal(dir: &Path) {
     offboard::journal::Journal::create(&dir.join(".offboard/journal.db"), "test", "localhost")
