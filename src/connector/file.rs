@@ -316,6 +316,19 @@ fn add_to_list(account: &mut serde_json::Value, key: &str, values: &[String]) {
     }
 }
 
+/// Parse an export's bytes as `list_accounts` does (for fuzzing and tests; no I/O).
+pub fn parse_export(
+    system: &str,
+    path: &Path,
+    bytes: &[u8],
+    format: FileFormat,
+) -> Result<Vec<Account>, ConnectorError> {
+    match format {
+        FileFormat::Json => parse_json(system, path, bytes),
+        FileFormat::Csv => parse_csv(system, path, bytes),
+    }
+}
+
 /// Remove `PATH.tmp-PID` files a crashed apply left beside the export (never this
 /// process's own, which may be in use).
 fn remove_stale_temporaries(path: &Path) {
