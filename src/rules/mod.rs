@@ -106,6 +106,61 @@ fn engine() -> Arc<Engine> {
         .clone()
 }
 
+/// One token of a condition outside string literals, with its 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Ident(String),
+    Punct(char),
+}
+
+/// The identifiers and punctuation of `source`, skipping string literals (`"`, `` ` ``, `'`,
+/// with backslash escapes) and numbers. The one scanner behind the load-time checks: the
+/// sandbox's nesting and function list, the `person.FIELD`s read, and whether `account` is used.
+fn tokens(source: &str) -> Vec<(Token, usize, usize)> {
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = Vec::new();
+    let (mut line, mut column) = (1, 1);
+    let mut i = 0;
+    let advance = |i: &mut usize, line: &mut usize, column: &mut usize| {
+        if chars[*i] == '\n' {
+            *line += 1;
+            *column = 1;
+        } else {
+            *column += 1;
+        }
+        *i += 1;
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        if matches!(c, '"' | '`' | '\'') {
+            advance(&mut i, &mut line, &mut column);
+            while i < chars.len() && chars[i] != c {
+                if chars[i] == '\\' && i + 1 < chars.len() {
+                    advance(&mut i, &mut line, &mut column);
+                }
+                advance(&mut i, &mut line, &mut column);
+            }
+            if i < chars.len() {
+                advance(&mut i, &mut line, &mut column);
+            }
+        } else if c.is_alphanumeric() || c == '_' {
+            let (l, col, start) = (line, column, i);
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                advance(&mut i, &mut line, &mut column);
+            }
+            if !c.is_ascii_digit() {
+                out.push((Token::Ident(chars[start..i].iter().collect()), l, col));
+            }
+        } else {
+            if !c.is_whitespace() {
+                out.push((Token::Punct(c), line, column));
+            }
+            advance(&mut i, &mut line, &mut column);
+        }
+    }
+    out
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Check {
     Nesting,
@@ -115,32 +170,19 @@ enum Check {
 /// The first nesting deeper than [`MAX_NESTING`], or the first call of a function not in
 /// [`FUNCTIONS`], found outside string literals.
 fn sandbox_violation(source: &str, check: Check) -> Option<CompileError> {
-    let chars: Vec<char> = source.chars().collect();
-    let (mut line, mut column) = (1, 1);
-    let mut in_string: Option<char> = None;
+    let tokens = tokens(source);
     let mut depth = 0usize;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match in_string {
-            Some(q) => {
-                if c == '\\' && i + 1 < chars.len() {
-                    i += 1;
-                    column += 1;
-                } else if c == q {
-                    in_string = None;
-                }
-            }
-            None if c == '"' || c == '`' || c == '\'' => in_string = Some(c),
-            None if matches!(c, '(' | '[' | '{') => {
+    for (n, (token, line, column)) in tokens.iter().enumerate() {
+        match token {
+            Token::Punct('(' | '[' | '{') => {
                 depth += 1;
                 if check == Check::Nesting && depth > MAX_NESTING {
                     return Some(CompileError {
                         message: format!(
                             "the condition nests more than {MAX_NESTING} levels of brackets"
                         ),
-                        line,
-                        column,
+                        line: *line,
+                        column: *column,
                         len: 1,
                         help: Some(
                             "simplify the condition; conditions are a few comparisons".into(),
@@ -148,43 +190,25 @@ fn sandbox_violation(source: &str, check: Check) -> Option<CompileError> {
                     });
                 }
             }
-            None if matches!(c, ')' | ']' | '}') => depth = depth.saturating_sub(1),
-            None if c.is_alphabetic() || c == '_' => {
-                let start = i;
-                let (l, col) = (line, column);
-                while i + 1 < chars.len() && (chars[i + 1].is_alphanumeric() || chars[i + 1] == '_')
-                {
-                    i += 1;
-                    column += 1;
-                }
-                let name: String = chars[start..=i].iter().collect();
-                let mut j = i + 1;
-                while j < chars.len() && chars[j].is_whitespace() {
-                    j += 1;
-                }
-                let called = j < chars.len() && chars[j] == '(';
-                if check == Check::Calls && called && !FUNCTIONS.contains(&name.as_str()) {
-                    return Some(CompileError {
-                        message: format!("`{name}` is not available in conditions"),
-                        line: l,
-                        column: col,
-                        len: name.chars().count(),
-                        help: Some(format!(
-                            "conditions are pure functions of person, account and now; they may call only: {}",
-                            FUNCTIONS.join(", ")
-                        )),
-                    });
-                }
+            Token::Punct(')' | ']' | '}') => depth = depth.saturating_sub(1),
+            Token::Ident(name)
+                if check == Check::Calls
+                    && matches!(tokens.get(n + 1), Some((Token::Punct('('), ..)))
+                    && !FUNCTIONS.contains(&name.as_str()) =>
+            {
+                return Some(CompileError {
+                    message: format!("`{name}` is not available in conditions"),
+                    line: *line,
+                    column: *column,
+                    len: name.chars().count(),
+                    help: Some(format!(
+                        "conditions are pure functions of person, account and now; they may call only: {}",
+                        FUNCTIONS.join(", ")
+                    )),
+                });
             }
-            None => {}
+            _ => {}
         }
-        if c == '\n' {
-            line += 1;
-            column = 1;
-        } else {
-            column += 1;
-        }
-        i += 1;
     }
     None
 }
@@ -449,102 +473,31 @@ fn eval_message(e: &rhai::EvalAltResult) -> String {
 /// so `person.terminaton_type == "involuntary"` would quietly be false for everyone: the
 /// loader checks these names against the roster's columns.
 pub fn person_fields_read(source: &str) -> Vec<(String, usize, usize)> {
-    let chars: Vec<char> = source.chars().collect();
+    let tokens = tokens(source);
     let mut out = Vec::new();
-    let mut in_string: Option<char> = None;
-    let mut i = 0;
-    let position = |upto: usize| -> (usize, usize) {
-        let mut l = 1;
-        let mut c = 1;
-        for &ch in &chars[..upto] {
-            if ch == '\n' {
-                l += 1;
-                c = 1;
-            } else {
-                c += 1;
-            }
+    for (n, (token, ..)) in tokens.iter().enumerate() {
+        if *token != Token::Ident("person".into()) {
+            continue;
         }
-        (l, c)
-    };
-    while i < chars.len() {
-        let ch = chars[i];
-        match in_string {
-            Some(q) => {
-                if ch == '\\' {
-                    i += 1;
-                } else if ch == q {
-                    in_string = None;
-                }
-            }
-            None if ch == '"' || ch == '`' || ch == '\'' => in_string = Some(ch),
-            None => {
-                let starts = chars[i..].starts_with(&['p', 'e', 'r', 's', 'o', 'n'])
-                    && (i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '_'));
-                if starts {
-                    let mut j = i + 6;
-                    while j < chars.len() && chars[j].is_whitespace() {
-                        j += 1;
-                    }
-                    if j < chars.len() && chars[j] == '?' {
-                        j += 1;
-                    }
-                    if j < chars.len() && chars[j] == '.' {
-                        j += 1;
-                        while j < chars.len() && chars[j].is_whitespace() {
-                            j += 1;
-                        }
-                        let start = j;
-                        while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
-                            j += 1;
-                        }
-                        if j > start {
-                            let (l, c) = position(start);
-                            out.push((chars[start..j].iter().collect(), l, c));
-                        }
-                        i = j;
-                        continue;
-                    }
-                }
-            }
+        // `person.x` or `person?.x`
+        let mut next = n + 1;
+        if matches!(tokens.get(next), Some((Token::Punct('?'), ..))) {
+            next += 1;
         }
-        i += 1;
+        if let (Some((Token::Punct('.'), ..)), Some((Token::Ident(field), line, column))) =
+            (tokens.get(next), tokens.get(next + 1))
+        {
+            out.push((field.clone(), *line, *column));
+        }
     }
     out
 }
 
 /// Whether `ident` occurs in `source` as an identifier outside string literals.
 fn mentions_identifier(source: &str, ident: &str) -> bool {
-    let bytes = source.as_bytes();
-    let mut in_string: Option<u8> = None;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match in_string {
-            Some(q) => {
-                if b == b'\\' {
-                    i += 1;
-                } else if b == q {
-                    in_string = None;
-                }
-            }
-            None if b == b'"' || b == b'`' || b == b'\'' => in_string = Some(b),
-            None if source[i..].starts_with(ident) => {
-                let before_ok = i == 0 || !is_ident_byte(bytes[i - 1]);
-                let after = i + ident.len();
-                let after_ok = after >= bytes.len() || !is_ident_byte(bytes[after]);
-                if before_ok && after_ok {
-                    return true;
-                }
-            }
-            None => {}
-        }
-        i += 1;
-    }
-    false
-}
-
-fn is_ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    tokens(source)
+        .iter()
+        .any(|(t, ..)| matches!(t, Token::Ident(name) if name == ident))
 }
 
 #[cfg(test)]
