@@ -26,6 +26,13 @@ pub fn terminal(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`terminal`] in place, for copies of reports made for display.
+pub fn terminal_in_place(s: &mut String) {
+    if let Cow::Owned(escaped) = terminal(s) {
+        *s = escaped;
+    }
+}
+
 /// The first problems of a long list, and a count of the rest: a million bad rows must not
 /// print a million lines.
 pub const MAX_PROBLEMS: usize = 100;

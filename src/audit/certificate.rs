@@ -354,11 +354,7 @@ fn chain_line(c: &Certificate) -> String {
 
 /// A copy whose texts show control characters as visible escapes (see [`crate::escape`]).
 fn for_display(c: &Certificate) -> Certificate {
-    let esc = |s: &mut String| {
-        if let std::borrow::Cow::Owned(e) = crate::escape::terminal(s) {
-            *s = e;
-        }
-    };
+    use crate::escape::terminal_in_place as esc;
     let mut c = c.clone();
     esc(&mut c.person);
     if let Some(l) = &mut c.leaver {

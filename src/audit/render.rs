@@ -316,11 +316,7 @@ pub fn sarif(a: &Audit) -> String {
 /// A copy of the audit whose texts show control characters as visible escapes (see
 /// [`crate::escape`]); JSON, SARIF and JUnit keep the values (escaped for their format).
 fn for_display(a: &Audit) -> Audit {
-    let esc = |s: &mut String| {
-        if let std::borrow::Cow::Owned(e) = crate::escape::terminal(s) {
-            *s = e;
-        }
-    };
+    use crate::escape::terminal_in_place as esc;
     let mut a = a.clone();
     for f in &mut a.findings {
         esc(&mut f.system);

@@ -114,16 +114,22 @@ pub fn last_applied_commit(global: &GlobalArgs) -> Result<Option<String>, Exit> 
 /// What the newest apply run recorded (roster size, accounts per system); `None` without a
 /// journal.
 fn last_apply(global: &GlobalArgs) -> Result<Option<crate::journal::RunStart>, Exit> {
-    let path = global.journal_path();
-    if !path.exists() {
-        return Ok(None);
+    if let Some(known) = global.last_apply.get() {
+        return Ok(known.clone());
     }
-    crate::journal::Journal::open_read_only(&path)
-        .and_then(|j| j.last_apply())
-        .map_err(|e| {
-            eprintln!("Error: {e}");
-            Exit::Error
-        })
+    let path = global.journal_path();
+    let run = if path.exists() {
+        crate::journal::Journal::open_read_only(&path)
+            .and_then(|j| j.last_apply())
+            .map_err(|e| {
+                eprintln!("Error: {e}");
+                Exit::Error
+            })?
+    } else {
+        None
+    };
+    let _ = global.last_apply.set(run.clone());
+    Ok(run)
 }
 
 /// Systems that report no accounts although the last apply saw some: an empty export or a

@@ -84,6 +84,10 @@ pub struct GlobalArgs {
     /// they must resolve inside the policy repository, symlinks followed
     #[arg(long, global = true, value_name = "DIR")]
     pub data_root: Vec<PathBuf>,
+    /// The journal's newest apply run, read once per command (the roster drop guard, the
+    /// empty-system guard and the trusted revision all ask for it).
+    #[arg(skip)]
+    pub last_apply: std::sync::OnceLock<Option<crate::journal::RunStart>>,
 }
 
 impl GlobalArgs {

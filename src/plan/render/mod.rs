@@ -19,11 +19,7 @@ use crate::policy::Action;
 /// values and account fields must not be able to forge lines, colours or cursor moves in
 /// what a reviewer reads. The JSON plan keeps the values as they are.
 pub(crate) fn for_display(plan: &Plan) -> Plan {
-    fn esc(s: &mut String) {
-        if let std::borrow::Cow::Owned(e) = crate::escape::terminal(s) {
-            *s = e;
-        }
-    }
+    use crate::escape::terminal_in_place as esc;
     fn all(v: &mut [String]) {
         v.iter_mut().for_each(esc);
     }
