@@ -5,8 +5,12 @@
 #   bash fuzz/run.sh roster 2000000  one target, a given number of executions
 #   FUZZ_SECONDS=600 bash fuzz/run.sh roster   ... stopping after 10 minutes at the latest
 #
-# Targets: policy (the KDL policy loader), roster (CSV/JSON roster parsers), export (the file
-# connector's JSON/CSV export parsers). Each starts from fuzz/corpus/<target>; afterwards the
+# Targets (src/fuzz_targets.rs): policy (the KDL policy loader), roster (CSV/JSON roster
+# parsers), export (the file connector's export parsers), scim (SCIM response bodies, list
+# pages, users, paging) and ldap (BER search result entries). Generated inputs are capped in
+# length (MAX_LEN below): the KDL parser costs about a microsecond per byte, so short inputs
+# keep the policy target near 10^3 executions per second, and every construct the parsers
+# know fits in the cap. Each starts from fuzz/corpus/<target>; afterwards the
 # inputs AFL kept (its queue, minimised with afl-cmin) become the new corpus, and any crash or
 # hang is copied to fuzz/corpus/<target>/ as well, so `cargo test --test fuzz_corpus` replays
 # it until it is fixed. Findings are listed at the end.
@@ -14,7 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 command -v cargo-afl >/dev/null 2>&1 || cargo install cargo-afl --locked
 TARGETS=("${1:-policy}")
-[ $# -eq 0 ] && TARGETS=(policy roster export)
+[ $# -eq 0 ] && TARGETS=(policy roster export scim ldap)
+declare -A MAX_LEN=([policy]=512 [roster]=2048 [export]=2048 [scim]=4096 [ldap]=2048)
 EXECUTIONS="${2:-10000000}"
 cargo afl build --release
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1
@@ -24,7 +29,11 @@ for t in "${TARGETS[@]}"; do
     echo "fuzz/run.sh: $t, $EXECUTIONS executions"
     limit=(-E "$EXECUTIONS")
     [ -n "${FUZZ_SECONDS:-}" ] && limit+=(-V "$FUZZ_SECONDS")
-    cargo afl fuzz -i "corpus/$t" -o "out/$t" "${limit[@]}" -t 2000 "target/release/$t" >"out/$t.log" 2>&1 || true
+    # Seeds longer than twice the cap would only slow every mutation of them down.
+    rm -rf "out/$t.in" && mkdir -p "out/$t.in"
+    find "corpus/$t" -type f -size -$((2 * MAX_LEN[$t] + 1))c -exec cp {} "out/$t.in/" \;
+    [ -n "$(ls -A "out/$t.in")" ] || cp "corpus/$t"/* "out/$t.in/"
+    cargo afl fuzz -i "out/$t.in" -o "out/$t" "${limit[@]}" -G "${MAX_LEN[$t]}" -t 2000 "target/release/$t" >"out/$t.log" 2>&1 || true
     stats="out/$t/default/fuzzer_stats"
     execs=$(awk -F': *' '/^execs_done/{print $2}' "$stats")
     crashes=$(awk -F': *' '/^saved_crashes/{print $2}' "$stats")

@@ -9,6 +9,8 @@ pub mod audit;
 pub mod cli;
 pub mod connector;
 pub mod escape;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod journal;
 pub mod lines;
 pub mod plan;

@@ -15,6 +15,24 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // A panic (ours, or one inside a dependency's background task, such as ldap3's decoder
+    // on a malformed reply, which then surfaces as a connector error) prints one line that
+    // went through the redactor and terminal escaping: its text may quote remote data.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let place = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let text = format!("offboard: internal error at {place}: {message} (please report it)");
+        let text = offboard::connector::secret::redact(&text);
+        eprintln!("{}", offboard::escape::terminal(&text));
+    }));
     // clap exits with 2 on usage errors, which would read as "changes present" in CI.
     let cli = match offboard::cli::Cli::try_parse() {
         Ok(cli) => cli,

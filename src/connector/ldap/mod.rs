@@ -8,24 +8,24 @@
 //! Group memberships come from `memberOf`; removing one deletes the member value from the
 //! group. Every operation opens its own bound connection: simple, and nothing stale is kept.
 //! Passwords are never logged; a reset password is random and never leaves this module.
+//! Entries are decoded by [`entry`], which turns malformed server replies into errors.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::io::Read;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Mod, Scope, SearchEntry};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Mod, Scope};
+
+pub mod entry;
+
+use entry::{ACCOUNTDISABLE, Entry, LOCKED_FOREVER, split_dn};
 
 use super::secret::Secret;
-use super::{Account, AccountStatus, Connector, ConnectorError, ErrorKind, Restore};
+use super::{Account, Connector, ConnectorError, ErrorKind, Restore};
 use crate::policy::{Action, LdapConnector, LdapFlavor};
-
-/// ppolicy's "locked until an administrator unlocks it" value.
-const LOCKED_FOREVER: &str = "000001010000Z";
-/// AD `userAccountControl` ACCOUNTDISABLE.
-const ACCOUNTDISABLE: u32 = 0x2;
 
 pub struct Ldap3 {
     system: String,
@@ -45,30 +45,6 @@ impl fmt::Debug for Ldap3 {
     }
 }
 
-/// One person entry as read.
-struct Entry {
-    dn: String,
-    attrs: HashMap<String, Vec<String>>,
-}
-
-impl Entry {
-    fn first(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.first())
-            .map(String::as_str)
-    }
-
-    fn all(&self, name: &str) -> Vec<String> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    }
-}
-
 /// RFC 4515 escaping for a value inside a filter.
 fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -83,27 +59,6 @@ fn escape(value: &str) -> String {
         }
     }
     out
-}
-
-/// `cn=eng,ou=Groups,dc=x` -> `eng`.
-fn first_rdn_value(dn: &str) -> &str {
-    let rdn = dn.split(',').next().unwrap_or(dn);
-    rdn.split_once('=').map_or(rdn, |(_, v)| v)
-}
-
-/// `uid=a,ou=People,dc=x` -> (`uid=a`, `ou=People,dc=x`); an escaped comma (`CN=Doe\, John`)
-/// stays inside its RDN.
-fn split_dn(dn: &str) -> (&str, &str) {
-    let bytes = dn.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b',' => return (&dn[..i], &dn[i + 1..]),
-            _ => i += 1,
-        }
-    }
-    (dn, "")
 }
 
 fn same_dn(a: &str, b: &str) -> bool {
@@ -141,7 +96,7 @@ impl Ldap3 {
     }
 
     fn login_attr(&self) -> &'static str {
-        if self.ad() { "sAMAccountName" } else { "uid" }
+        entry::login_attribute(self.cfg.flavor)
     }
 
     fn person_filter(&self) -> &'static str {
@@ -248,12 +203,13 @@ impl Ldap3 {
                 .await
                 .map_err(|e| self.error("search", e))?;
             while let Some(raw) = stream.next().await.map_err(|e| self.error("search", e))? {
-                let e = SearchEntry::construct(raw);
+                // Not ldap3's `SearchEntry::construct`: it panics on a malformed entry.
+                let e = Entry::decode(raw.0).map_err(|e| {
+                    ConnectorError::permanent(&self.system, format!("search: {e}"))
+                        .hint("the directory sent an entry that breaks RFC 4511; check url= points at an LDAP server")
+                })?;
                 if seen.insert(e.dn.to_ascii_lowercase()) {
-                    out.push(Entry {
-                        dn: e.dn,
-                        attrs: e.attrs,
-                    });
+                    out.push(e);
                 }
             }
             stream
@@ -273,64 +229,6 @@ impl Ldap3 {
             escape(id)
         );
         Ok(self.search(ldap, &filter).await?.into_iter().next())
-    }
-
-    fn to_account(&self, e: &Entry) -> Option<Account> {
-        if e.all("objectClass")
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case("computer"))
-        {
-            return None;
-        }
-        let id = e.first(self.login_attr())?.to_string();
-        let disabled = if self.ad() {
-            e.first("userAccountControl")
-                .and_then(|v| v.parse::<u32>().ok())
-                .is_some_and(|uac| uac & ACCOUNTDISABLE != 0)
-        } else {
-            // Only the administrative lock counts: a timed lockout after failed logins
-            // expires by itself, so such an account is still active.
-            e.first("pwdAccountLockedTime") == Some(LOCKED_FOREVER)
-        };
-        let last_login = e
-            .first("lastLogonTimestamp")
-            .and_then(|v| v.parse::<i64>().ok())
-            .and_then(|filetime| {
-                // Windows FILETIME: 100 ns ticks since 1601-01-01.
-                jiff::Timestamp::from_second(filetime / 10_000_000 - 11_644_473_600).ok()
-            });
-        let mut groups: Vec<String> = e
-            .all("memberOf")
-            .iter()
-            .map(|dn| first_rdn_value(dn).to_string())
-            .collect();
-        groups.sort();
-        let (_, parent) = split_dn(&e.dn);
-        let mut attributes = std::collections::BTreeMap::new();
-        attributes.insert("dn".to_string(), e.dn.clone());
-        Some(Account {
-            id: id.clone(),
-            username: id,
-            emails: e.all("mail"),
-            employee_id: e.first("employeeNumber").map(str::to_string),
-            display_name: e
-                .first("displayName")
-                .or_else(|| e.first("cn"))
-                .map(str::to_string),
-            status: if disabled {
-                AccountStatus::Disabled
-            } else {
-                AccountStatus::Active
-            },
-            groups,
-            entitlements: Vec::new(),
-            licenses: Vec::new(),
-            privileged: false,
-            last_login,
-            sessions: None,
-            container: Some(parent.to_string()),
-            attributes,
-        })
     }
 
     async fn modify(
@@ -509,14 +407,17 @@ impl Connector for Ldap3 {
         let mut ldap = self.connect().await?;
         let entries = self.search(&mut ldap, self.person_filter()).await;
         let _ = ldap.unbind().await;
-        Ok(entries?.iter().filter_map(|e| self.to_account(e)).collect())
+        Ok(entries?
+            .iter()
+            .filter_map(|e| e.account(self.cfg.flavor))
+            .collect())
     }
 
     async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {
         let mut ldap = self.connect().await?;
         let entry = self.find(&mut ldap, id).await;
         let _ = ldap.unbind().await;
-        Ok(entry?.as_ref().and_then(|e| self.to_account(e)))
+        Ok(entry?.as_ref().and_then(|e| e.account(self.cfg.flavor)))
     }
 
     async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
@@ -537,16 +438,6 @@ impl Connector for Ldap3 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn split_dn_keeps_escaped_commas_in_the_rdn() {
-        assert_eq!(
-            split_dn("CN=Doe\\, John,OU=People,DC=corp"),
-            ("CN=Doe\\, John", "OU=People,DC=corp")
-        );
-        assert_eq!(split_dn("uid=a,ou=People"), ("uid=a", "ou=People"));
-        assert_eq!(split_dn("dc=local"), ("dc=local", ""));
-    }
 
     #[test]
     fn containers_compare_like_ldap_names() {

@@ -7,7 +7,11 @@
 //! the resource in between, so it is read again and the decision re-made, never overwritten
 //! blindly. HTTP statuses become permanent or temporary errors with hints; retrying is the
 //! caller's wrapper. The bearer token lives only in the request header: it is never part of
-//! an error, a log line or `Debug` output.
+//! an error, a log line or `Debug` output. What the server sends back is read by
+//! [`response`], with limits (body size, paging that repeats or never ends), so a broken or
+//! hostile server is an error rather than a hang, a crash or a missing account.
+
+pub mod response;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,11 +21,10 @@ use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{Account, AccountStatus, Conditional, Connector, ConnectorError, ErrorKind, Restore};
+use super::{Account, Conditional, Connector, ConnectorError, ErrorKind, Restore};
 use crate::policy::{Action, ScimConnector};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 /// How often a write is re-decided after `412 Precondition Failed` before giving up.
 const MAX_CONFLICTS: usize = 3;
 
@@ -171,24 +174,14 @@ impl Scim {
             .get("ETag")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| self.transport_error(&method, path, &e))?;
+        let bytes = self.read_body(resp, &method, path).await?;
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if status.is_success() {
-            let body = if text.trim().is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).map_err(|e| {
-                    ConnectorError::permanent(
-                        &self.system,
-                        format!("{method} {path}: the response is not JSON: {e}"),
-                    )
-                })?
-            };
+            let body = response::body(&bytes).map_err(|e| {
+                ConnectorError::permanent(&self.system, format!("{method} {path}: {e}"))
+            })?;
             let version = body
                 .pointer("/meta/version")
                 .and_then(Value::as_str)
@@ -196,7 +189,33 @@ impl Scim {
                 .or(etag);
             return Ok(Some(Versioned { body, version }));
         }
+        let text = String::from_utf8_lossy(&bytes);
         Err(self.status_error(&method, path, status, &text, retry_after))
+    }
+
+    /// The body, streamed in and refused once it passes [`response::MAX_BODY_BYTES`].
+    async fn read_body(
+        &self,
+        mut resp: reqwest::Response,
+        method: &Method,
+        path: &str,
+    ) -> Result<Vec<u8>, ConnectorError> {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(method, path, &e))?
+        {
+            if bytes.len() + chunk.len() > response::MAX_BODY_BYTES {
+                return Err(ConnectorError::permanent(
+                    &self.system,
+                    format!("{method} {path}: {}", response::too_large()),
+                )
+                .hint("lower the connector's page-size=, or check that url= points at the SCIM service"));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
     }
 
     fn transport_error(&self, method: &Method, path: &str, e: &reqwest::Error) -> ConnectorError {
@@ -250,21 +269,27 @@ impl Scim {
         }
     }
 
-    /// Every resource of a collection, following `startIndex`/`count` until `totalResults`.
+    /// Every resource of a collection, page by page (`startIndex`/`count`) until the
+    /// [`response::Pager`] says the listing is complete.
     async fn list_all(
         &self,
         collection: &str,
         extra: &[(&str, String)],
     ) -> Result<Vec<Value>, ConnectorError> {
-        let mut out = Vec::new();
+        let mut pager = response::Pager::default();
         let mut start = 1usize;
+        let broken = |e: String| {
+            ConnectorError::permanent(&self.system, format!("GET {collection}: {e}")).hint(
+                "the SCIM server's list response breaks RFC 7644 §3.4.2; report it to its vendor",
+            )
+        };
         loop {
             let mut query = vec![
                 ("startIndex", start.to_string()),
                 ("count", self.page_size.to_string()),
             ];
             query.extend(extra.iter().cloned());
-            let page = self
+            let body = self
                 .send(Method::GET, collection, &query, None, None)
                 .await?
                 .ok_or_else(|| {
@@ -272,47 +297,20 @@ impl Scim {
                         .hint("check the connector's url= (the SCIM base URL, e.g. https://host/scim/v2)")
                 })?
                 .body;
-            let resources = page
-                .get("Resources")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let total = page
-                .get("totalResults")
-                .and_then(Value::as_u64)
-                .unwrap_or(0) as usize;
-            let n = resources.len();
-            out.extend(resources);
-            if n == 0 || out.len() >= total {
-                return Ok(out);
+            let page = response::page(body).map_err(broken)?;
+            match pager.take(page, self.page_size as usize).map_err(broken)? {
+                response::Next::From(next) => start = next,
+                response::Next::Done => return Ok(pager.into_resources()),
             }
-            start += n;
         }
     }
 
     /// Group display names by member id, from `/Groups`.
     async fn memberships(&self) -> Result<BTreeMap<String, Vec<String>>, ConnectorError> {
-        let mut by_member: BTreeMap<String, Vec<String>> = BTreeMap::new();
         if !self.manage_groups {
-            return Ok(by_member);
+            return Ok(BTreeMap::new());
         }
-        for group in self.list_all("Groups", &[]).await? {
-            let name = group_name(&group);
-            for m in group
-                .get("members")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(id) = m.get("value").and_then(Value::as_str) {
-                    by_member
-                        .entry(id.to_string())
-                        .or_default()
-                        .push(name.clone());
-                }
-            }
-        }
-        Ok(by_member)
+        Ok(response::memberships(&self.list_all("Groups", &[]).await?))
     }
 
     /// Groups that list `id` as a member, with their versions.
@@ -342,85 +340,16 @@ impl Scim {
                     .pointer("/meta/version")
                     .and_then(Value::as_str)
                     .map(str::to_string);
-                Some((gid, group_name(g), version))
+                Some((gid, response::group_name(g), version))
             })
             .collect())
     }
 
-    fn to_account(&self, user: &Value, groups: Vec<String>) -> Option<Account> {
-        let id = user.get("id").and_then(Value::as_str)?.to_string();
-        let username = user
-            .get(&self.user_attribute)
-            .or_else(|| user.get("userName"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let emails = user
-            .get("emails")
-            .and_then(Value::as_array)
-            .map(|es| {
-                es.iter()
-                    .filter_map(|e| e.get("value").and_then(Value::as_str).map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let display_name = user
-            .get("displayName")
-            .and_then(Value::as_str)
-            .or_else(|| user.pointer("/name/formatted").and_then(Value::as_str))
-            .map(str::to_string);
-        let employee_id = user
-            .get(ENTERPRISE)
-            .and_then(|x| x.get("employeeNumber"))
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let mut groups = if let Some(own) = user
-            .get("groups")
-            .and_then(Value::as_array)
-            .filter(|g| !g.is_empty())
-        {
-            own.iter()
-                .filter_map(|g| {
-                    g.get("display")
-                        .or_else(|| g.get("value"))
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
-                .collect()
-        } else {
-            groups
-        };
-        groups.sort();
-        let mut attributes = BTreeMap::new();
-        for (key, pointer) in [
-            ("externalId", "/externalId"),
-            ("meta.version", "/meta/version"),
-            ("meta.lastModified", "/meta/lastModified"),
-        ] {
-            if let Some(v) = user.pointer(pointer).and_then(Value::as_str) {
-                attributes.insert(key.to_string(), v.to_string());
-            }
-        }
-        Some(Account {
-            id,
-            username,
-            emails,
-            employee_id,
-            display_name,
-            // SCIM says an absent `active` means active.
-            status: if user.get("active").and_then(Value::as_bool).unwrap_or(true) {
-                AccountStatus::Active
-            } else {
-                AccountStatus::Disabled
-            },
-            groups,
-            entitlements: Vec::new(),
-            licenses: Vec::new(),
-            privileged: false,
-            last_login: None,
-            sessions: None,
-            container: None,
-            attributes,
+    fn to_account(&self, user: &Value, groups: Vec<String>) -> Result<Account, ConnectorError> {
+        response::account(user, &self.user_attribute, groups).map_err(|e| {
+            ConnectorError::permanent(&self.system, format!("GET Users: {e}")).hint(
+                "the SCIM server returned a user offboard cannot address; report it to its vendor",
+            )
         })
     }
 
@@ -532,14 +461,6 @@ fn is_conflict(e: &ConnectorError) -> bool {
     e.message.contains("HTTP 412") || e.message.contains("HTTP 409")
 }
 
-fn group_name(g: &Value) -> String {
-    g.get("displayName")
-        .or_else(|| g.get("id"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
-}
-
 /// Percent-encode an id for a path segment.
 fn encode(id: &str) -> String {
     id.bytes()
@@ -569,23 +490,19 @@ impl Connector for Scim {
 
     async fn list_accounts(&self) -> Result<Vec<Account>, ConnectorError> {
         let users = self.list_all("Users", &[]).await?;
-        let mut memberships = if users.iter().any(|u| {
-            u.get("groups")
-                .and_then(Value::as_array)
-                .is_some_and(|g| !g.is_empty())
-        }) {
+        let mut memberships = if response::users_carry_groups(&users) {
             BTreeMap::new()
         } else {
             self.memberships().await?
         };
-        Ok(users
+        users
             .iter()
-            .filter_map(|u| {
+            .map(|u| {
                 let id = u.get("id").and_then(Value::as_str).unwrap_or("");
                 let groups = memberships.remove(id).unwrap_or_default();
                 self.to_account(u, groups)
             })
-            .collect())
+            .collect()
     }
 
     async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {
@@ -599,7 +516,7 @@ impl Connector for Scim {
             .into_iter()
             .map(|(_, name, _)| name)
             .collect();
-        Ok(self.to_account(&user.body, groups))
+        self.to_account(&user.body, groups).map(Some)
     }
 
     async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
@@ -670,7 +587,7 @@ impl Connector for Scim {
                     let found = self.list_all("Groups", &[("filter", filter)]).await?;
                     let Some(gid) = found
                         .iter()
-                        .find(|g| group_name(g) == *name)
+                        .find(|g| response::group_name(g) == *name)
                         .and_then(|g| g.get("id"))
                         .and_then(Value::as_str)
                     else {
