@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use offboard::connector::Connector;
+use offboard::connector::scim::ScimSettings;
 use offboard::connector::scim::{Scim, Token};
 use offboard::journal::ActionOutcome;
-use offboard::policy::{Action, ScimConnector, SecretRef, Tier};
+use offboard::policy::{Action, SecretRef, Tier};
 
 const SYSTEMS: usize = 10;
 const PER_SYSTEM: usize = 1000;
@@ -34,7 +35,7 @@ async fn main() {
     let mut changes = Vec::new();
     let mut systems = Vec::new();
     for s in 0..SYSTEMS {
-        let cfg = ScimConnector {
+        let cfg = ScimSettings {
             url: format!("http://127.0.0.1:{port}/t{s}/v2"),
             token: SecretRef::Env("UNUSED".into()),
             page_size: 1000,
@@ -43,13 +44,7 @@ async fn main() {
             manage_groups: false,
             user_attribute: "userName".into(),
         };
-        let scim = Scim::new(
-            &format!("sys{s}"),
-            &cfg,
-            Token::new("t"),
-            vec![Action::Disable],
-        )
-        .unwrap();
+        let scim = Scim::new(&format!("sys{s}"), &cfg, Token::new("t")).unwrap();
         for a in scim.list_accounts().await.unwrap() {
             changes.push(common::change_for(
                 &format!("sys{s}"),

@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use offboard::connector::ldap::Ldap3;
+use offboard::connector::ldap::{LdapFlavor, LdapSettings};
 use offboard::connector::secret::Secret;
 use offboard::connector::{Connector, SystemSnapshot};
 use offboard::journal::ActionOutcome;
 use offboard::plan::{AccountState, Change};
-use offboard::policy::{Action, LdapConnector, LdapFlavor, SecretRef, Tier};
+use offboard::policy::{Action, SecretRef, Tier};
 
 const ENTRIES: usize = 10_000;
 const APPLY: usize = 1_000;
@@ -45,7 +46,7 @@ async fn main() {
         start.elapsed().as_secs_f64()
     );
 
-    let cfg = |page_size| LdapConnector {
+    let cfg = |page_size| LdapSettings {
         url: slapd.url(),
         bind_dn: common::LDAP_ADMIN.into(),
         password: SecretRef::Env("UNUSED".into()),
@@ -57,14 +58,8 @@ async fn main() {
         page_size,
         timeout: jiff::SignedDuration::from_secs(30),
     };
-    let caps = vec![Action::Disable, Action::RemoveGroups, Action::Move];
     for page in [500u32, 2000] {
-        let c = Ldap3::new(
-            "dir",
-            &cfg(page),
-            Secret::new(common::LDAP_ADMIN_PASSWORD),
-            caps.clone(),
-        );
+        let c = Ldap3::new("dir", &cfg(page), Secret::new(common::LDAP_ADMIN_PASSWORD));
         let start = Instant::now();
         let n = c.list_accounts().await.unwrap().len();
         let secs = start.elapsed().as_secs_f64();
@@ -75,12 +70,7 @@ async fn main() {
         );
     }
 
-    let c = Ldap3::new(
-        "dir",
-        &cfg(1000),
-        Secret::new(common::LDAP_ADMIN_PASSWORD),
-        caps,
-    );
+    let c = Ldap3::new("dir", &cfg(1000), Secret::new(common::LDAP_ADMIN_PASSWORD));
     let snapshot = SystemSnapshot::new(c.list_accounts().await.unwrap());
     let by_id: BTreeMap<&str, _> = snapshot
         .accounts

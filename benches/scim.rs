@@ -13,17 +13,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
+use offboard::connector::scim::ScimSettings;
 use offboard::connector::scim::{Scim, Token};
 use offboard::connector::{Connector, SystemSnapshot};
 use offboard::plan::Change;
-use offboard::policy::{Action, ScimConnector, SecretRef, Tier};
+use offboard::policy::{Action, SecretRef, Tier};
 
 const USERS: usize = 5000;
 const APPLY: usize = 1000;
 const CONCURRENCY: usize = 4;
 
 fn connector(url: &str, page_size: u32) -> Scim {
-    let cfg = ScimConnector {
+    let cfg = ScimSettings {
         url: url.to_string(),
         token: SecretRef::Env("UNUSED".into()),
         page_size,
@@ -32,13 +33,7 @@ fn connector(url: &str, page_size: u32) -> Scim {
         manage_groups: false,
         user_attribute: "userName".into(),
     };
-    Scim::new(
-        "bench",
-        &cfg,
-        Token::new(common::SCIM_TOKEN),
-        vec![Action::Disable],
-    )
-    .unwrap()
+    Scim::new("bench", &cfg, Token::new(common::SCIM_TOKEN)).unwrap()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

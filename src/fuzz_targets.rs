@@ -8,9 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::connector::ldap::LdapFlavor;
 use crate::connector::ldap::entry::Entry;
 use crate::connector::scim::response;
-use crate::policy::{FileFormat, LdapFlavor, PersonKey};
+use crate::policy::{FileFormat, PersonKey};
 
 /// A target: arbitrary bytes in, nothing out.
 pub type Target = fn(&[u8]);

@@ -401,7 +401,6 @@ fn journal_verify_detects_reordered_records() {
 /// Two file systems (an identity provider and a chat app) and one leaver.
 struct Fixture {
     dir: tempfile::TempDir,
-    policy: policy::Policy,
     plan: Plan,
 }
 
@@ -455,7 +454,7 @@ fn fixture() -> Fixture {
     })
     .unwrap();
     assert_eq!(plan.changes.len(), 2);
-    Fixture { dir, policy, plan }
+    Fixture { dir, plan }
 }
 
 fn fast_retries() -> RetryPolicy {
@@ -468,14 +467,12 @@ fn fast_retries() -> RetryPolicy {
 }
 
 fn file_connector(f: &Fixture, system: &str) -> FileConnector {
-    let s = f.policy.system(system).unwrap();
     FileConnector::new(
         system,
         f.dir
             .path()
             .join(format!("inventory/accounts/{system}.json")),
         FileFormat::Json,
-        s.connector.capabilities(),
     )
 }
 

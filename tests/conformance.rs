@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use offboard::connector::file::FileConnector;
 use offboard::connector::ldap::Ldap3;
+use offboard::connector::ldap::{LdapFlavor, LdapSettings};
+use offboard::connector::scim::ScimSettings;
 use offboard::connector::scim::{Scim, Token};
 use offboard::connector::secret::Secret;
 use offboard::connector::{AccountStatus, Connector};
-use offboard::policy::{Action, FileFormat, LdapConnector, LdapFlavor, ScimConnector, SecretRef};
+use offboard::policy::{Action, FileFormat, SecretRef};
 
 /// A connector with seven seeded users `user0..user6@acme.com`; `eng` holds users 0-2 and
 /// `all` holds everyone.
@@ -36,15 +38,8 @@ async fn file_backend() -> Option<Backend> {
         .collect();
     let path = dir.path().join("app.json");
     std::fs::write(&path, serde_json::json!({"accounts": accounts}).to_string()).unwrap();
-    let caps = vec![
-        Action::Disable,
-        Action::RevokeSessions,
-        Action::RemoveGroups,
-        Action::RemoveLicenses,
-        Action::Delete,
-    ];
     Some(Backend {
-        connector: Arc::new(FileConnector::new("app", path, FileFormat::Json, caps)),
+        connector: Arc::new(FileConnector::new("app", path, FileFormat::Json)),
         ids: (0..USERS).map(|i| format!("f{i}")).collect(),
         _guard: Box::new(dir),
     })
@@ -76,7 +71,7 @@ async fn scim_backend() -> Option<Backend> {
         .await;
     let all: Vec<&str> = ids.iter().map(String::as_str).collect();
     client.create_group("all", &all).await;
-    let cfg = ScimConnector {
+    let cfg = ScimSettings {
         url,
         token: SecretRef::Env("UNUSED".into()),
         page_size: 2, // seven users: four pages
@@ -85,8 +80,7 @@ async fn scim_backend() -> Option<Backend> {
         manage_groups: true,
         user_attribute: "userName".into(),
     };
-    let caps = vec![Action::Disable, Action::RemoveGroups, Action::Delete];
-    let scim = Scim::new("app", &cfg, Token::new(common::SCIM_TOKEN), caps).unwrap();
+    let scim = Scim::new("app", &cfg, Token::new(common::SCIM_TOKEN)).unwrap();
     Some(Backend {
         connector: Arc::new(scim),
         ids,
@@ -125,7 +119,7 @@ fn ldap_backend_with(flavor: LdapFlavor) -> Option<Backend> {
         (0..USERS).map(member).collect::<String>()
     ));
     slapd.add(&ldif);
-    let cfg = LdapConnector {
+    let cfg = LdapSettings {
         url: slapd.url(),
         bind_dn: common::LDAP_ADMIN.into(),
         password: SecretRef::Env("UNUSED".into()),
@@ -137,19 +131,7 @@ fn ldap_backend_with(flavor: LdapFlavor) -> Option<Backend> {
         page_size: 2, // seven users: four pages
         timeout: jiff::SignedDuration::from_secs(10),
     };
-    let caps = vec![
-        Action::Disable,
-        Action::RemoveGroups,
-        Action::Move,
-        Action::ResetPassword,
-        Action::Delete,
-    ];
-    let ldap = Ldap3::new(
-        "directory",
-        &cfg,
-        Secret::new(common::LDAP_ADMIN_PASSWORD),
-        caps,
-    );
+    let ldap = Ldap3::new("directory", &cfg, Secret::new(common::LDAP_ADMIN_PASSWORD));
     Some(Backend {
         connector: Arc::new(ldap),
         ids,

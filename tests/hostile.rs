@@ -400,8 +400,8 @@ fn changed_endpoints_are_read_with_the_trusted_settings_and_new_ones_not_at_all(
         ("zoom", "https://attacker.example/zoom", "SLACK_TOKEN"),
     ]);
     let (read, notes) = policy::pin_to_trusted(&proposed, &trusted, "origin/main");
-    let url = |p: &policy::Policy, name: &str| match &p.system(name).unwrap().connector {
-        policy::ConnectorConfig::Scim(s) => s.url.clone(),
+    let url = |p: &policy::Policy, name: &str| match p.system(name).unwrap().connector() {
+        Some(policy::ConnectorConfig::Scim(s)) => s.url.clone(),
         _ => String::new(),
     };
     assert_eq!(url(&read, "slack"), "https://api.slack.example/scim/v2");
@@ -420,8 +420,8 @@ fn changed_endpoints_are_read_with_the_trusted_settings_and_new_ones_not_at_all(
     let swapped = scim_policy(&[("slack", "https://api.slack.example/scim/v2", "AWS_SECRET")]);
     let (read, notes) = policy::pin_to_trusted(&swapped, &trusted, "origin/main");
     assert_eq!(notes.len(), 1);
-    match &read.system("slack").unwrap().connector {
-        policy::ConnectorConfig::Scim(s) => {
+    match read.system("slack").unwrap().connector() {
+        Some(policy::ConnectorConfig::Scim(s)) => {
             assert_eq!(format!("{:?}", s.token), "env:SLACK_TOKEN")
         }
         _ => unreachable!(),
@@ -559,12 +559,7 @@ fn apply_never_replaces_a_symlinked_export_and_cleans_up_after_a_crash() {
     // A temporary file a crashed apply left behind.
     let stale = dir.path().join("okta.json.tmp-999999");
     std::fs::write(&stale, "half-written").unwrap();
-    let connector = FileConnector::new(
-        "okta",
-        link.clone(),
-        FileFormat::Json,
-        vec![Action::Disable],
-    );
+    let connector = FileConnector::new("okta", link.clone(), FileFormat::Json);
     let rt = tokio::runtime::Runtime::new().unwrap();
     assert_eq!(rt.block_on(connector.list_accounts()).unwrap().len(), 1);
     assert!(!stale.exists(), "the stale temporary file is removed");
@@ -711,7 +706,7 @@ fn hostile_rosters_are_refused_with_a_reason() {
 fn hostile_exports_are_refused_with_a_reason() {
     use offboard::connector::Connector;
     use offboard::connector::file::FileConnector;
-    use offboard::policy::{Action, FileFormat};
+    use offboard::policy::FileFormat;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&str, FileFormat, &str)] = &[
@@ -782,7 +777,7 @@ fn hostile_exports_are_refused_with_a_reason() {
     for (i, (text, format, expected)) in cases.iter().enumerate() {
         let path = dir.path().join(format!("e{i}"));
         std::fs::write(&path, text).unwrap();
-        let c = FileConnector::new("okta", path, *format, vec![Action::Disable]);
+        let c = FileConnector::new("okta", path, *format);
         let e = rt.block_on(c.list_accounts()).unwrap_err();
         assert!(e.message.contains(expected), "{text:?}: {}", e.message);
     }

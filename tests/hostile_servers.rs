@@ -83,8 +83,10 @@ fn connector(connector_line: &str) -> Box<dyn Connector> {
     );
     let policy = offboard::policy::load_texts(vec![(PathBuf::from("policies/a.kdl"), text)])
         .unwrap_or_else(|e| panic!("{e:?}"));
-    offboard::connector::for_system(&policy.systems[0], std::path::Path::new("."))
-        .expect("a connector")
+    let system = &policy.systems[0];
+    let settings = system.connector().expect("a connector");
+    settings
+        .connect(system.name(), std::path::Path::new("."))
         .expect("it builds")
 }
 

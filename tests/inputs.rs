@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use offboard::connector::Connector;
 use offboard::connector::file::FileConnector;
-use offboard::policy::{self, Action, FileFormat};
+use offboard::policy::{self, FileFormat};
 
 fn list(path: &Path, format: FileFormat) -> Result<usize, String> {
-    let connector = FileConnector::new("okta", path.to_path_buf(), format, vec![Action::Disable]);
+    let connector = FileConnector::new("okta", path.to_path_buf(), format);
     tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(connector.list_accounts())

@@ -434,9 +434,10 @@ fn canary_secret_never_appears_in_output_or_files() {
 #[test]
 fn conditional_disable_skips_the_pre_read_and_refuses_a_changed_account() {
     use offboard::connector::Connector;
+    use offboard::connector::scim::ScimSettings;
     use offboard::connector::scim::{Scim, Token};
     use offboard::journal::ActionOutcome;
-    use offboard::policy::{Action, ScimConnector, SecretRef, Tier};
+    use offboard::policy::{Action, SecretRef, Tier};
     use std::sync::Arc;
 
     if common::skip_real_servers("scim conditional disable") {
@@ -454,7 +455,7 @@ fn conditional_disable_skips_the_pre_read_and_refuses_a_changed_account() {
                 .await,
         )
     });
-    let cfg = ScimConnector {
+    let cfg = ScimSettings {
         url: url.clone(),
         token: SecretRef::Env("UNUSED".into()),
         page_size: 100,
@@ -463,13 +464,7 @@ fn conditional_disable_skips_the_pre_read_and_refuses_a_changed_account() {
         manage_groups: false,
         user_attribute: "userName".into(),
     };
-    let scim = Scim::new(
-        "okta",
-        &cfg,
-        Token::new(common::SCIM_TOKEN),
-        vec![Action::Disable],
-    )
-    .unwrap();
+    let scim = Scim::new("okta", &cfg, Token::new(common::SCIM_TOKEN)).unwrap();
     let accounts = rt.block_on(scim.list_accounts()).unwrap();
     let changes: Vec<_> = accounts
         .iter()

@@ -96,11 +96,15 @@ pub fn targets(
 ) -> Result<BTreeMap<String, Target>, Exit> {
     let mut targets = BTreeMap::new();
     for system in &policy.systems {
-        let Some(built) = connector::for_system(system, &global.root) else {
+        let Some(settings) = system.connector() else {
             continue;
         };
-        let connector = built.map_err(|e| {
-            eprintln!("Error: {e}");
+        let connector = settings.connect(system.name(), &global.root).map_err(|e| {
+            // The hint says how to fix it (e.g. which variable to set): never drop it.
+            match &e.hint {
+                Some(hint) => eprintln!("Error: {e}\n  hint: {hint}"),
+                None => eprintln!("Error: {e}"),
+            }
             Exit::Error
         })?;
         let limit = concurrency

@@ -86,8 +86,8 @@ fn check_data_paths(global: &GlobalArgs, policy: &Policy) -> Result<(), Exit> {
         paths.push(("the roster".to_string(), &p.path));
     }
     for s in &policy.systems {
-        if let crate::policy::ConnectorConfig::File(f) = &s.connector {
-            paths.push((format!("system {}", s.name()), &f.path));
+        if let Some(path) = s.connector().and_then(|c| c.data_path()) {
+            paths.push((format!("system {}", s.name()), path));
         }
     }
     let mut refused = 0;
@@ -178,7 +178,7 @@ pub fn refresh_keeping(
     let total = policy
         .systems
         .iter()
-        .filter(|s| s.connector.kind() != crate::policy::ConnectorKind::Manual)
+        .filter(|s| s.connector().is_some())
         .count() as u64;
     let bar = if std::io::stderr().is_terminal() && !global.quiet {
         let bar = ProgressBar::new(total);

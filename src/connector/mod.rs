@@ -1,22 +1,31 @@
 //! Connectors: how offboard reads (and later changes) accounts in other systems.
 //!
-//! One object-safe async trait, one module per kind. A connector knows its system's API and
+//! One object-safe async trait, one folder per kind (see [`kind`] for the registry and how to
+//! add one). A connector knows its system's API and
 //! nothing about policy, people or plans: it lists accounts in a common shape and reports
 //! errors as permanent or temporary, so retrying is a wrapper around any connector rather
 //! than a loop inside one. The planner never sees a connector, only the [`Observed`]
 //! snapshot that [`refresh`] fills.
 
 pub mod fault;
-pub mod file;
-pub mod ldap;
+pub mod kind;
 mod refresh;
 pub mod retry;
-pub mod scim;
 pub mod secret;
+
+// The connector kinds, one folder each, and their registry (see `kind` for adding one).
+pub mod file;
+pub mod ldap;
+pub mod scim;
+
+kind::registry! {
+    File => file::FileSettings,
+    Scim => scim::ScimSettings,
+    Ldap => ldap::LdapSettings,
+}
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -24,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 pub use refresh::{Keep, Observed, SystemSnapshot, refresh, refresh_keeping};
 
-use crate::policy::{Action, ConnectorConfig, System};
+use crate::policy::Action;
 
 /// Whether an account can be used to sign in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -376,40 +385,5 @@ impl<C: Connector + ?Sized> Connector for std::sync::Arc<C> {
     }
     async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
         (**self).restore(id, restore).await
-    }
-}
-
-/// Build the connector for a system; `None` for manual lanes, which have no accounts.
-pub fn for_system(
-    system: &System,
-    root: &Path,
-) -> Option<Result<Box<dyn Connector>, ConnectorError>> {
-    match &system.connector {
-        ConnectorConfig::File(cfg) => Some(Ok(Box::new(file::FileConnector::new(
-            system.name(),
-            root.join(&cfg.path),
-            cfg.format,
-            system.connector.capabilities(),
-        )))),
-        ConnectorConfig::Manual(_) => None,
-        ConnectorConfig::Scim(cfg) => Some(
-            secret::Secret::resolve(system.name(), "SCIM bearer token", &cfg.token, root)
-                .and_then(|token| {
-                    scim::Scim::new(system.name(), cfg, token, system.connector.capabilities())
-                })
-                .map(|c| Box::new(c) as Box<dyn Connector>),
-        ),
-        ConnectorConfig::Ldap(cfg) => Some(
-            secret::Secret::resolve(system.name(), "LDAP bind password", &cfg.password, root).map(
-                |password| {
-                    Box::new(ldap::Ldap3::new(
-                        system.name(),
-                        cfg,
-                        password,
-                        system.connector.capabilities(),
-                    )) as Box<dyn Connector>
-                },
-            ),
-        ),
     }
 }

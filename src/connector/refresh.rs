@@ -10,7 +10,7 @@ use std::path::Path;
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 
-use super::{Account, Connector, ConnectorError, for_system};
+use super::{Account, Connector, ConnectorError};
 use crate::policy::{Policy, System};
 
 /// What one system looked like when it was read.
@@ -112,7 +112,7 @@ pub async fn refresh_keeping(
     keep: &Keep<'_>,
 ) -> Observed {
     let tasks = policy.systems.iter().filter_map(|system| {
-        let connector = for_system(system, root)?;
+        let connector = system.connector()?.connect(system.name(), root);
         let name = system.name().to_string();
         Some(async move {
             let result = match connector {

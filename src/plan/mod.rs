@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::connector::AccountStatus;
-use crate::policy::{Action, ConnectorKind, Cutoff, Tier};
+use crate::policy::{Action, Cutoff, Tier};
 use crate::roster::{Employment, TerminationType};
 
 /// Bumped whenever a plan file written by one version cannot be read by another. 2: account
@@ -73,7 +73,8 @@ pub struct RosterRef {
 pub struct RefreshedSystem {
     pub system: String,
     pub tier: Tier,
-    pub connector: ConnectorKind,
+    /// The connector kind (`file`, `scim`, `ldap`, ...) or `manual`.
+    pub connector: String,
     pub accounts: usize,
     /// `None` for manual lanes, which have no accounts to read.
     pub fingerprint: Option<String>,

@@ -10,6 +10,7 @@ pub mod duration;
 mod load;
 pub mod model;
 mod parse;
+pub mod props;
 pub mod source;
 pub mod strings;
 mod trust;

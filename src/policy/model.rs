@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::source::{Sources, Span, Spanned};
 use crate::rules::Condition;
 
+pub use crate::connector::ConnectorConfig;
+
 /// The merged policy of every `policies/*.kdl` file.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -178,7 +180,7 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
 #[derive(Debug, Clone)]
 pub struct System {
     pub name: Spanned<String>,
-    pub connector: ConnectorConfig,
+    pub lane: Lane,
     pub tier: Tier,
     pub correlate: Vec<Correlation>,
     pub on_leave: Vec<Action>,
@@ -197,149 +199,54 @@ impl System {
     pub fn name(&self) -> &str {
         &self.name.value
     }
-}
 
-/// Connector settings by kind. Secrets appear only as [`SecretRef`]s.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ConnectorConfig {
-    File(FileConnector),
-    Scim(ScimConnector),
-    Ldap(LdapConnector),
-    Manual(ManualConnector),
-}
-
-impl ConnectorConfig {
-    pub fn kind(&self) -> ConnectorKind {
-        match self {
-            ConnectorConfig::File(_) => ConnectorKind::File,
-            ConnectorConfig::Scim(_) => ConnectorKind::Scim,
-            ConnectorConfig::Ldap(_) => ConnectorKind::Ldap,
-            ConnectorConfig::Manual(_) => ConnectorKind::Manual,
+    /// The connector's settings; `None` for a manual lane.
+    pub fn connector(&self) -> Option<&ConnectorConfig> {
+        match &self.lane {
+            Lane::Connector(c) => Some(c),
+            Lane::Manual(_) => None,
         }
     }
 
-    /// Actions this connector can carry out; anything else must not be planned for it.
+    pub fn manual(&self) -> Option<&ManualLane> {
+        match &self.lane {
+            Lane::Manual(m) => Some(m),
+            Lane::Connector(_) => None,
+        }
+    }
+
+    /// The connector kind's name, or `manual`.
+    pub fn kind(&self) -> &'static str {
+        match &self.lane {
+            Lane::Connector(c) => c.kind(),
+            Lane::Manual(_) => MANUAL,
+        }
+    }
+
+    /// Actions that may be planned for this system: a manual lane's people can do anything.
     pub fn capabilities(&self) -> Vec<Action> {
-        self.kind().capabilities(self.options())
+        match &self.lane {
+            Lane::Connector(c) => c.capabilities(),
+            Lane::Manual(_) => Action::ALL.to_vec(),
+        }
     }
 
     pub fn can(&self, action: Action) -> bool {
-        self.kind().can(self.options(), action)
-    }
-
-    fn options(&self) -> ConnectorOptions {
-        match self {
-            ConnectorConfig::Scim(s) => ConnectorOptions {
-                hard_delete: s.hard_delete,
-                manage_groups: s.manage_groups,
-                disabled_ou: false,
-            },
-            ConnectorConfig::Ldap(l) => ConnectorOptions {
-                disabled_ou: l.disabled_ou.is_some(),
-                ..ConnectorOptions::default()
-            },
-            _ => ConnectorOptions::default(),
+        match &self.lane {
+            Lane::Connector(c) => c.can(action),
+            Lane::Manual(_) => true,
         }
     }
 }
 
-/// The connector settings that change what it can do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnectorOptions {
-    pub hard_delete: bool,
-    pub manage_groups: bool,
-    pub disabled_ou: bool,
-}
+/// The name written after `connector` for a manual lane.
+pub const MANUAL: &str = "manual";
 
-impl Default for ConnectorOptions {
-    fn default() -> Self {
-        ConnectorOptions {
-            hard_delete: false,
-            manage_groups: true,
-            disabled_ou: false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ConnectorKind {
-    File,
-    Scim,
-    Ldap,
-    Manual,
-}
-
-impl ConnectorKind {
-    pub const NAMES: &'static [&'static str] = &["file", "scim", "ldap", "manual"];
-
-    /// Everything a connector of this kind can do when configured for it.
-    fn base_capabilities(self) -> &'static [Action] {
-        use Action::*;
-        match self {
-            ConnectorKind::File => &[
-                Disable,
-                RevokeSessions,
-                RemoveGroups,
-                RemoveLicenses,
-                Delete,
-            ],
-            ConnectorKind::Scim => &[Disable, RemoveGroups, Delete],
-            ConnectorKind::Ldap => &[Disable, RemoveGroups, Move, ResetPassword, Delete],
-            ConnectorKind::Manual => Action::ALL,
-        }
-    }
-
-    /// Whether a connector of this kind, with these settings, can perform `action`.
-    pub fn can(self, options: ConnectorOptions, action: Action) -> bool {
-        if !self.base_capabilities().contains(&action) {
-            return false;
-        }
-        match (self, action) {
-            (ConnectorKind::Scim, Action::Delete) => options.hard_delete,
-            (ConnectorKind::Scim, Action::RemoveGroups) => options.manage_groups,
-            (ConnectorKind::Ldap, Action::Move) => options.disabled_ou,
-            _ => true,
-        }
-    }
-
-    pub fn capabilities(self, options: ConnectorOptions) -> Vec<Action> {
-        self.base_capabilities()
-            .iter()
-            .copied()
-            .filter(|a| self.can(options, *a))
-            .collect()
-    }
-
-    /// Why a built-in capability is switched off by the settings, as a hint.
-    pub fn missing_setting(self, action: Action) -> Option<&'static str> {
-        match (self, action) {
-            (ConnectorKind::Scim, Action::Delete) => {
-                Some("a scim connector deletes only with `hard-delete=#true`")
-            }
-            (ConnectorKind::Scim, Action::RemoveGroups) => {
-                Some("`manage-groups=#false` turns group removal off")
-            }
-            (ConnectorKind::Ldap, Action::Move) => {
-                Some("`move` needs `disabled-ou=\"OU=Disabled Users,...\"` on the connector")
-            }
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "file" => ConnectorKind::File,
-            "scim" => ConnectorKind::Scim,
-            "ldap" => ConnectorKind::Ldap,
-            "manual" => ConnectorKind::Manual,
-            _ => return None,
-        })
-    }
+/// How a system's access is removed: by a connector, or by people (a manual lane).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lane {
+    Connector(ConnectorConfig),
+    Manual(ManualLane),
 }
 
 /// Where a secret comes from. Never the secret itself.
@@ -358,13 +265,6 @@ impl fmt::Debug for SecretRef {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileConnector {
-    /// Relative to the policy repository root.
-    pub path: PathBuf,
-    pub format: FileFormat,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileFormat {
@@ -372,40 +272,10 @@ pub enum FileFormat {
     Csv,
 }
 
+/// A system people offboard by hand (`connector manual owner=... sla=...`): no connector,
+/// no accounts, a task per leaver for its owner.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ScimConnector {
-    pub url: String,
-    pub token: SecretRef,
-    pub page_size: u32,
-    pub timeout: SignedDuration,
-    pub hard_delete: bool,
-    pub manage_groups: bool,
-    pub user_attribute: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct LdapConnector {
-    pub url: String,
-    pub bind_dn: String,
-    pub password: SecretRef,
-    pub base_dn: String,
-    pub disabled_ou: Option<String>,
-    pub group_base_dn: Option<String>,
-    pub flavor: LdapFlavor,
-    pub starttls: bool,
-    pub page_size: u32,
-    pub timeout: SignedDuration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LdapFlavor {
-    Openldap,
-    ActiveDirectory,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ManualConnector {
+pub struct ManualLane {
     pub owner: String,
     pub sla: SignedDuration,
     pub escalate_to: Option<String>,

@@ -15,8 +15,10 @@ use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 use super::diagnostic::{Diagnostic, did_you_mean, suggestion_help};
 use super::duration::{self, Sign};
 use super::model::*;
+use super::props::Properties;
 use super::source::{FileId, Span, Spanned};
 use super::strings;
+use crate::connector::KINDS;
 use crate::rules::Condition;
 
 /// Longest string value accepted anywhere in a policy.
@@ -58,30 +60,6 @@ const DEFAULTS_CHILDREN: &[&str] = &[
 ];
 const PEOPLE_CHILDREN: &[&str] = &["source", "key", "column", "field", "max-roster-drop"];
 
-const FILE_PROPS: &[&str] = &["path", "format"];
-const SCIM_PROPS: &[&str] = &[
-    "url",
-    "token-env",
-    "token-file",
-    "page-size",
-    "timeout",
-    "hard-delete",
-    "manage-groups",
-    "user-attribute",
-];
-const LDAP_PROPS: &[&str] = &[
-    "url",
-    "bind-dn",
-    "password-env",
-    "password-file",
-    "base-dn",
-    "disabled-ou",
-    "group-base-dn",
-    "flavor",
-    "starttls",
-    "page-size",
-    "timeout",
-];
 const MANUAL_PROPS: &[&str] = &["owner", "sla", "escalate-to"];
 
 /// Property names that would put a secret into the policy text.
@@ -296,7 +274,7 @@ impl Builder {
             let system = &mut self.systems[index];
             let mut missing = Vec::new();
             for &action in &defaults.on_leave {
-                if system.connector.can(action) {
+                if system.can(action) {
                     system.on_leave.push(action);
                 } else {
                     missing.push(action.as_str());
@@ -311,13 +289,13 @@ impl Builder {
                             "system `{}` inherits `on-leave {}` from defaults, but its {} connector cannot do that",
                             system.name.value,
                             missing.join(" "),
-                            system.connector.kind().as_str()
+                            system.kind()
                         ),
                     )
                     .label("no `on-leave` of its own")
                     .help(format!(
                         "give this system its own `on-leave` with actions it can do: {}",
-                        capability_list(&system.connector.capabilities())
+                        capability_list(&system.capabilities())
                     )),
                 );
             }
@@ -481,7 +459,7 @@ fn capability_list(capabilities: &[Action]) -> String {
 }
 
 /// Interprets one file's nodes into the builder.
-struct FileParser<'a> {
+pub(super) struct FileParser<'a> {
     file: FileId,
     text: &'a str,
     b: &'a mut Builder,
@@ -704,7 +682,7 @@ impl FileParser<'_> {
         }
     }
 
-    fn prop<'n>(node: &'n KdlNode, key: &str) -> Option<&'n KdlEntry> {
+    pub(super) fn prop<'n>(node: &'n KdlNode, key: &str) -> Option<&'n KdlEntry> {
         node.entries()
             .iter()
             .rev()
@@ -750,12 +728,12 @@ impl FileParser<'_> {
         }
     }
 
-    fn string_prop(&mut self, node: &KdlNode, key: &str) -> Option<Spanned<String>> {
+    pub(super) fn string_prop(&mut self, node: &KdlNode, key: &str) -> Option<Spanned<String>> {
         let entry = Self::prop(node, key)?;
         self.string(entry, &format!("`{key}`"))
     }
 
-    fn required_string_prop(
+    pub(super) fn required_string_prop(
         &mut self,
         node: &KdlNode,
         key: &str,
@@ -779,7 +757,7 @@ impl FileParser<'_> {
         }
     }
 
-    fn bool_prop(&mut self, node: &KdlNode, key: &str, default: bool) -> bool {
+    pub(super) fn bool_prop(&mut self, node: &KdlNode, key: &str, default: bool) -> bool {
         let Some(entry) = Self::prop(node, key) else {
             return default;
         };
@@ -804,7 +782,7 @@ impl FileParser<'_> {
         }
     }
 
-    fn integer(
+    pub(super) fn integer(
         &mut self,
         entry: &KdlEntry,
         what: &str,
@@ -851,7 +829,12 @@ impl FileParser<'_> {
         }
     }
 
-    fn duration(&mut self, entry: &KdlEntry, what: &str, sign: Sign) -> Option<SignedDuration> {
+    pub(super) fn duration(
+        &mut self,
+        entry: &KdlEntry,
+        what: &str,
+        sign: Sign,
+    ) -> Option<SignedDuration> {
         let span = self.value_span(entry);
         if let KdlValue::Integer(n) = entry.value() {
             self.error(
@@ -909,7 +892,12 @@ impl FileParser<'_> {
     }
 
     /// A keyword argument (bare identifier or string) from a fixed list.
-    fn keyword(&mut self, entry: &KdlEntry, valid: &[&str], what: &str) -> Option<Spanned<String>> {
+    pub(super) fn keyword(
+        &mut self,
+        entry: &KdlEntry,
+        valid: &[&str],
+        what: &str,
+    ) -> Option<Spanned<String>> {
         let value = self.string(entry, what)?;
         if valid.contains(&value.value.as_str()) {
             Some(value)
@@ -1010,8 +998,8 @@ impl FileParser<'_> {
             return;
         };
         let errors_before = self.b.diagnostics.len();
-        let mut connector = None;
-        let mut connector_kind: Option<(ConnectorKind, ConnectorOptions)> = None;
+        let mut connector: Option<Lane> = None;
+        let mut connector_kind: Option<String> = None;
         let mut tier = None;
         let mut correlate = Vec::new();
         let mut on_leave: Option<Vec<Spanned<Action>>> = None;
@@ -1200,7 +1188,7 @@ impl FileParser<'_> {
                 );
             }
         }
-        let manual = matches!(connector, Some(ConnectorConfig::Manual(_)));
+        let manual = matches!(connector, Some(Lane::Manual(_)));
         if correlate.is_empty() && !manual && connector.is_some() && !seen.contains_key("correlate")
         {
             self.error(
@@ -1215,10 +1203,18 @@ impl FileParser<'_> {
         }
 
         // Check actions against the connector's capabilities. The kind is read from the
-        // node itself, so a connector with other errors still gets its actions checked.
+        // node itself, so a connector with other errors still gets its actions checked
+        // (against everything its kind can do, as its settings could not be read).
         let mut actions = Vec::new();
-        if let (Some((kind, options)), Some(list)) = (connector_kind, &on_leave) {
-            let capabilities = kind.capabilities(options);
+        let lane = connector.as_ref().and_then(|lane| match lane {
+            Lane::Connector(c) => Some(c),
+            Lane::Manual(_) => None,
+        });
+        let kind = connector_kind
+            .as_deref()
+            .and_then(crate::connector::kind::kind);
+        if let (Some(kind), Some(list)) = (kind, &on_leave) {
+            let capabilities = lane.map_or_else(|| kind.actions.to_vec(), |c| c.capabilities());
             for a in list {
                 if capabilities.contains(&a.value) {
                     if !actions.contains(&a.value) {
@@ -1226,8 +1222,8 @@ impl FileParser<'_> {
                     }
                     continue;
                 }
-                let extra = kind
-                    .missing_setting(a.value)
+                let extra = lane
+                    .and_then(|c| c.switched_off(a.value))
                     .map(|m| format!("; {m}"))
                     .unwrap_or_default();
                 self.error(
@@ -1236,22 +1232,23 @@ impl FileParser<'_> {
                         a.span,
                         format!(
                             "{} {} connector cannot `{}`",
-                            if kind == ConnectorKind::Ldap {
-                                "an"
-                            } else {
-                                "a"
-                            },
-                            kind.as_str(),
-                            a.value
+                            kind.article, kind.name, a.value
                         ),
                     )
                     .label("not a capability of this connector")
                     .help(format!(
                         "{} connectors can: {}{extra}; hand the rest to a `manual` system",
-                        kind.as_str(),
+                        kind.name,
                         capability_list(&capabilities)
                     )),
                 );
+            }
+        } else if let Some(list) = &on_leave {
+            // A manual lane's people can do anything.
+            for a in list {
+                if !actions.contains(&a.value) {
+                    actions.push(a.value);
+                }
             }
         }
 
@@ -1268,7 +1265,7 @@ impl FileParser<'_> {
         }
         self.b.systems.push(System {
             name,
-            connector,
+            lane: connector,
             tier,
             correlate,
             on_leave: actions,
@@ -1387,30 +1384,20 @@ impl FileParser<'_> {
         }
     }
 
-    /// The connector kind and the settings that shape its capabilities, read leniently
-    /// (errors in them are reported by [`Self::connector`]).
-    fn connector_kind(node: &KdlNode) -> Option<(ConnectorKind, ConnectorOptions)> {
-        let kind = node
-            .entries()
+    /// The connector kind's name as written, read leniently (errors in it are reported by
+    /// [`Self::connector`]).
+    fn connector_kind(node: &KdlNode) -> Option<String> {
+        node.entries()
             .iter()
             .find(|e| e.name().is_none())
             .and_then(|e| e.value().as_string())
-            .and_then(ConnectorKind::parse)?;
-        let flag = |key: &str, default: bool| {
-            Self::prop(node, key)
-                .and_then(|e| e.value().as_bool())
-                .unwrap_or(default)
-        };
-        let options = ConnectorOptions {
-            hard_delete: flag("hard-delete", false),
-            manage_groups: flag("manage-groups", true),
-            disabled_ou: Self::prop(node, "disabled-ou").is_some(),
-        };
-        Some((kind, options))
+            .map(str::to_string)
     }
 
-    fn connector(&mut self, node: &KdlNode, system: &str) -> Option<ConnectorConfig> {
-        const USAGE: &str = "connector file|scim|ldap|manual PROPERTY=VALUE ...";
+    /// `connector KIND key=value ...`: a registered connector kind reads its own properties
+    /// (see [`crate::connector::kind`]); `manual` makes the system a manual lane.
+    fn connector(&mut self, node: &KdlNode, system: &str) -> Option<Lane> {
+        const USAGE: &str = "connector KIND PROPERTY=VALUE ...";
         self.no_children(node);
         let args = self.args(
             node,
@@ -1420,122 +1407,35 @@ impl FileParser<'_> {
                 usage: USAGE,
             },
         )?;
-        let kind_name = self.keyword(args[0], ConnectorKind::NAMES, "connector kind")?;
-        let kind = ConnectorKind::parse(&kind_name.value)?;
-        match kind {
-            ConnectorKind::File => {
-                let props_ok = self.check_props(node, FILE_PROPS);
-                let path = self
-                    .string_prop(node, "path")
-                    .map(|p| PathBuf::from(p.value))
-                    .unwrap_or_else(|| PathBuf::from(format!("inventory/accounts/{system}.json")));
-                let format = match Self::prop(node, "format") {
-                    Some(e) => match self
-                        .keyword(e, &["json", "csv"], "file format")?
-                        .value
-                        .as_str()
-                    {
-                        "csv" => FileFormat::Csv,
-                        _ => FileFormat::Json,
-                    },
-                    None if path
-                        .extension()
-                        .is_some_and(|e| e.eq_ignore_ascii_case("csv")) =>
-                    {
-                        FileFormat::Csv
-                    }
-                    None => FileFormat::Json,
-                };
-                props_ok.then_some(ConnectorConfig::File(FileConnector { path, format }))
-            }
-            ConnectorKind::Scim => {
-                const SCIM: &str = "connector scim url=\"https://acme.okta.com/scim/v2\" token-env=OKTA_SCIM_TOKEN";
-                let props_ok = self.check_props(node, SCIM_PROPS);
-                let url = self.required_string_prop(node, "url", SCIM)?;
-                self.check_url(&url, &["https://", "http://"])?;
-                let token = self.secret_ref(node, "token", SCIM)?;
-                let page_size = match Self::prop(node, "page-size") {
-                    Some(e) => self.integer(e, "`page-size`", 1..=1000)?,
-                    None => 100,
-                };
-                let timeout = self.timeout(node)?;
-                props_ok.then_some(())?;
-                Some(ConnectorConfig::Scim(ScimConnector {
-                    url: url.value,
-                    token,
-                    page_size,
-                    timeout,
-                    hard_delete: self.bool_prop(node, "hard-delete", false),
-                    manage_groups: self.bool_prop(node, "manage-groups", true),
-                    user_attribute: self
-                        .string_prop(node, "user-attribute")
-                        .map_or_else(|| "userName".to_string(), |s| s.value),
-                }))
-            }
-            ConnectorKind::Ldap => {
-                const LDAP: &str = "connector ldap url=\"ldaps://dc1.corp.local\" bind-dn=\"CN=svc,...\" password-env=AD_BIND_PASSWORD base-dn=\"OU=People,...\"";
-                let props_ok = self.check_props(node, LDAP_PROPS);
-                let url = self.required_string_prop(node, "url", LDAP);
-                let url = url.and_then(|u| self.check_url(&u, &["ldap://", "ldaps://"]).map(|_| u));
-                let bind_dn = self.required_string_prop(node, "bind-dn", LDAP);
-                let password = self.secret_ref(node, "password", LDAP);
-                let base_dn = self.required_string_prop(node, "base-dn", LDAP);
-                let flavor = match Self::prop(node, "flavor") {
-                    Some(e) => match self
-                        .keyword(e, &["openldap", "active-directory"], "ldap flavor")?
-                        .value
-                        .as_str()
-                    {
-                        "active-directory" => LdapFlavor::ActiveDirectory,
-                        _ => LdapFlavor::Openldap,
-                    },
-                    None => LdapFlavor::Openldap,
-                };
-                let page_size = match Self::prop(node, "page-size") {
-                    Some(e) => self.integer(e, "`page-size`", 1..=10_000)?,
-                    None => 500,
-                };
-                let timeout = self.timeout(node)?;
-                props_ok.then_some(())?;
-                Some(ConnectorConfig::Ldap(LdapConnector {
-                    url: url?.value,
-                    bind_dn: bind_dn?.value,
-                    password: password?,
-                    base_dn: base_dn?.value,
-                    disabled_ou: self.string_prop(node, "disabled-ou").map(|s| s.value),
-                    group_base_dn: self.string_prop(node, "group-base-dn").map(|s| s.value),
-                    flavor,
-                    starttls: self.bool_prop(node, "starttls", false),
-                    page_size,
-                    timeout,
-                }))
-            }
-            ConnectorKind::Manual => {
-                const MANUAL: &str = "connector manual owner=\"it-assets@acme.com\" sla=\"5d\"";
-                let props_ok = self.check_props(node, MANUAL_PROPS);
-                let owner = self.required_string_prop(node, "owner", MANUAL)?;
-                let sla = match Self::prop(node, "sla") {
-                    Some(e) => self.duration(e, "`sla`", Sign::Unsigned)?,
-                    None => SignedDuration::from_hours(5 * 24),
-                };
-                props_ok.then_some(())?;
-                Some(ConnectorConfig::Manual(ManualConnector {
-                    owner: owner.value,
-                    sla,
-                    escalate_to: self.string_prop(node, "escalate-to").map(|s| s.value),
-                }))
-            }
+        let mut names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        names.push(MANUAL);
+        let kind_name = self.keyword(args[0], &names, "connector kind")?;
+        if kind_name.value == MANUAL {
+            return self.manual_lane(node).map(Lane::Manual);
         }
+        let kind = crate::connector::kind::kind(&kind_name.value)?;
+        let props_ok = self.check_props(node, kind.properties);
+        let settings = (kind.read)(&mut Properties::new(self, node, system, kind.example))?;
+        props_ok.then_some(Lane::Connector(settings))
     }
 
-    fn timeout(&mut self, node: &KdlNode) -> Option<SignedDuration> {
-        match Self::prop(node, "timeout") {
-            Some(e) => self.duration(e, "`timeout`", Sign::Unsigned),
-            None => Some(SignedDuration::from_secs(30)),
-        }
+    fn manual_lane(&mut self, node: &KdlNode) -> Option<ManualLane> {
+        const MANUAL_USAGE: &str = "connector manual owner=\"it-assets@acme.com\" sla=\"5d\"";
+        let props_ok = self.check_props(node, MANUAL_PROPS);
+        let owner = self.required_string_prop(node, "owner", MANUAL_USAGE)?;
+        let sla = match Self::prop(node, "sla") {
+            Some(e) => self.duration(e, "`sla`", Sign::Unsigned)?,
+            None => SignedDuration::from_hours(5 * 24),
+        };
+        props_ok.then_some(())?;
+        Some(ManualLane {
+            owner: owner.value,
+            sla,
+            escalate_to: self.string_prop(node, "escalate-to").map(|s| s.value),
+        })
     }
 
-    fn check_url(&mut self, url: &Spanned<String>, schemes: &[&str]) -> Option<()> {
+    pub(super) fn check_url(&mut self, url: &Spanned<String>, schemes: &[&str]) -> Option<()> {
         if has_url_credential(&url.value) {
             // The whole value is masked in every rendering of the policy.
             self.b.secrets.push(url.span);
@@ -1573,7 +1473,12 @@ impl FileParser<'_> {
     }
 
     /// `token-env=` / `token-file=` (or `password-…`): exactly one.
-    fn secret_ref(&mut self, node: &KdlNode, base: &str, usage: &str) -> Option<SecretRef> {
+    pub(super) fn secret_ref(
+        &mut self,
+        node: &KdlNode,
+        base: &str,
+        usage: &str,
+    ) -> Option<SecretRef> {
         let env_key = format!("{base}-env");
         let file_key = format!("{base}-file");
         let env = self.string_prop(node, &env_key);

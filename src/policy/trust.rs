@@ -8,17 +8,11 @@
 //! a credentialed system the trusted revision does not have is not read at all. The plan says
 //! which systems and why. Pure: the caller finds the trusted policy.
 
-use super::model::{ConnectorConfig, Policy};
+use super::model::{Policy, System};
 
 /// Where a credential goes and where it comes from: what must not change unreviewed.
-fn credential_route(c: &ConnectorConfig) -> Option<(String, String)> {
-    match c {
-        ConnectorConfig::Scim(s) => Some((s.url.clone(), format!("{:?}", s.token))),
-        ConnectorConfig::Ldap(l) => {
-            Some((l.url.clone(), format!("{:?} as {}", l.password, l.bind_dn)))
-        }
-        ConnectorConfig::File(_) | ConnectorConfig::Manual(_) => None,
-    }
+fn credential_route(system: &System) -> Option<(String, String)> {
+    system.connector()?.credential_route()
 }
 
 /// The policy to *read* systems with, and one line per system whose settings were replaced
@@ -27,17 +21,17 @@ pub fn pin_to_trusted(proposed: &Policy, trusted: &Policy, label: &str) -> (Poli
     let mut read = proposed.clone();
     let mut notes = Vec::new();
     read.systems.retain_mut(|system| {
-        let Some(route) = credential_route(&system.connector) else {
+        let Some(route) = credential_route(system) else {
             return true;
         };
         match trusted.system(system.name()) {
-            Some(t) if credential_route(&t.connector).as_ref() == Some(&route) => true,
-            Some(t) if credential_route(&t.connector).is_some() => {
+            Some(t) if credential_route(t).as_ref() == Some(&route) => true,
+            Some(t) if credential_route(t).is_some() => {
                 notes.push(format!(
                     "{}: its connector settings (url or credential source) differ from {label}; it was read with the settings of {label}, the proposed ones are used only once merged",
                     system.name()
                 ));
-                system.connector = t.connector.clone();
+                system.lane = t.lane.clone();
                 true
             }
             _ => {

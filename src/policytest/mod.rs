@@ -21,7 +21,7 @@ use kdl::{KdlDocument, KdlNode, KdlValue};
 
 use crate::connector::{Account, AccountStatus, Observed, SystemSnapshot};
 use crate::plan::{ChangeKind, Plan};
-use crate::policy::{Action, ConnectorConfig, Policy};
+use crate::policy::{Action, Policy};
 use crate::reconcile::{self, PlanInput};
 use crate::roster::{self, Roster};
 
@@ -325,7 +325,7 @@ pub fn run(case: &TestCase, policy: &Policy, inventory: Option<(&Roster, &Observ
         let mut by_system: BTreeMap<String, Vec<Account>> = policy
             .systems
             .iter()
-            .filter(|s| !matches!(s.connector, ConnectorConfig::Manual(_)))
+            .filter(|s| s.connector().is_some())
             .map(|s| (s.name().to_string(), Vec::new()))
             .collect();
         for (system, account) in &case.accounts {

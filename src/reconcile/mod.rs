@@ -19,7 +19,7 @@ use crate::plan::{
     AccountRef, AccountState, Change, ChangeKind, FORMAT_VERSION, Leaver, LeaverState, Note,
     NoteKind, Plan, PolicyRef, RefreshedSystem, RosterRef, Task,
 };
-use crate::policy::{Action, ConnectorConfig, Diagnostic, Policy, Rule, System};
+use crate::policy::{Action, Diagnostic, Policy, Rule, System};
 use crate::roster::Roster;
 use crate::rules::{EvalError, PersonContext};
 use correlate::{PersonIndex, Situation};
@@ -221,7 +221,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                 let known = input
                     .known_tasks
                     .is_some_and(|k| k.contains(&(key.clone(), system.name().to_string())));
-                if let ConnectorConfig::Manual(manual) = &system.connector
+                if let Some(manual) = system.manual()
                     && !known
                 {
                     // A task asks a person to do the lane's own actions; actions rules add for
@@ -345,7 +345,7 @@ fn refreshed(policy: &Policy, observed: &Observed) -> Vec<RefreshedSystem> {
             RefreshedSystem {
                 system: s.name().to_string(),
                 tier: s.tier,
-                connector: s.connector.kind(),
+                connector: s.kind().to_string(),
                 accounts: snap.map_or(0, |x| x.total),
                 fingerprint: snap.map(|x| x.fingerprint.clone()),
             }
@@ -410,12 +410,12 @@ fn account_change(
 ) -> Option<Change> {
     let before = AccountState::of(account);
     let delete_due = r.delete_at.is_some_and(|at| at <= now);
-    if delete_due && system.connector.can(Action::Delete) {
+    if delete_due && system.can(Action::Delete) {
         // Some providers keep a deleted user's id in their groups: when the system's
         // `on-leave` removes groups, memberships go first, then the account.
         let mut actions = Vec::new();
         if system.on_leave.contains(&Action::RemoveGroups)
-            && system.connector.can(Action::RemoveGroups)
+            && system.can(Action::RemoveGroups)
             && !before.groups.is_empty()
         {
             actions.push(Action::RemoveGroups);
@@ -439,14 +439,14 @@ fn account_change(
     let mut wanted: BTreeMap<Action, Option<&str>> =
         system.on_leave.iter().map(|a| (*a, None)).collect();
     for (a, rule) in &r.extra_actions {
-        if system.connector.can(*a) {
+        if system.can(*a) {
             wanted.entry(*a).or_insert(Some(rule.as_str()));
         }
     }
-    let disabled_ou = match &system.connector {
-        ConnectorConfig::Ldap(l) => l.disabled_ou.clone(),
-        _ => None,
-    };
+    let disabled_ou = system
+        .connector()
+        .and_then(|c| c.move_target())
+        .map(str::to_string);
     let active = account.is_active();
     let mut after = before.clone();
     let mut actions = Vec::new();

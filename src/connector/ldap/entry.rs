@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 
 use ldap3::asn1::{PL, StructureTag, TagClass};
 
+use super::LdapFlavor;
 use crate::connector::{Account, AccountStatus};
-use crate::policy::LdapFlavor;
 
 /// ppolicy's "locked until an administrator unlocks it" value.
 pub const LOCKED_FOREVER: &str = "000001010000Z";

@@ -20,16 +20,20 @@ use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Mod, Scope};
 
 pub mod entry;
+mod settings;
+
+pub use settings::{LdapFlavor, LdapSettings};
 
 use entry::{ACCOUNTDISABLE, Entry, LOCKED_FOREVER, split_dn};
 
+use super::kind::Kind;
 use super::secret::Secret;
 use super::{Account, Connector, ConnectorError, ErrorKind, Restore};
-use crate::policy::{Action, LdapConnector, LdapFlavor};
+use crate::policy::Action;
 
 pub struct Ldap3 {
     system: String,
-    cfg: LdapConnector,
+    cfg: LdapSettings,
     password: Secret,
     capabilities: Vec<Action>,
 }
@@ -77,17 +81,12 @@ fn random_password() -> std::io::Result<String> {
 }
 
 impl Ldap3 {
-    pub fn new(
-        system: &str,
-        cfg: &LdapConnector,
-        password: Secret,
-        capabilities: Vec<Action>,
-    ) -> Ldap3 {
+    pub fn new(system: &str, cfg: &LdapSettings, password: Secret) -> Ldap3 {
         Ldap3 {
             system: system.to_string(),
             cfg: cfg.clone(),
             password,
-            capabilities,
+            capabilities: cfg.capabilities(),
         }
     }
 

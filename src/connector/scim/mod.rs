@@ -12,6 +12,9 @@
 //! hostile server is an error rather than a hang, a crash or a missing account.
 
 pub mod response;
+mod settings;
+
+pub use settings::ScimSettings;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,8 +24,9 @@ use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use super::kind::Kind;
 use super::{Account, Conditional, Connector, ConnectorError, ErrorKind, Restore};
-use crate::policy::{Action, ScimConnector};
+use crate::policy::Action;
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// How often a write is re-decided after `412 Precondition Failed` before giving up.
@@ -66,12 +70,7 @@ struct Versioned {
 }
 
 impl Scim {
-    pub fn new(
-        system: &str,
-        cfg: &ScimConnector,
-        token: Token,
-        capabilities: Vec<Action>,
-    ) -> Result<Scim, ConnectorError> {
+    pub fn new(system: &str, cfg: &ScimSettings, token: Token) -> Result<Scim, ConnectorError> {
         let timeout = Duration::from_secs(cfg.timeout.as_secs().max(1) as u64);
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -90,7 +89,7 @@ impl Scim {
             manage_groups: cfg.manage_groups,
             user_attribute: cfg.user_attribute.clone(),
             client,
-            capabilities,
+            capabilities: cfg.capabilities(),
             versions: Default::default(),
             etag_supported: tokio::sync::OnceCell::new(),
         })

@@ -1,8 +1,11 @@
 //! The `file` connector: account exports on disk (JSON or CSV).
 //!
 //! It makes the bundled example runnable with no servers, and it is how teams start: export
-//! accounts from a system without an API, plan against the export. Reading is all it does
-//! in this module; the file is the system's state.
+//! accounts from a system without an API, plan against the export. The file is the system's
+//! state: reading parses it strictly (ids unique and non-empty, the export must be this
+//! system's, physical line numbers in errors), and acting rewrites it atomically (a
+//! temporary file renamed over it, never through a symlink), so `apply` works end to end
+//! without servers. Settings live in [`settings`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +13,11 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use serde::Deserialize;
 
+mod settings;
+
+pub use settings::FileSettings;
+
+use super::kind::Kind;
 use super::{Account, AccountStatus, Connector, ConnectorError, Restore};
 use crate::lines::{LineCounter, offset_in};
 use crate::policy::{Action, FileFormat};
@@ -62,12 +70,12 @@ fn accounts_mut(doc: &mut serde_json::Value) -> Option<&mut Vec<serde_json::Valu
 }
 
 impl FileConnector {
-    pub fn new(system: &str, path: PathBuf, format: FileFormat, capabilities: Vec<Action>) -> Self {
+    pub fn new(system: &str, path: PathBuf, format: FileFormat) -> Self {
         FileConnector {
             system: system.to_string(),
             path,
             format,
-            capabilities,
+            capabilities: FileSettings::ACTIONS.to_vec(),
             cache: tokio::sync::Mutex::new(None),
         }
     }
