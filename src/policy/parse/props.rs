@@ -12,9 +12,9 @@ use std::path::PathBuf;
 
 use jiff::SignedDuration;
 
-use super::duration::Sign;
-use super::model::SecretRef;
-use super::parse::FileParser;
+use super::FileParser;
+use crate::policy::duration::Sign;
+use crate::policy::model::SecretRef;
 
 /// The properties of one `connector` node, for one kind.
 pub struct Properties<'p, 'a> {
@@ -25,7 +25,7 @@ pub struct Properties<'p, 'a> {
 }
 
 impl<'p, 'a> Properties<'p, 'a> {
-    pub(super) fn new(
+    pub(in crate::policy) fn new(
         parser: &'p mut FileParser<'a>,
         node: &'p kdl::KdlNode,
         system: &'p str,
