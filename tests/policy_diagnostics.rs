@@ -602,3 +602,51 @@ fn json_diagnostics_carry_positions() {
     let json = serde_json::to_value(diagnostic::to_json(&e.diagnostics, &e.sources)).unwrap();
     insta::assert_json_snapshot!("json_diagnostics", json);
 }
+
+/// Every node kind checks repeated children the same way (roles and `people` used to let a
+/// second `description`, `key` or `source` silently win).
+#[test]
+fn a_repeated_child_is_an_error_in_every_node_kind() {
+    for (node, text) in [
+        (
+            "role",
+            "role r when=\"true\" {\n    description \"a\"\n    description \"b\"\n    grant okta group=\"eng\"\n}\n",
+        ),
+        (
+            "people",
+            "people {\n    source csv path=\"people.csv\"\n    key email\n    key username\n}\n",
+        ),
+        (
+            "rule",
+            "rule r {\n    when \"true\"\n    cutoff immediately\n    cutoff end-of-last-day\n}\n",
+        ),
+        (
+            "defaults",
+            "defaults {\n    timezone \"UTC\"\n    timezone \"Europe/Berlin\"\n}\n",
+        ),
+        (
+            "system",
+            "system b {\n    connector file\n    tier business\n    tier directory\n    correlate email=\"email\"\n}\n",
+        ),
+    ] {
+        let e = load(&[("policies/a.kdl", OKTA), ("policies/b.kdl", text)]);
+        let repeated: Vec<_> = e
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "policy::duplicate-node")
+            .collect();
+        assert_eq!(repeated.len(), 1, "{node}: {}", render(&e));
+        assert!(repeated[0].message.contains("is given twice"), "{node}");
+    }
+}
+
+/// A required child is reported missing the same way everywhere.
+#[test]
+fn a_missing_required_child_names_the_owner_and_the_child() {
+    let e = load(&[("policies/a.kdl", "people {\n    key email\n}\n")]);
+    let text = render(&e);
+    assert!(text.contains("`people` has no `source`"), "{text}");
+    let e = load(&[("policies/a.kdl", "system s {\n    connector file\n}\n")]);
+    let text = render(&e);
+    assert!(text.contains("system `s` has no `tier`"), "{text}");
+}

@@ -44,49 +44,6 @@ fn every_example_policy_set_validates() {
     assert!(sets >= 2, "expected scim and ldap example sets");
 }
 
-/// The ```kdl blocks of the README, each a complete policy on its own.
-fn readme_kdl_blocks() -> Vec<(usize, String)> {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let mut blocks = Vec::new();
-    let mut current: Option<(usize, String)> = None;
-    for (i, line) in readme.lines().enumerate() {
-        match &mut current {
-            None if line.trim_start().starts_with("```kdl") => {
-                current = Some((i + 1, String::new()))
-            }
-            Some((_, text)) if line.trim_start().starts_with("```") => {
-                let (start, text) = current.take().unwrap_or_default();
-                blocks.push((start, text));
-                let _ = text;
-            }
-            Some((_, text)) => {
-                text.push_str(line);
-                text.push('\n');
-            }
-            None => {}
-        }
-    }
-    blocks
-}
-
-#[test]
-fn every_readme_kdl_block_validates() {
-    let blocks = readme_kdl_blocks();
-    assert!(
-        blocks.len() >= 5,
-        "the README documents the language with examples"
-    );
-    for (line, text) in blocks {
-        let name = PathBuf::from(format!("README.md:{line}"));
-        if let Err(e) = policy::load_texts(vec![(name, text)]) {
-            panic!(
-                "README block at line {line} is invalid:\n{}",
-                diagnostic::render_text(&e.diagnostics, &e.sources, RenderOptions::default())
-            );
-        }
-    }
-}
-
 /// Fragments that make mutations look like plausible (mis)typed policy.
 const TOKENS: &[&str] = &[
     "{",

@@ -2,15 +2,16 @@
 
 use super::*;
 
-pub(super) const DEFAULTS_CHILDREN: &[&str] = &[
-    "cutoff",
-    "delete-after",
-    "max-disable-share",
-    "timezone",
-    "dormant-after",
-    "escalate-after",
-    "concurrency",
-    "on-leave",
+/// What a `defaults` block holds.
+const DEFAULTS: &[Child] = &[
+    Child::new("cutoff", Args::one(rule::CUTOFF_USAGE)),
+    Child::new("delete-after", Args::one("delete-after \"90d\"")),
+    Child::new("max-disable-share", Args::one("max-disable-share \"10%\"")),
+    Child::new("timezone", Args::one("timezone \"Europe/Berlin\"")),
+    Child::new("dormant-after", Args::one("dormant-after \"90d\"")),
+    Child::new("escalate-after", Args::one("escalate-after \"48h\"")),
+    Child::new("concurrency", Args::one("concurrency 4")),
+    Child::new("on-leave", Args::some(ON_LEAVE_USAGE)),
 ];
 
 impl FileParser<'_> {
@@ -18,7 +19,7 @@ impl FileParser<'_> {
         const USAGE: &str =
             "defaults { cutoff end-of-last-day; delete-after \"90d\"; max-disable-share \"10%\" }";
         self.check_props(node, &[]);
-        let _ = self.args(node, &NO_ARGS);
+        let _ = self.args(node, &Args::NONE);
         let node_span = self.node_name_span(node);
         if let Some((_, first)) = &self.b.defaults {
             let first = *first;
@@ -35,58 +36,33 @@ impl FileParser<'_> {
             self.error(d);
             return;
         }
-        let Some(children) = self.children(node, USAGE) else {
+        let Some(children) = self.block(node, DEFAULTS, "`defaults`", node_span, USAGE) else {
             return;
         };
         let mut d = Defaults::default();
-        let mut seen: HashMap<&str, Span> = HashMap::new();
-        for child in children {
-            let key = child.name().value();
-            if DEFAULTS_CHILDREN.contains(&key) {
-                if let Some(first) = seen.get(key).copied() {
-                    self.repeated_child(child, first);
-                    continue;
-                }
-                seen.insert(key, self.node_name_span(child));
-            }
-            match key {
+        for child in &children {
+            let Some(arg) = child.arg() else { continue };
+            match child.name() {
                 "cutoff" => {
-                    if let Some(c) = self.cutoff(child) {
+                    if let Some(c) = self.cutoff(arg) {
                         d.cutoff = c;
                     }
                 }
-                "delete-after" => {
-                    d.delete_after =
-                        self.single_duration(child, Sign::Unsigned, "delete-after \"90d\"")
-                }
+                "delete-after" => d.delete_after = self.duration_of(child, Sign::Unsigned),
                 "max-disable-share" => {
-                    self.check_props(child, &[]);
-                    self.no_children(child);
-                    if let Some(args) = self.args(
-                        child,
-                        &Args {
-                            min: 1,
-                            max: 1,
-                            usage: "max-disable-share \"10%\"",
-                        },
-                    ) && let Some(s) = self.share(args[0])
-                    {
+                    if let Some(s) = self.share(arg) {
                         d.max_disable_share = s;
                     }
                 }
                 "timezone" => {
-                    if let Some(name) = self.single_string(child, "timezone \"Europe/Berlin\"") {
+                    if let Some(name) = self.text(child) {
                         match jiff::tz::TimeZone::get(&name) {
                             Ok(tz) => {
                                 d.timezone = tz;
                                 d.timezone_name = name;
                             }
                             Err(_) => {
-                                let span = child
-                                    .entries()
-                                    .first()
-                                    .map(|e| self.value_span(e))
-                                    .unwrap_or(node_span);
+                                let span = self.value_span(arg);
                                 self.error(
                                     Diagnostic::error("policy::timezone", span, format!("unknown time zone `{name}`"))
                                         .label("not an IANA time zone")
@@ -97,30 +73,28 @@ impl FileParser<'_> {
                     }
                 }
                 "dormant-after" => {
-                    if let Some(v) =
-                        self.single_duration(child, Sign::Unsigned, "dormant-after \"90d\"")
-                    {
+                    if let Some(v) = self.duration_of(child, Sign::Unsigned) {
                         d.dormant_after = v;
                     }
                 }
                 "escalate-after" => {
-                    if let Some(v) =
-                        self.single_duration(child, Sign::Unsigned, "escalate-after \"48h\"")
-                    {
+                    if let Some(v) = self.duration_of(child, Sign::Unsigned) {
                         d.escalate_after = v;
                     }
                 }
                 "concurrency" => {
-                    if let Some(v) = self.single_integer(child, "concurrency", 1..=64) {
+                    if let Some(v) = self.integer(arg, "`concurrency`", 1..=64) {
                         d.concurrency = v;
                     }
                 }
                 "on-leave" => {
-                    self.check_props(child, &[]);
-                    self.no_children(child);
-                    d.on_leave = self.actions(child).into_iter().map(|a| a.value).collect();
+                    d.on_leave = self
+                        .actions(&child.args)
+                        .into_iter()
+                        .map(|a| a.value)
+                        .collect()
                 }
-                other => self.unknown_node(child, other, DEFAULTS_CHILDREN, "nodes in `defaults`"),
+                other => self.unhandled(child.node, other),
             }
         }
         self.b.defaults = Some((d, node_span));

@@ -31,6 +31,8 @@ use crate::connector::KINDS;
 use crate::rules::Condition;
 use props::Properties;
 use secrets::is_secret_name;
+use shape::{Args, Child, Shaped};
+use values::ON_LEAVE_USAGE;
 
 /// Longest string value accepted anywhere in a policy.
 pub const MAX_VALUE_LEN: usize = 64 * 1024;
@@ -371,19 +373,6 @@ pub(super) struct FileParser<'a> {
     text: &'a str,
     b: &'a mut Builder,
 }
-
-/// What a node's arguments must look like.
-struct Args {
-    min: usize,
-    max: usize,
-    usage: &'static str,
-}
-
-const NO_ARGS: Args = Args {
-    min: 0,
-    max: 0,
-    usage: "",
-};
 
 impl FileParser<'_> {
     fn span(&self, s: miette::SourceSpan) -> Span {

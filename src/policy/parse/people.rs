@@ -2,23 +2,29 @@
 
 use super::*;
 
-pub(super) const PEOPLE_CHILDREN: &[&str] =
-    &["source", "key", "column", "field", "max-roster-drop"];
+const SOURCE_USAGE: &str = "source csv path=\"inventory/people.csv\"";
+const FIELD_USAGE: &str = "field termination-at \"Termination Date\" format=\"MM/DD/YYYY\"";
+
+/// What a `people` block holds. `field` may repeat, once per roster field (checked by its
+/// reader, which knows the field).
+const PEOPLE: &[Child] = &[
+    Child::new("source", Args::one(SOURCE_USAGE))
+        .props(&["path"])
+        .required(),
+    Child::new("key", Args::one("key email")),
+    Child::new("column", Args::some("column github")),
+    Child::new("field", Args::between(2, 8, FIELD_USAGE))
+        .props(&["format"])
+        .own_block()
+        .repeatable(),
+    Child::new("max-roster-drop", Args::one("max-roster-drop \"10%\"")),
+];
 
 impl FileParser<'_> {
     /// `field termination-at "Termination Date" format="MM/DD/YYYY"`, or with a block of
     /// value mappings: `field termination-type "Reason" { "Resignation" voluntary }`.
-    pub(super) fn field_mapping(&mut self, node: &KdlNode) -> Option<FieldMapping> {
-        const USAGE: &str = "field termination-at \"Termination Date\" format=\"MM/DD/YYYY\"";
-        self.check_props(node, &["format"]);
-        let args = self.args(
-            node,
-            &Args {
-                min: 2,
-                max: 8,
-                usage: USAGE,
-            },
-        )?;
+    fn field_mapping(&mut self, child: &Shaped<'_>) -> Option<FieldMapping> {
+        let (node, args) = (child.node, &child.args);
         let target = self.string(args[0], "a field name")?;
         let field = target.value.replace('-', "_");
         if !ROSTER_FIELDS.contains(&field.as_str()) {
@@ -54,7 +60,7 @@ impl FileParser<'_> {
                     ),
                 )
                 .label("second column")
-                .help(format!("usage: {USAGE}")),
+                .help(format!("usage: {FIELD_USAGE}")),
             );
             return None;
         }
@@ -106,14 +112,9 @@ impl FileParser<'_> {
             for child in children.nodes() {
                 self.check_props(child, &[]);
                 self.no_children(child);
-                let Some(args) = self.args(
-                    child,
-                    &Args {
-                        min: 1,
-                        max: 1,
-                        usage: "\"Termination for Cause\" involuntary",
-                    },
-                ) else {
+                let Some(args) =
+                    self.args(child, &Args::one("\"Termination for Cause\" involuntary"))
+                else {
                     continue;
                 };
                 let Some(to) =
@@ -153,7 +154,7 @@ impl FileParser<'_> {
     pub(super) fn people(&mut self, node: &KdlNode) {
         const USAGE: &str = "people { source csv path=\"inventory/people.csv\"; key email }";
         self.check_props(node, &[]);
-        let _ = self.args(node, &NO_ARGS);
+        let _ = self.args(node, &Args::NONE);
         let node_span = self.node_name_span(node);
         if let Some(first) = &self.b.people {
             let first = first.span;
@@ -170,7 +171,7 @@ impl FileParser<'_> {
             self.error(d);
             return;
         }
-        let Some(children) = self.children(node, USAGE) else {
+        let Some(children) = self.block(node, PEOPLE, "`people`", node_span, USAGE) else {
             return;
         };
         let mut source = None;
@@ -178,32 +179,12 @@ impl FileParser<'_> {
         let mut columns = Vec::new();
         let mut fields: Vec<FieldMapping> = Vec::new();
         let mut max_roster_drop = Share(0.10);
-        let mut seen: HashMap<&str, Span> = HashMap::new();
-        for child in children {
-            let name = child.name().value();
-            // A second `source` or `key` would silently win; `field` is checked per field.
-            if matches!(name, "source" | "key" | "max-roster-drop") {
-                if let Some(first) = seen.get(name).copied() {
-                    self.repeated_child(child, first);
-                    continue;
-                }
-                seen.insert(name, self.node_name_span(child));
-            }
-            match name {
+        for child in &children {
+            let Some(arg) = child.arg() else { continue };
+            match child.name() {
                 "source" => {
-                    const SOURCE: &str = "source csv path=\"inventory/people.csv\"";
-                    self.no_children(child);
-                    self.check_props(child, &["path"]);
                     let format = self
-                        .args(
-                            child,
-                            &Args {
-                                min: 1,
-                                max: 1,
-                                usage: SOURCE,
-                            },
-                        )
-                        .and_then(|a| self.keyword(a[0], &["csv", "json"], "roster format"))
+                        .keyword(arg, &["csv", "json"], "roster format")
                         .map(|f| {
                             if f.value == "csv" {
                                 FileFormat::Csv
@@ -211,41 +192,20 @@ impl FileParser<'_> {
                                 FileFormat::Json
                             }
                         });
-                    let path = self.required_string_prop(child, "path", SOURCE);
+                    let path = self.required_string_prop(child.node, "path", SOURCE_USAGE);
                     if let (Some(format), Some(path)) = (format, path) {
                         source = Some((format, PathBuf::from(path.value)));
                     }
                 }
                 "key" => {
-                    self.check_props(child, &[]);
-                    self.no_children(child);
-                    if let Some(args) = self.args(
-                        child,
-                        &Args {
-                            min: 1,
-                            max: 1,
-                            usage: "key email",
-                        },
-                    ) && let Some(k) = self.keyword(args[0], PersonKey::NAMES, "person key")
-                    {
+                    if let Some(k) = self.keyword(arg, PersonKey::NAMES, "person key") {
                         key = PersonKey::parse(&k.value).unwrap_or(PersonKey::Email);
                     }
                 }
                 "column" => {
-                    self.check_props(child, &[]);
-                    self.no_children(child);
-                    if let Some(args) = self.args(
-                        child,
-                        &Args {
-                            min: 1,
-                            max: usize::MAX,
-                            usage: "column github",
-                        },
-                    ) {
-                        for a in args {
-                            if let Some(c) = self.string(a, "a column name") {
-                                columns.push(c.value.replace('-', "_"));
-                            }
+                    for a in &child.args {
+                        if let Some(c) = self.string(a, "a column name") {
+                            columns.push(c.value.replace('-', "_"));
                         }
                     }
                 }
@@ -253,54 +213,31 @@ impl FileParser<'_> {
                     if let Some(mapping) = self.field_mapping(child) {
                         if let Some(first) = fields.iter().find(|f| f.field == mapping.field) {
                             let first = first.span;
-                            self.repeated_child(child, first);
+                            self.repeated_child(child.node, first);
                         } else {
                             fields.push(mapping);
                         }
                     }
                 }
                 "max-roster-drop" => {
-                    self.check_props(child, &[]);
-                    self.no_children(child);
-                    if let Some(args) = self.args(
-                        child,
-                        &Args {
-                            min: 1,
-                            max: 1,
-                            usage: "max-roster-drop \"10%\"",
-                        },
-                    ) && let Some(share) = self.share(args[0])
-                    {
+                    if let Some(share) = self.share(arg) {
                         max_roster_drop = share;
                     }
                 }
-                other => self.unknown_node(child, other, PEOPLE_CHILDREN, "nodes in `people`"),
+                other => self.unhandled(child.node, other),
             }
         }
-        match source {
-            Some((format, path)) => {
-                self.b.people = Some(PeopleSource {
-                    format,
-                    path,
-                    key,
-                    columns,
-                    fields,
-                    max_roster_drop,
-                    span: node_span,
-                })
-            }
-            None if !children.iter().any(|c| c.name().value() == "source") => {
-                self.error(
-                    Diagnostic::error(
-                        "policy::missing-node",
-                        node_span,
-                        "`people` has no `source`",
-                    )
-                    .label("where is the roster?")
-                    .help("add `source csv path=\"inventory/people.csv\"`"),
-                );
-            }
-            None => {}
+        // A missing `source` was reported with the block, a broken one where it is.
+        if let Some((format, path)) = source {
+            self.b.people = Some(PeopleSource {
+                format,
+                path,
+                key,
+                columns,
+                fields,
+                max_roster_drop,
+                span: node_span,
+            });
         }
     }
 }

@@ -1,28 +1,38 @@
-//! `role NAME when=... { grant SYSTEM group=... }`, and the `when` condition roles and rules share.
+//! `role NAME when=... { grant SYSTEM group=... }`, and the `when` condition roles and rules
+//! share.
 
 use super::*;
 
-pub(super) const ROLE_CHILDREN: &[&str] = &["grant", "when", "description"];
+const GRANT_USAGE: &str = "grant github group=\"eng\"";
+pub(super) const WHEN_USAGE: &str = "when \"person.department == \\\"Sales\\\"\"";
+
+/// What a `role` block holds.
+const ROLE: &[Child] = &[
+    Child::new("grant", Args::one(GRANT_USAGE))
+        .props(&["group", "entitlement"])
+        .repeatable(),
+    Child::new("when", Args::one(WHEN_USAGE)),
+    Child::new("description", Args::one("description \"...\"")),
+];
 
 impl FileParser<'_> {
+    /// The condition of a role or rule: `when=` on the node, or a `when` child, not both.
+    /// `given` tells whether a `when` child was written at all (its shape may be wrong).
     pub(super) fn when(
         &mut self,
         node: &KdlNode,
-        property: Option<&KdlEntry>,
-        children: &[KdlNode],
+        children: &[Shaped<'_>],
         owner: &str,
         usage: &str,
     ) -> Option<Spanned<Condition>> {
-        let mut whens = children.iter().filter(|c| c.name().value() == "when");
-        let child = whens.next();
-        if let (Some(first), Some(second)) = (child, whens.next()) {
-            let first = self.node_name_span(first);
-            self.repeated_child(second, first);
-            return None;
-        }
+        let property = Self::prop(node, "when");
+        let child = children.iter().find(|c| c.name() == "when");
+        let given = node
+            .children()
+            .is_some_and(|d| d.nodes().iter().any(|c| c.name().value() == "when"));
         match (property, child) {
             (Some(_), Some(child)) => {
-                let span = self.node_name_span(child);
+                let span = self.node_name_span(child.node);
                 self.error(
                     Diagnostic::error(
                         "policy::duplicate-node",
@@ -35,19 +45,9 @@ impl FileParser<'_> {
                 None
             }
             (Some(entry), None) => self.condition(entry, owner),
-            (None, Some(child)) => {
-                self.check_props(child, &[]);
-                self.no_children(child);
-                let args = self.args(
-                    child,
-                    &Args {
-                        min: 1,
-                        max: 1,
-                        usage: "when \"person.department == \\\"Sales\\\"\"",
-                    },
-                )?;
-                self.condition(args[0], owner)
-            }
+            (None, Some(child)) => self.condition(child.arg()?, owner),
+            // A `when` child with a wrong shape was reported already.
+            (None, None) if given => None,
             (None, None) => {
                 let span = self.node_name_span(node);
                 self.error(
@@ -74,58 +74,25 @@ impl FileParser<'_> {
         if !self.b.claim("role", &name) {
             return;
         }
-        let Some(children) = self.children(node, USAGE) else {
+        let owner = format!("role `{}`", name.value);
+        let errors_before = self.b.diagnostics.len();
+        let Some(children) = self.block(node, ROLE, &owner, name.span, USAGE) else {
             return;
         };
-        let errors_before = self.b.diagnostics.len();
-        let owner = format!("role `{}`", name.value);
-        let condition = self.when(node, Self::prop(node, "when"), children, &owner, USAGE);
+        let condition = self.when(node, &children, &owner, USAGE);
         let mut grants = Vec::new();
         let mut description = None;
-        for child in children {
-            match child.name().value() {
+        for child in &children {
+            match child.name() {
                 "when" => {}
-                "description" => description = self.single_string(child, "description \"...\""),
+                "description" => description = self.text(child),
                 "grant" => {
-                    const GRANT: &str = "grant github group=\"eng\"";
-                    self.no_children(child);
-                    self.check_props(child, &["group", "entitlement"]);
-                    let system = self
-                        .args(
-                            child,
-                            &Args {
-                                min: 1,
-                                max: 1,
-                                usage: GRANT,
-                            },
-                        )
-                        .and_then(|a| self.string(a[0], "a system name"));
-                    let group = self.string_prop(child, "group").map(|s| s.value);
-                    let entitlement = self.string_prop(child, "entitlement").map(|s| s.value);
-                    if group.is_none() && entitlement.is_none() {
-                        let span = self.node_name_span(child);
-                        self.error(
-                            Diagnostic::error(
-                                "policy::missing-property",
-                                span,
-                                "`grant` names no group or entitlement",
-                            )
-                            .label("grants nothing")
-                            .help(format!("usage: {GRANT} (or entitlement=\"...\")")),
-                        );
-                    }
-                    if let Some(system) = system {
-                        let grant = Grant {
-                            span: system.span,
-                            system: system.value,
-                            group,
-                            entitlement,
-                        };
+                    if let Some(grant) = self.grant(child) {
                         self.b.grants.push((name.value.clone(), grant.clone()));
                         grants.push(grant);
                     }
                 }
-                other => self.unknown_node(child, other, ROLE_CHILDREN, "nodes in `role`"),
+                other => self.unhandled(child.node, other),
             }
         }
         if self.b.diagnostics.len() > errors_before {
@@ -140,5 +107,31 @@ impl FileParser<'_> {
                 span: self.span(node.span()),
             });
         }
+    }
+
+    /// `grant SYSTEM group="..."` (or `entitlement="..."`).
+    fn grant(&mut self, child: &Shaped<'_>) -> Option<Grant> {
+        let system = child.arg().and_then(|a| self.string(a, "a system name"));
+        let group = self.string_prop(child.node, "group").map(|s| s.value);
+        let entitlement = self.string_prop(child.node, "entitlement").map(|s| s.value);
+        if group.is_none() && entitlement.is_none() {
+            let span = self.node_name_span(child.node);
+            self.error(
+                Diagnostic::error(
+                    "policy::missing-property",
+                    span,
+                    "`grant` names no group or entitlement",
+                )
+                .label("grants nothing")
+                .help(format!("usage: {GRANT_USAGE} (or entitlement=\"...\")")),
+            );
+        }
+        let system = system?;
+        Some(Grant {
+            span: system.span,
+            system: system.value,
+            group,
+            entitlement,
+        })
     }
 }

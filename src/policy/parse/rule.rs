@@ -2,14 +2,18 @@
 
 use super::*;
 
-pub(super) const RULE_CHILDREN: &[&str] = &[
-    "when",
-    "cutoff",
-    "delete-after",
-    "retain",
-    "on-leave",
-    "notify",
-    "description",
+pub(super) const CUTOFF_USAGE: &str =
+    "cutoff immediately | cutoff end-of-last-day | cutoff \"+2d\"";
+
+/// What a `rule` block holds.
+const RULE: &[Child] = &[
+    Child::new("when", Args::one(role::WHEN_USAGE)),
+    Child::new("cutoff", Args::one(CUTOFF_USAGE)),
+    Child::new("delete-after", Args::one("delete-after \"30d\"")),
+    Child::new("retain", Args::one("retain forever | retain \"7y\"")),
+    Child::new("on-leave", Args::some(ON_LEAVE_USAGE)),
+    Child::new("notify", Args::some("notify \"security@acme.com\"")),
+    Child::new("description", Args::one("description \"...\"")),
 ];
 
 impl FileParser<'_> {
@@ -22,83 +26,55 @@ impl FileParser<'_> {
         if !self.b.claim("rule", &name) {
             return;
         }
-        let Some(children) = self.children(node, USAGE) else {
+        let owner = format!("rule `{}`", name.value);
+        let errors_before = self.b.diagnostics.len();
+        let Some(children) = self.block(node, RULE, &owner, name.span, USAGE) else {
             return;
         };
-        let errors_before = self.b.diagnostics.len();
-        let owner = format!("rule `{}`", name.value);
-        let condition = self.when(node, Self::prop(node, "when"), children, &owner, USAGE);
+        let condition = self.when(node, &children, &owner, USAGE);
         let mut cutoff = None;
         let mut delete_after = None;
         let mut retain = None;
         let mut on_leave = Vec::new();
         let mut notify = Vec::new();
         let mut description = None;
-        let mut seen: HashMap<&str, Span> = HashMap::new();
-        for child in children {
-            let key = child.name().value();
-            if RULE_CHILDREN.contains(&key) && key != "when" {
-                if let Some(first) = seen.get(key).copied() {
-                    self.repeated_child(child, first);
-                    continue;
-                }
-                seen.insert(key, self.node_name_span(child));
-            }
-            match key {
+        for child in &children {
+            let Some(arg) = child.arg() else { continue };
+            match child.name() {
                 "when" => {}
-                "cutoff" => cutoff = self.cutoff(child),
-                "delete-after" => {
-                    delete_after =
-                        self.single_duration(child, Sign::Unsigned, "delete-after \"30d\"")
-                }
+                "cutoff" => cutoff = self.cutoff(arg),
+                "delete-after" => delete_after = self.duration_of(child, Sign::Unsigned),
                 "retain" => {
-                    self.check_props(child, &[]);
-                    self.no_children(child);
-                    if let Some(args) = self.args(
-                        child,
-                        &Args {
-                            min: 1,
-                            max: 1,
-                            usage: "retain forever | retain \"7y\"",
-                        },
-                    ) {
-                        retain = match args[0].value() {
-                            KdlValue::String(s) if s == "forever" => Some(Retention::Forever),
-                            _ => self
-                                .duration(args[0], "`retain`", Sign::Unsigned)
-                                .map(Retention::For),
-                        };
+                    retain = match arg.value() {
+                        KdlValue::String(s) if s == "forever" => Some(Retention::Forever),
+                        _ => self
+                            .duration(arg, "`retain`", Sign::Unsigned)
+                            .map(Retention::For),
                     }
                 }
                 "on-leave" => {
-                    self.check_props(child, &[]);
-                    self.no_children(child);
-                    on_leave = self.actions(child).into_iter().map(|a| a.value).collect();
+                    on_leave = self
+                        .actions(&child.args)
+                        .into_iter()
+                        .map(|a| a.value)
+                        .collect()
                 }
                 "notify" => {
-                    self.check_props(child, &[]);
-                    self.no_children(child);
-                    if let Some(args) = self.args(
-                        child,
-                        &Args {
-                            min: 1,
-                            max: usize::MAX,
-                            usage: "notify \"security@acme.com\"",
-                        },
-                    ) {
-                        for a in args {
-                            if let Some(s) = self.string(a, "a recipient") {
-                                notify.push(s.value);
-                            }
+                    for a in &child.args {
+                        if let Some(s) = self.string(a, "a recipient") {
+                            notify.push(s.value);
                         }
                     }
                 }
-                "description" => description = self.single_string(child, "description \"...\""),
-                other => self.unknown_node(child, other, RULE_CHILDREN, "nodes in `rule`"),
+                "description" => description = self.text(child),
+                other => self.unhandled(child.node, other),
             }
         }
-        if let (Some(Retention::Forever), Some(span)) = (retain, seen.get("delete-after").copied())
-        {
+        let delete_span = children
+            .iter()
+            .find(|c| c.name() == "delete-after")
+            .map(|c| self.node_name_span(c.node));
+        if let (Some(Retention::Forever), Some(span)) = (retain, delete_span) {
             self.error(
                 Diagnostic::error(
                     "policy::conflict",
@@ -127,27 +103,17 @@ impl FileParser<'_> {
         }
     }
 
-    pub(super) fn cutoff(&mut self, node: &KdlNode) -> Option<Cutoff> {
-        const USAGE: &str = "cutoff immediately | cutoff end-of-last-day | cutoff \"+2d\"";
-        self.check_props(node, &[]);
-        self.no_children(node);
-        let args = self.args(
-            node,
-            &Args {
-                min: 1,
-                max: 1,
-                usage: USAGE,
-            },
-        )?;
-        match args[0].value() {
+    /// `cutoff immediately | end-of-last-day | "+2d"`.
+    pub(super) fn cutoff(&mut self, arg: &KdlEntry) -> Option<Cutoff> {
+        match arg.value() {
             KdlValue::String(s) if s == "immediately" => Some(Cutoff::Immediately),
             KdlValue::String(s) if s == "end-of-last-day" => Some(Cutoff::EndOfLastDay),
             KdlValue::String(s) if s.starts_with(['+', '-']) => self
-                .duration(args[0], "cutoff offset", Sign::Required)
+                .duration(arg, "cutoff offset", Sign::Required)
                 .map(Cutoff::Offset),
             _ => {
-                let span = self.value_span(args[0]);
-                let given = match args[0].value() {
+                let span = self.value_span(arg);
+                let given = match arg.value() {
                     KdlValue::String(s) => s.clone(),
                     other => other.to_string(),
                 };

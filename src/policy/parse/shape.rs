@@ -1,8 +1,199 @@
 //! The shape of a node: its properties, arguments and block, checked the same way everywhere.
+//!
+//! Every node kind is described once, as data: the [`Child`] nodes its block may hold, each
+//! with its arity ([`Args`]), its properties, whether it takes a block of its own, whether it
+//! may be repeated and whether it is required. [`FileParser::block`] checks a block against
+//! such a description and reports, identically for every node kind, unknown children (with a
+//! did-you-mean), repeated ones (pointing at the first), missing required ones, unknown or
+//! repeated properties, unexpected blocks and wrong argument counts. The node's reader then
+//! only interprets values that already have the right shape.
 
 use super::*;
 
+/// How many positional arguments a node takes, and the usage line shown when it is wrong.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Args {
+    pub min: usize,
+    pub max: usize,
+    pub usage: &'static str,
+}
+
+impl Args {
+    pub const NONE: Args = Args::between(0, 0, "");
+
+    pub const fn between(min: usize, max: usize, usage: &'static str) -> Args {
+        Args { min, max, usage }
+    }
+
+    /// Exactly one argument.
+    pub const fn one(usage: &'static str) -> Args {
+        Args::between(1, 1, usage)
+    }
+
+    /// One or more arguments.
+    pub const fn some(usage: &'static str) -> Args {
+        Args::between(1, usize::MAX, usage)
+    }
+}
+
+/// The properties a child node accepts.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Props {
+    Only(&'static [&'static str]),
+    /// Checked by the child's reader: a connector's depend on its kind, `correlate` takes
+    /// person fields.
+    Own,
+}
+
+/// Whether a child node takes a block of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Block {
+    None,
+    /// Interpreted by the child's reader (a `field`'s value mappings).
+    Own,
+}
+
+/// One kind of child node a block may hold.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Child {
+    pub name: &'static str,
+    pub args: Args,
+    pub props: Props,
+    pub block: Block,
+    pub repeatable: bool,
+    pub required: bool,
+}
+
+impl Child {
+    /// A child given at most once, with no properties and no block.
+    pub const fn new(name: &'static str, args: Args) -> Child {
+        Child {
+            name,
+            args,
+            props: Props::Only(&[]),
+            block: Block::None,
+            repeatable: false,
+            required: false,
+        }
+    }
+
+    pub const fn props(self, props: &'static [&'static str]) -> Child {
+        Child {
+            props: Props::Only(props),
+            ..self
+        }
+    }
+
+    pub const fn own_props(self) -> Child {
+        Child {
+            props: Props::Own,
+            ..self
+        }
+    }
+
+    pub const fn own_block(self) -> Child {
+        Child {
+            block: Block::Own,
+            ..self
+        }
+    }
+
+    pub const fn repeatable(self) -> Child {
+        Child {
+            repeatable: true,
+            ..self
+        }
+    }
+
+    pub const fn required(self) -> Child {
+        Child {
+            required: true,
+            ..self
+        }
+    }
+}
+
+/// A child node whose shape is right: the node and its positional arguments.
+pub(super) struct Shaped<'n> {
+    pub node: &'n KdlNode,
+    pub args: Vec<&'n KdlEntry>,
+}
+
+impl<'n> Shaped<'n> {
+    pub fn name(&self) -> &'n str {
+        self.node.name().value()
+    }
+
+    /// The first argument (every child with a minimum arity of one has it).
+    pub fn arg(&self) -> Option<&'n KdlEntry> {
+        self.args.first().copied()
+    }
+}
+
 impl FileParser<'_> {
+    /// Checks the block of `node` against `spec` and returns the children to interpret, in
+    /// order: each known, well-shaped, and (unless repeatable) the first of its name. `owner`
+    /// names the node in messages ("system `okta`"); missing required children are reported
+    /// at `owner_span`. `None` when the node has no block at all (`usage` shows one).
+    pub(super) fn block<'n>(
+        &mut self,
+        node: &'n KdlNode,
+        spec: &[Child],
+        owner: &str,
+        owner_span: Span,
+        usage: &str,
+    ) -> Option<Vec<Shaped<'n>>> {
+        let children = self.children(node, usage)?;
+        let names: Vec<&str> = spec.iter().map(|c| c.name).collect();
+        let mut first_of: HashMap<&str, Span> = HashMap::new();
+        let mut accepted = Vec::new();
+        for child in children {
+            let name = child.name().value();
+            let Some(kind) = spec.iter().find(|c| c.name == name) else {
+                let what = format!("nodes in `{}`", node.name().value());
+                self.unknown_node(child, name, &names, &what);
+                continue;
+            };
+            if !kind.repeatable {
+                if let Some(first) = first_of.get(name).copied() {
+                    self.repeated_child(child, first);
+                    continue;
+                }
+                first_of.insert(name, self.node_name_span(child));
+            }
+            if let Some(shaped) = self.shape(child, kind) {
+                accepted.push(shaped);
+            }
+        }
+        for missing in spec.iter().filter(|c| c.required) {
+            if children.iter().any(|c| c.name().value() == missing.name) {
+                continue;
+            }
+            self.error(
+                Diagnostic::error(
+                    "policy::missing-node",
+                    owner_span,
+                    format!("{owner} has no `{}`", missing.name),
+                )
+                .label(format!("missing `{}`", missing.name))
+                .help(format!("add `{}` inside the block", missing.args.usage)),
+            );
+        }
+        Some(accepted)
+    }
+
+    /// Checks one child's properties, block and arguments against its description.
+    fn shape<'n>(&mut self, child: &'n KdlNode, kind: &Child) -> Option<Shaped<'n>> {
+        if let Props::Only(allowed) = kind.props {
+            self.check_props(child, allowed);
+        }
+        if kind.block == Block::None {
+            self.no_children(child);
+        }
+        let args = self.args(child, &kind.args)?;
+        Some(Shaped { node: child, args })
+    }
+
     pub(super) fn unknown_node(&mut self, node: &KdlNode, name: &str, valid: &[&str], what: &str) {
         let span = self.node_name_span(node);
         self.error(
@@ -159,14 +350,7 @@ impl FileParser<'_> {
         node: &KdlNode,
         usage: &'static str,
     ) -> Option<Spanned<String>> {
-        let args = self.args(
-            node,
-            &Args {
-                min: 1,
-                max: 1,
-                usage,
-            },
-        )?;
+        let args = self.args(node, &Args::one(usage))?;
         let name = self.string(args[0], "a name")?;
         if name.value.is_empty() || name.value.chars().any(|c| c.is_control()) {
             self.error(

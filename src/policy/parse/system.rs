@@ -2,19 +2,36 @@
 
 use super::*;
 
-pub(super) const SYSTEM_CHILDREN: &[&str] = &[
-    "connector",
-    "tier",
-    "correlate",
-    "on-leave",
-    "exempt",
-    "concurrency",
-    "description",
-    "owner",
-    "enforce-roles",
-    "privileged-groups",
-    "max-disable-share",
+/// What a `system` block holds.
+const SYSTEM: &[Child] = &[
+    Child::new("connector", Args::one(CONNECTOR_USAGE))
+        .own_props()
+        .required(),
+    Child::new("tier", Args::one("tier identity-provider")).required(),
+    Child::new(
+        "correlate",
+        Args::between(0, 0, "correlate email=\"userName\""),
+    )
+    .own_props()
+    .repeatable(),
+    Child::new("on-leave", Args::some(ON_LEAVE_USAGE)),
+    Child::new("exempt", Args::one(EXEMPT_USAGE))
+        .props(&["reason", "owner"])
+        .repeatable(),
+    Child::new("concurrency", Args::one("concurrency 4")),
+    Child::new("description", Args::one("description \"...\"")),
+    Child::new("owner", Args::one("owner \"team@acme.com\"")),
+    Child::new("enforce-roles", Args::between(0, 1, "enforce-roles #true")),
+    Child::new(
+        "privileged-groups",
+        Args::some("privileged-groups \"admins\" \"owners\""),
+    ),
+    Child::new("max-disable-share", Args::one("max-disable-share \"20%\"")),
 ];
+
+const CONNECTOR_USAGE: &str = "connector file path=\"inventory/accounts/NAME.json\"";
+const EXEMPT_USAGE: &str =
+    "exempt \"svc-backup\" reason=\"backup service\" owner=\"it-ops@acme.com\"";
 
 pub(super) const MANUAL_PROPS: &[&str] = &["owner", "sla", "escalate-to"];
 
@@ -29,7 +46,8 @@ impl FileParser<'_> {
         if !self.b.claim("system", &name) {
             return;
         }
-        let Some(children) = self.children(node, USAGE) else {
+        let owner_text = format!("system `{}`", name.value);
+        let Some(children) = self.block(node, SYSTEM, &owner_text, name.span, USAGE) else {
             self.b.broken_systems.push(name.value);
             return;
         };
@@ -46,187 +64,52 @@ impl FileParser<'_> {
         let mut enforce_roles = false;
         let mut privileged_groups = Vec::new();
         let mut max_disable_share = None;
-        let mut seen: HashMap<&str, Span> = HashMap::new();
 
-        for child in children {
-            let key = child.name().value();
-            let repeatable = matches!(key, "correlate" | "exempt");
-            if SYSTEM_CHILDREN.contains(&key) && !repeatable {
-                if let Some(first) = seen.get(key).copied() {
-                    self.repeated_child(child, first);
-                    continue;
+        for child in &children {
+            let Some(arg) = child.arg() else {
+                // Only `correlate` and `enforce-roles` may have no argument.
+                match child.name() {
+                    "correlate" => self.correlate(child.node, &mut correlate),
+                    "enforce-roles" => enforce_roles = true,
+                    _ => {}
                 }
-                seen.insert(child.name().value(), self.node_name_span(child));
-            }
-            match key {
+                continue;
+            };
+            match child.name() {
                 "connector" => {
-                    connector_kind = Self::connector_kind(child);
-                    connector = self.connector(child, &name.value);
+                    connector_kind = arg.value().as_string().map(str::to_string);
+                    connector = self.connector(child.node, arg, &name.value);
                 }
                 "tier" => {
-                    self.check_props(child, &[]);
-                    self.no_children(child);
-                    if let Some(args) = self.args(
-                        child,
-                        &Args {
-                            min: 1,
-                            max: 1,
-                            usage: "tier identity-provider",
-                        },
-                    ) {
-                        tier = self
-                            .keyword(args[0], Tier::NAMES, "tier")
-                            .and_then(|t| Tier::parse(&t.value));
-                    }
+                    tier = self
+                        .keyword(arg, Tier::NAMES, "tier")
+                        .and_then(|t| Tier::parse(&t.value))
                 }
-                "correlate" => {
-                    self.no_children(child);
-                    let _ = self.args(
-                        child,
-                        &Args {
-                            min: 0,
-                            max: 0,
-                            usage: "correlate email=\"userName\"",
-                        },
-                    );
-                    let props: Vec<&KdlEntry> = child
-                        .entries()
-                        .iter()
-                        .filter(|e| e.name().is_some())
-                        .collect();
-                    if props.is_empty() {
-                        let span = self.node_name_span(child);
-                        self.error(
-                            Diagnostic::error("policy::correlate", span, "`correlate` names no fields")
-                                .label("empty correlation")
-                                .help("write PERSON_FIELD=\"ACCOUNT_ATTRIBUTE\", e.g. `correlate email=\"userName\"`"),
-                        );
-                    }
-                    for prop in props {
-                        let Some(field) = prop.name() else { continue };
-                        if let Some(attr) = self.string(prop, "an account attribute") {
-                            correlate.push(Correlation {
-                                person_field: field.value().replace('-', "_"),
-                                account_attribute: attr.value,
-                                span: self.span(prop.span()),
-                            });
-                        }
-                    }
-                }
-                "on-leave" => {
-                    self.check_props(child, &[]);
-                    self.no_children(child);
-                    on_leave = Some(self.actions(child));
-                }
+                "on-leave" => on_leave = Some(self.actions(&child.args)),
                 "exempt" => {
-                    self.no_children(child);
-                    self.check_props(child, &["reason", "owner"]);
-                    const EXEMPT: &str =
-                        "exempt \"svc-backup\" reason=\"backup service\" owner=\"it-ops@acme.com\"";
-                    let account = self
-                        .args(
-                            child,
-                            &Args {
-                                min: 1,
-                                max: 1,
-                                usage: EXEMPT,
-                            },
-                        )
-                        .and_then(|a| self.string(a[0], "an account"));
-                    let reason = self.required_string_prop(child, "reason", EXEMPT);
-                    let owner = self.required_string_prop(child, "owner", EXEMPT);
-                    if let (Some(account), Some(reason), Some(owner)) = (account, reason, owner) {
-                        if let Some(first) = exemptions.iter().find(|e| e.account == account.value)
-                        {
-                            let first_span = first.span;
-                            self.error(
-                                Diagnostic::error(
-                                    "policy::duplicate-exemption",
-                                    account.span,
-                                    format!("account `{}` is exempted twice", account.value),
-                                )
-                                .label("second exemption")
-                                .secondary(first_span, "first exemption")
-                                .help("keep one exemption per account"),
-                            );
-                        } else {
-                            exemptions.push(Exemption {
-                                account: account.value,
-                                reason: reason.value,
-                                owner: owner.value,
-                                span: self.span(child.span()),
-                            });
-                        }
+                    if let Some(e) = self.exemption(child.node, arg, &exemptions) {
+                        exemptions.push(e);
                     }
                 }
-                "concurrency" => concurrency = self.single_integer(child, "concurrency", 1..=64),
-                "description" => description = self.single_string(child, "description \"...\""),
-                "owner" => owner = self.single_string(child, "owner \"team@acme.com\""),
+                "concurrency" => concurrency = self.integer(arg, "`concurrency`", 1..=64),
+                "description" => description = self.text(child),
+                "owner" => owner = self.text(child),
                 "enforce-roles" => enforce_roles = self.flag(child),
                 "privileged-groups" => {
-                    self.check_props(child, &[]);
-                    self.no_children(child);
-                    if let Some(args) = self.args(
-                        child,
-                        &Args {
-                            min: 1,
-                            max: usize::MAX,
-                            usage: "privileged-groups \"admins\" \"owners\"",
-                        },
-                    ) {
-                        for a in args {
-                            if let Some(g) = self.string(a, "a group") {
-                                privileged_groups.push(g.value);
-                            }
+                    for a in &child.args {
+                        if let Some(g) = self.string(a, "a group") {
+                            privileged_groups.push(g.value);
                         }
                     }
                 }
-                "max-disable-share" => {
-                    self.check_props(child, &[]);
-                    self.no_children(child);
-                    if let Some(args) = self.args(
-                        child,
-                        &Args {
-                            min: 1,
-                            max: 1,
-                            usage: "max-disable-share \"20%\"",
-                        },
-                    ) {
-                        max_disable_share = self.share(args[0]);
-                    }
-                }
-                other => self.unknown_node(child, other, SYSTEM_CHILDREN, "nodes in `system`"),
+                "max-disable-share" => max_disable_share = self.share(arg),
+                other => self.unhandled(child.node, other),
             }
         }
 
         let name_span = name.span;
-        for (present, what, usage) in [
-            (
-                connector.is_some() || seen.contains_key("connector"),
-                "connector",
-                "connector file path=\"inventory/accounts/NAME.json\"",
-            ),
-            (
-                tier.is_some() || seen.contains_key("tier"),
-                "tier",
-                "tier identity-provider",
-            ),
-        ] {
-            if !present {
-                self.error(
-                    Diagnostic::error(
-                        "policy::missing-node",
-                        name_span,
-                        format!("system `{}` has no `{what}`", name.value),
-                    )
-                    .label(format!("missing `{what}`"))
-                    .help(format!("add `{usage}` inside the block")),
-                );
-            }
-        }
         let manual = matches!(connector, Some(Lane::Manual(_)));
-        if correlate.is_empty() && !manual && connector.is_some() && !seen.contains_key("correlate")
-        {
+        if correlate.is_empty() && !manual && connector.is_some() {
             self.error(
                 Diagnostic::error(
                     "policy::missing-node",
@@ -316,32 +199,12 @@ impl FileParser<'_> {
         });
     }
 
-    /// The connector kind's name as written, read leniently (errors in it are reported by
-    /// [`Self::connector`]).
-    pub(super) fn connector_kind(node: &KdlNode) -> Option<String> {
-        node.entries()
-            .iter()
-            .find(|e| e.name().is_none())
-            .and_then(|e| e.value().as_string())
-            .map(str::to_string)
-    }
-
     /// `connector KIND key=value ...`: a registered connector kind reads its own properties
     /// (see [`crate::connector::kind`]); `manual` makes the system a manual lane.
-    pub(super) fn connector(&mut self, node: &KdlNode, system: &str) -> Option<Lane> {
-        const USAGE: &str = "connector KIND PROPERTY=VALUE ...";
-        self.no_children(node);
-        let args = self.args(
-            node,
-            &Args {
-                min: 1,
-                max: 1,
-                usage: USAGE,
-            },
-        )?;
+    fn connector(&mut self, node: &KdlNode, kind: &KdlEntry, system: &str) -> Option<Lane> {
         let mut names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
         names.push(MANUAL);
-        let kind_name = self.keyword(args[0], &names, "connector kind")?;
+        let kind_name = self.keyword(kind, &names, "connector kind")?;
         if kind_name.value == MANUAL {
             return self.manual_lane(node).map(Lane::Manual);
         }
@@ -349,6 +212,67 @@ impl FileParser<'_> {
         let props_ok = self.check_props(node, kind.properties);
         let settings = (kind.read)(&mut Properties::new(self, node, system, kind.example))?;
         props_ok.then_some(Lane::Connector(settings))
+    }
+
+    /// `correlate PERSON_FIELD="ACCOUNT_ATTRIBUTE" ...`.
+    fn correlate(&mut self, child: &KdlNode, correlate: &mut Vec<Correlation>) {
+        let props: Vec<&KdlEntry> = child
+            .entries()
+            .iter()
+            .filter(|e| e.name().is_some())
+            .collect();
+        if props.is_empty() {
+            let span = self.node_name_span(child);
+            self.error(
+                Diagnostic::error("policy::correlate", span, "`correlate` names no fields")
+                    .label("empty correlation")
+                    .help("write PERSON_FIELD=\"ACCOUNT_ATTRIBUTE\", e.g. `correlate email=\"userName\"`"),
+            );
+        }
+        for prop in props {
+            let Some(field) = prop.name() else { continue };
+            if let Some(attr) = self.string(prop, "an account attribute") {
+                correlate.push(Correlation {
+                    person_field: field.value().replace('-', "_"),
+                    account_attribute: attr.value,
+                    span: self.span(prop.span()),
+                });
+            }
+        }
+    }
+
+    /// `exempt "ACCOUNT" reason="..." owner="..."`, refused when the account is exempted
+    /// already.
+    fn exemption(
+        &mut self,
+        child: &KdlNode,
+        account: &KdlEntry,
+        earlier: &[Exemption],
+    ) -> Option<Exemption> {
+        let account = self.string(account, "an account");
+        let reason = self.required_string_prop(child, "reason", EXEMPT_USAGE);
+        let owner = self.required_string_prop(child, "owner", EXEMPT_USAGE);
+        let (account, reason, owner) = (account?, reason?, owner?);
+        if let Some(first) = earlier.iter().find(|e| e.account == account.value) {
+            let first_span = first.span;
+            self.error(
+                Diagnostic::error(
+                    "policy::duplicate-exemption",
+                    account.span,
+                    format!("account `{}` is exempted twice", account.value),
+                )
+                .label("second exemption")
+                .secondary(first_span, "first exemption")
+                .help("keep one exemption per account"),
+            );
+            return None;
+        }
+        Some(Exemption {
+            account: account.value,
+            reason: reason.value,
+            owner: owner.value,
+            span: self.span(child.span()),
+        })
     }
 
     pub(super) fn manual_lane(&mut self, node: &KdlNode) -> Option<ManualLane> {

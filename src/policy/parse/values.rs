@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// The usage line of `on-leave`, wherever it appears.
+pub(super) const ON_LEAVE_USAGE: &str = "on-leave disable revoke-sessions remove-groups";
+
 impl FileParser<'_> {
     /// A string value; reports anything else.
     pub(super) fn string(&mut self, entry: &KdlEntry, what: &str) -> Option<Spanned<String>> {
@@ -254,18 +257,9 @@ impl FileParser<'_> {
         }
     }
 
-    pub(super) fn actions(&mut self, node: &KdlNode) -> Vec<Spanned<Action>> {
+    /// `on-leave ACTION ...`: the actions, each a known one.
+    pub(super) fn actions(&mut self, args: &[&KdlEntry]) -> Vec<Spanned<Action>> {
         let mut out = Vec::new();
-        let Some(args) = self.args(
-            node,
-            &Args {
-                min: 1,
-                max: usize::MAX,
-                usage: "on-leave disable revoke-sessions remove-groups",
-            },
-        ) else {
-            return out;
-        };
         for arg in args {
             if let Some(name) = self.keyword(arg, Action::NAMES, "action")
                 && let Some(action) = Action::parse(&name.value)
@@ -276,85 +270,35 @@ impl FileParser<'_> {
         out
     }
 
-    pub(super) fn single_string(&mut self, node: &KdlNode, usage: &'static str) -> Option<String> {
-        self.check_props(node, &[]);
-        self.no_children(node);
-        let args = self.args(
-            node,
-            &Args {
-                min: 1,
-                max: 1,
-                usage,
-            },
-        )?;
-        self.string(args[0], &format!("`{}`", node.name().value()))
+    /// A child's single string argument (`description "..."`).
+    pub(super) fn text(&mut self, child: &Shaped<'_>) -> Option<String> {
+        let arg = child.arg()?;
+        self.string(arg, &format!("`{}`", child.name()))
             .map(|s| s.value)
     }
 
-    pub(super) fn single_integer(
-        &mut self,
-        node: &KdlNode,
-        what: &str,
-        range: std::ops::RangeInclusive<i128>,
-    ) -> Option<u32> {
-        self.check_props(node, &[]);
-        self.no_children(node);
-        let args = self.args(
-            node,
-            &Args {
-                min: 1,
-                max: 1,
-                usage: "concurrency 4",
-            },
-        )?;
-        self.integer(args[0], &format!("`{what}`"), range)
-    }
-
-    pub(super) fn single_duration(
-        &mut self,
-        node: &KdlNode,
-        sign: Sign,
-        usage: &'static str,
-    ) -> Option<SignedDuration> {
-        self.check_props(node, &[]);
-        self.no_children(node);
-        let args = self.args(
-            node,
-            &Args {
-                min: 1,
-                max: 1,
-                usage,
-            },
-        )?;
-        self.duration(args[0], &format!("`{}`", node.name().value()), sign)
+    /// A child's single duration argument (`delete-after "30d"`).
+    pub(super) fn duration_of(&mut self, child: &Shaped<'_>, sign: Sign) -> Option<SignedDuration> {
+        let arg = child.arg()?;
+        self.duration(arg, &format!("`{}`", child.name()), sign)
     }
 
     /// `flag` or `flag #true` / `flag #false`.
-    pub(super) fn flag(&mut self, node: &KdlNode) -> bool {
-        self.check_props(node, &[]);
-        self.no_children(node);
-        let Some(args) = self.args(
-            node,
-            &Args {
-                min: 0,
-                max: 1,
-                usage: "enforce-roles #true",
-            },
-        ) else {
-            return false;
+    pub(super) fn flag(&mut self, child: &Shaped<'_>) -> bool {
+        let Some(arg) = child.arg() else {
+            return true;
         };
-        match args.first().map(|a| a.value()) {
-            None => true,
-            Some(KdlValue::Bool(b)) => *b,
-            Some(other) => {
-                let span = self.value_span(args[0]);
+        match arg.value() {
+            KdlValue::Bool(b) => *b,
+            other => {
+                let span = self.value_span(arg);
                 self.error(
                     Diagnostic::error(
                         "policy::type",
                         span,
                         format!(
                             "`{}` takes #true or #false, found {}",
-                            node.name().value(),
+                            child.name(),
                             type_name(other)
                         ),
                     )
@@ -364,5 +308,20 @@ impl FileParser<'_> {
                 false
             }
         }
+    }
+
+    /// A child the node's description lists but its reader does not interpret: a bug in
+    /// offboard, reported rather than ignored (a silently ignored setting is worse).
+    pub(super) fn unhandled(&mut self, child: &KdlNode, name: &str) {
+        let span = self.node_name_span(child);
+        self.error(
+            Diagnostic::error(
+                "policy::internal",
+                span,
+                format!("`{name}` is accepted here but not interpreted"),
+            )
+            .label("not interpreted")
+            .help("this is a bug in offboard; please report it"),
+        );
     }
 }
