@@ -264,11 +264,14 @@ fn a_secret_echoed_by_a_server_never_reaches_errors_or_the_journal() {
     let path = dir.path().join("j.db");
     let mut journal = offboard::journal::Journal::create(&path, "t", "h").unwrap();
     journal
-        .append(
-            offboard::journal::Table::Tasks,
-            offboard::journal::TASK_DONE,
-            &serde_json::json!({"note": format!("pasted {token} by mistake")}),
-        )
+        .append(&offboard::journal::Record::TaskDone(
+            offboard::journal::TaskDone {
+                task_id: "t1".into(),
+                by: "it".into(),
+                note: format!("pasted {token} by mistake"),
+                closed_at: jiff::Timestamp::UNIX_EPOCH,
+            },
+        ))
         .unwrap();
     drop(journal);
     let bytes = std::fs::read(&path).unwrap();

@@ -22,8 +22,7 @@ use futures::future::join_all;
 
 use crate::connector::{Account, Conditional, Connector, ConnectorError, Restore};
 use crate::journal::{
-    ACTION_INTENT, ACTION_RESULT, ActionIntent, ActionOutcome, ActionResult, JournalError,
-    SharedJournal, TASK_OPEN, Table, TaskOpen,
+    ActionIntent, ActionOutcome, ActionResult, JournalError, Record, SharedJournal, TaskOpen,
 };
 use crate::plan::{AccountState, Change, ChangeKind, Plan};
 use crate::policy::{Action, Tier};
@@ -103,13 +102,8 @@ pub struct Executor {
 
 impl Executor {
     /// Append durably; concurrent changes share commits (see [`SharedJournal`]).
-    async fn journal<T: serde::Serialize>(
-        &self,
-        table: Table,
-        kind: &str,
-        body: &T,
-    ) -> Result<(), JournalError> {
-        self.journal.append(table, kind, body).await.map(|_| ())
+    async fn journal(&self, record: Record) -> Result<(), JournalError> {
+        self.journal.append(record).await.map(|_| ())
     }
 
     /// Execute every account change of `plan`, tier by tier; `on_done` sees each result.
@@ -196,26 +190,22 @@ impl Executor {
             .as_ref()
             .map(|a| a.id.clone())
             .unwrap_or_default();
-        self.journal(
-            Table::Actions,
-            ACTION_RESULT,
-            &ActionResult {
-                run_id: self.run_id.clone(),
-                change_id: change_id(&r.change),
-                person: r.change.person.clone(),
-                system: r.change.system.clone(),
-                account_id,
-                outcome: r.outcome,
-                performed: r.performed.clone(),
-                attempts: r.attempts,
-                retries: r.retries,
-                error_kind: r.error.as_ref().map(|e| e.kind),
-                error: r.error.as_ref().map(|e| e.message.clone()),
-                hint: r.error.as_ref().and_then(|e| e.hint.clone()),
-                read_back: r.read_back.clone(),
-                unobservable: r.unobservable.clone(),
-            },
-        )
+        self.journal(Record::Result(ActionResult {
+            run_id: self.run_id.clone(),
+            change_id: change_id(&r.change),
+            person: r.change.person.clone(),
+            system: r.change.system.clone(),
+            account_id,
+            outcome: r.outcome,
+            performed: r.performed.clone(),
+            attempts: r.attempts,
+            retries: r.retries,
+            error_kind: r.error.as_ref().map(|e| e.kind),
+            error: r.error.as_ref().map(|e| e.message.clone()),
+            hint: r.error.as_ref().and_then(|e| e.hint.clone()),
+            read_back: r.read_back.clone(),
+            unobservable: r.unobservable.clone(),
+        }))
         .await
     }
 
@@ -231,20 +221,17 @@ impl Executor {
         };
         let id = change_id(c);
         // Write-ahead: the intent is durable before anything touches the system.
-        self.journal(
-            Table::Actions,
-            ACTION_INTENT,
-            &ActionIntent {
-                run_id: self.run_id.clone(),
-                change_id: id.clone(),
-                person: c.person.clone(),
-                system: c.system.clone(),
-                account_id: account.id.clone(),
-                actions: c.actions.clone(),
-                expected_fingerprint: account.fingerprint.clone(),
-                before: c.before.clone(),
-            },
-        )
+        self.journal(Record::Intent(ActionIntent {
+            run_id: self.run_id.clone(),
+            change_id: id.clone(),
+            person: c.person.clone(),
+            system: c.system.clone(),
+            account_id: account.id.clone(),
+            actions: c.actions.clone(),
+            expected_fingerprint: account.fingerprint.clone(),
+            before: c.before.clone(),
+            restore: Vec::new(),
+        }))
         .await?;
 
         let connector = &target.connector;
@@ -449,20 +436,16 @@ impl Executor {
             if known.contains(&id) {
                 continue;
             }
-            self.journal.lock().append(
-                Table::Tasks,
-                TASK_OPEN,
-                &TaskOpen {
-                    task_id: id,
-                    run_id: self.run_id.clone(),
-                    person: c.person.clone(),
-                    system: c.system.clone(),
-                    owner: task.owner.clone(),
-                    due: task.due,
-                    actions: task.actions.clone(),
-                    escalate_to: task.escalate_to.clone(),
-                },
-            )?;
+            self.journal.lock().append(&Record::TaskOpen(TaskOpen {
+                task_id: id,
+                run_id: self.run_id.clone(),
+                person: c.person.clone(),
+                system: c.system.clone(),
+                owner: task.owner.clone(),
+                due: task.due,
+                actions: task.actions.clone(),
+                escalate_to: task.escalate_to.clone(),
+            }))?;
             opened += 1;
         }
         Ok(opened)
@@ -484,21 +467,17 @@ impl Executor {
                 )
                 .await;
         };
-        self.journal(
-            Table::Actions,
-            ACTION_INTENT,
-            &serde_json::json!({
-                "run_id": self.run_id,
-                "change_id": change_id(c),
-                "person": c.person,
-                "system": c.system,
-                "account_id": account.id,
-                "actions": [],
-                "restore": steps,
-                "expected_fingerprint": account.fingerprint,
-                "before": c.before,
-            }),
-        )
+        self.journal(Record::Intent(ActionIntent {
+            run_id: self.run_id.clone(),
+            change_id: change_id(c),
+            person: c.person.clone(),
+            system: c.system.clone(),
+            account_id: account.id.clone(),
+            actions: Vec::new(),
+            expected_fingerprint: account.fingerprint.clone(),
+            before: c.before.clone(),
+            restore: steps.to_vec(),
+        }))
         .await?;
         let mut attempts = Calls::default();
         for step in steps {

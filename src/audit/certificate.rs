@@ -12,9 +12,8 @@ use serde::Serialize;
 
 use super::render::xml;
 use crate::journal::{
-    ACTION_INTENT, ACTION_RESULT, ActionIntent, ActionOutcome, ActionResult, Journal, JournalError,
-    RUN_FINISH, RUN_START, RunFinish, RunStart, StoredRecord, TASK_DONE, TASK_OPEN, Table,
-    TaskDone, TaskOpen, Verdict,
+    ActionOutcome, Journal, JournalError, Record, RunFinish, RunStart, StoredRecord, TaskDone,
+    Verdict,
 };
 use crate::plan::AccountState;
 use crate::policy::Action;
@@ -77,12 +76,15 @@ pub struct TaskLine {
     pub done: Option<TaskDone>,
 }
 
-fn body_person(r: &StoredRecord) -> Option<String> {
-    serde_json::from_str::<serde_json::Value>(&r.body)
-        .ok()?
-        .get("person")?
-        .as_str()
-        .map(str::to_lowercase)
+/// The person a record is about, lower-cased (runs and task closures name nobody).
+fn person_of(record: &Record) -> Option<String> {
+    let person = match record {
+        Record::Intent(i) => &i.person,
+        Record::Result(r) => &r.person,
+        Record::TaskOpen(t) => &t.person,
+        _ => return None,
+    };
+    Some(person.to_lowercase())
 }
 
 /// The certificate for `person` (a roster key, compared case-insensitively).
@@ -96,11 +98,14 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
     let mut run_ids: BTreeSet<String> = BTreeSet::new();
     let mut task_ids: BTreeSet<String> = BTreeSet::new();
 
-    for r in &records {
-        let mine = body_person(r).is_some_and(|p| p == wanted);
-        match (r.table, r.kind.as_str()) {
-            (Table::Actions, ACTION_INTENT) if mine => {
-                let i: ActionIntent = r.parse()?;
+    let typed: Vec<Record> = records
+        .iter()
+        .map(StoredRecord::record)
+        .collect::<Result<_, _>>()?;
+    for (r, record) in records.iter().zip(&typed) {
+        let mine = person_of(record).is_some_and(|p| p == wanted);
+        match record.clone() {
+            Record::Intent(i) if mine => {
                 cited.insert(r.seq);
                 run_ids.insert(i.run_id.clone());
                 actions.push(ActionLine {
@@ -116,8 +121,7 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
                     read_back: None,
                 });
             }
-            (Table::Actions, ACTION_RESULT) if mine => {
-                let res: ActionResult = r.parse()?;
+            Record::Result(res) if mine => {
                 cited.insert(r.seq);
                 if let Some(line) = actions.iter_mut().rev().find(|a| {
                     a.run_id == res.run_id
@@ -135,8 +139,7 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
                     line.read_back = res.read_back;
                 }
             }
-            (Table::Tasks, TASK_OPEN) if mine => {
-                let t: TaskOpen = r.parse()?;
+            Record::TaskOpen(t) if mine => {
                 cited.insert(r.seq);
                 task_ids.insert(t.task_id.clone());
                 run_ids.insert(t.run_id.clone());
@@ -152,11 +155,10 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
             _ => {}
         }
     }
-    for r in records
-        .iter()
-        .filter(|r| r.table == Table::Tasks && r.kind == TASK_DONE)
-    {
-        let d: TaskDone = r.parse()?;
+    for (r, record) in records.iter().zip(&typed) {
+        let Record::TaskDone(d) = record.clone() else {
+            continue;
+        };
         if task_ids.contains(&d.task_id) {
             cited.insert(r.seq);
             if let Some(t) = tasks.iter_mut().find(|t| t.task_id == d.task_id) {
@@ -172,24 +174,18 @@ pub fn certificate(journal: &Journal, person: &str) -> Result<Option<Certificate
     let mut starts: Vec<(RunStart, String)> = Vec::new();
     let mut leaver = None;
     let mut finishes: BTreeMap<String, (RunFinish, String)> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.table == Table::Runs) {
-        match r.kind.as_str() {
-            RUN_START => {
-                let s: RunStart = r.parse()?;
-                if run_ids.contains(&s.run_id) {
-                    cited.insert(r.seq);
-                    if let Some(l) = s.leavers.iter().find(|l| l.person.to_lowercase() == wanted) {
-                        leaver = Some(l.clone());
-                    }
-                    starts.push((s, r.at.clone()));
+    for (r, record) in records.iter().zip(&typed) {
+        match record.clone() {
+            Record::RunStart(s) if run_ids.contains(&s.run_id) => {
+                cited.insert(r.seq);
+                if let Some(l) = s.leavers.iter().find(|l| l.person.to_lowercase() == wanted) {
+                    leaver = Some(l.clone());
                 }
+                starts.push((s, r.at.clone()));
             }
-            RUN_FINISH => {
-                let f: RunFinish = r.parse()?;
-                if run_ids.contains(&f.run_id) {
-                    cited.insert(r.seq);
-                    finishes.insert(f.run_id.clone(), (f, r.at.clone()));
-                }
+            Record::RunFinish(f) if run_ids.contains(&f.run_id) => {
+                cited.insert(r.seq);
+                finishes.insert(f.run_id.clone(), (f, r.at.clone()));
             }
             _ => {}
         }

@@ -14,8 +14,8 @@ use crate::apply::retry::{RetryPolicy, Retrying};
 use crate::apply::{ChangeReport, Executor, Target, guard, reaudit};
 use crate::connector::{self, ConnectorError, ErrorKind};
 use crate::journal::{
-    ActionOutcome, ApplyCounts, JournalLock, LeaverAudit, RUN_FINISH, RUN_START, RunFinish,
-    RunMode, RunOutcome, RunStart, Table, Verdict,
+    ActionOutcome, ApplyCounts, JournalLock, LeaverAudit, Record, RunFinish, RunMode, RunOutcome,
+    RunStart, Verdict,
 };
 use crate::plan::{self, render};
 use crate::policy::{Action, Policy, Tier, duration};
@@ -264,41 +264,37 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
     let run_id = new_run_id();
     let plan_json = plan.to_json();
     journal
-        .append(
-            Table::Runs,
-            RUN_START,
-            &RunStart {
-                run_id: run_id.clone(),
-                mode: RunMode::Apply,
-                initiator: actor,
-                host,
-                policy_hash: policy.content_hash.clone(),
-                git_commit: crate::vcs::provenance(&global.policies_dir()).and_then(|p| p.commit),
-                allow_dirty: dirty,
-                plan_hash: blake3::hash(plan_json.as_bytes()).to_hex().to_string(),
-                plan_created_at: plan.created_at,
-                rollback_of: None,
-                changes: plan.changes.len(),
-                roster_people: Some(plan.roster.people),
-                system_accounts: plan
-                    .refreshed
-                    .iter()
-                    .filter(|s| s.fingerprint.is_some())
-                    .map(|s| (s.system.clone(), s.accounts))
-                    .collect(),
-                leavers: plan
-                    .due_leavers()
-                    .map(|l| crate::journal::LeaverRecord {
-                        person: l.person.clone(),
-                        name: l.name.clone(),
-                        department: l.department.clone(),
-                        termination_type: l.termination_type,
-                        cutoff: l.cutoff,
-                        rules: l.rules.clone(),
-                    })
-                    .collect(),
-            },
-        )
+        .append(&Record::RunStart(RunStart {
+            run_id: run_id.clone(),
+            mode: RunMode::Apply,
+            initiator: actor,
+            host,
+            policy_hash: policy.content_hash.clone(),
+            git_commit: crate::vcs::provenance(&global.policies_dir()).and_then(|p| p.commit),
+            allow_dirty: dirty,
+            plan_hash: blake3::hash(plan_json.as_bytes()).to_hex().to_string(),
+            plan_created_at: plan.created_at,
+            rollback_of: None,
+            changes: plan.changes.len(),
+            roster_people: Some(plan.roster.people),
+            system_accounts: plan
+                .refreshed
+                .iter()
+                .filter(|s| s.fingerprint.is_some())
+                .map(|s| (s.system.clone(), s.accounts))
+                .collect(),
+            leavers: plan
+                .due_leavers()
+                .map(|l| crate::journal::LeaverRecord {
+                    person: l.person.clone(),
+                    name: l.name.clone(),
+                    department: l.department.clone(),
+                    termination_type: l.termination_type,
+                    cutoff: l.cutoff,
+                    rules: l.rules.clone(),
+                })
+                .collect(),
+        }))
         .map_err(journal_error)?;
 
     let executor = Executor {
@@ -351,18 +347,14 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         RunOutcome::Success
     };
     lock(&executor)
-        .append(
-            Table::Runs,
-            RUN_FINISH,
-            &RunFinish {
-                run_id: run_id.clone(),
-                outcome,
-                counts,
-                leavers: audit.clone(),
-                active_credentials: active,
-                unreadable_systems: observed.failures.keys().cloned().collect(),
-            },
-        )
+        .append(&Record::RunFinish(RunFinish {
+            run_id: run_id.clone(),
+            outcome,
+            counts,
+            leavers: audit.clone(),
+            active_credentials: active,
+            unreadable_systems: observed.failures.keys().cloned().collect(),
+        }))
         .map_err(journal_error)?;
 
     print!(

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 
 use super::{Exit, GlobalArgs, common};
 use crate::audit::{self, AuditError, AuditInput, Severity, render};
-use crate::journal::{RUN_FINISH, RunFinish, Table, Verdict};
+use crate::journal::{Record, Verdict};
 use crate::policy::{RenderOptions, diagnostic};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -47,8 +47,7 @@ fn offboarded(global: &GlobalArgs) -> Result<HashSet<String>, Exit> {
     let journal = common::read_journal(global)?;
     let mut out = HashSet::new();
     for r in journal.records().map_err(super::apply::journal_error)? {
-        if r.table == Table::Runs && r.kind == RUN_FINISH {
-            let finish: RunFinish = r.parse().map_err(super::apply::journal_error)?;
+        if let Record::RunFinish(finish) = r.record().map_err(super::apply::journal_error)? {
             for l in finish.leavers {
                 if l.verdict != Verdict::Red {
                     out.insert(l.person.to_lowercase());

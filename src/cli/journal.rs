@@ -142,8 +142,8 @@ fn describe(r: &crate::journal::StoredRecord) -> String {
     use crate::journal::*;
     let actions =
         |a: &[crate::policy::Action]| a.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", ");
-    let parsed = match r.kind.as_str() {
-        RUN_START => r.parse::<RunStart>().map(|s| {
+    let parsed = r.record().map(|record| match record {
+        Record::RunStart(s) => {
             format!(
                 "{} by {} on {}: {} {} (policy {}, plan {})",
                 format!("{:?}", s.mode).to_lowercase(),
@@ -154,8 +154,8 @@ fn describe(r: &crate::journal::StoredRecord) -> String {
                 s.policy_hash.get(..12).unwrap_or(&s.policy_hash),
                 s.plan_hash.get(..12).unwrap_or(&s.plan_hash)
             )
-        }),
-        RUN_FINISH => r.parse::<RunFinish>().map(|f| {
+        }
+        Record::RunFinish(f) => {
             format!(
                 "{}: {} active {} left, {} failed, {} {} opened",
                 match f.outcome {
@@ -176,16 +176,12 @@ fn describe(r: &crate::journal::StoredRecord) -> String {
                     "tasks"
                 }
             )
-        }),
-        ACTION_INTENT => r.parse::<ActionIntent>().map(|i| {
+        }
+        Record::Intent(i) => {
             // A rollback's intent names restore steps instead of actions.
             let what = if i.actions.is_empty() {
-                let restore = serde_json::from_str::<serde_json::Value>(&r.body)
-                    .ok()
-                    .and_then(|v| v.get("restore").cloned())
-                    .and_then(|v| serde_json::from_value::<Vec<crate::connector::Restore>>(v).ok())
-                    .unwrap_or_default();
-                let steps: Vec<String> = restore
+                let steps: Vec<String> = i
+                    .restore
                     .iter()
                     .map(|s| match s {
                         crate::connector::Restore::Enable => "enable".to_string(),
@@ -202,8 +198,8 @@ fn describe(r: &crate::journal::StoredRecord) -> String {
                 actions(&i.actions)
             };
             format!("{} {} ({}): {what}", i.system, i.account_id, i.person)
-        }),
-        ACTION_RESULT => r.parse::<ActionResult>().map(|x| {
+        }
+        Record::Result(x) => {
             let outcome = match x.outcome {
                 ActionOutcome::Done => "done, confirmed by read-back".to_string(),
                 ActionOutcome::AlreadyDone => "already done".to_string(),
@@ -229,8 +225,8 @@ fn describe(r: &crate::journal::StoredRecord) -> String {
                     String::new()
                 }
             )
-        }),
-        TASK_OPEN => r.parse::<TaskOpen>().map(|t| {
+        }
+        Record::TaskOpen(t) => {
             format!(
                 "task {} for {} on {}: {} by {}, due {}",
                 t.task_id,
@@ -240,12 +236,10 @@ fn describe(r: &crate::journal::StoredRecord) -> String {
                 t.owner,
                 crate::when::human(t.due)
             )
-        }),
-        TASK_DONE => r
-            .parse::<TaskDone>()
-            .map(|d| format!("task {} closed by {}: {}", d.task_id, d.by, d.note)),
-        _ => Ok(String::new()),
-    };
+        }
+        Record::TaskDone(d) => format!("task {} closed by {}: {}", d.task_id, d.by, d.note),
+        Record::JournalInit(j) => format!("journal created by {} on {}", j.created_by, j.host),
+    });
     parsed.unwrap_or_else(|e| format!("unreadable record: {e}"))
 }
 

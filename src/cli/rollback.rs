@@ -15,8 +15,7 @@ use super::{Exit, GlobalArgs, common};
 use crate::apply::Executor;
 use crate::connector::Restore;
 use crate::journal::{
-    ActionOutcome, ApplyCounts, JournalLock, RUN_FINISH, RUN_START, RunFinish, RunMode, RunOutcome,
-    RunStart, Table,
+    ActionOutcome, ApplyCounts, JournalLock, Record, RunFinish, RunMode, RunOutcome, RunStart,
 };
 use crate::plan::{AccountRef, Change, ChangeKind};
 use crate::policy::{Action, Tier};
@@ -225,26 +224,22 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
     let mut journal = common::open_journal(global)?;
     let run_id = new_run_id();
     journal
-        .append(
-            Table::Runs,
-            RUN_START,
-            &RunStart {
-                run_id: run_id.clone(),
-                mode: RunMode::Rollback,
-                initiator: actor,
-                host,
-                policy_hash: policy.content_hash.clone(),
-                git_commit: None,
-                allow_dirty: false,
-                plan_hash: run.start.plan_hash.clone(),
-                plan_created_at: run.start.plan_created_at,
-                rollback_of: Some(run.start.run_id.clone()),
-                changes: work.len(),
-                roster_people: None,
-                system_accounts: Default::default(),
-                leavers: Vec::new(),
-            },
-        )
+        .append(&Record::RunStart(RunStart {
+            run_id: run_id.clone(),
+            mode: RunMode::Rollback,
+            initiator: actor,
+            host,
+            policy_hash: policy.content_hash.clone(),
+            git_commit: None,
+            allow_dirty: false,
+            plan_hash: run.start.plan_hash.clone(),
+            plan_created_at: run.start.plan_created_at,
+            rollback_of: Some(run.start.run_id.clone()),
+            changes: work.len(),
+            roster_people: None,
+            system_accounts: Default::default(),
+            leavers: Vec::new(),
+        }))
         .map_err(journal_error)?;
     let executor = Executor {
         targets: targets(
@@ -297,18 +292,14 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
     executor
         .journal
         .lock()
-        .append(
-            Table::Runs,
-            RUN_FINISH,
-            &RunFinish {
-                run_id: run_id.clone(),
-                outcome,
-                counts,
-                leavers: Vec::new(),
-                active_credentials: 0,
-                unreadable_systems: Vec::new(),
-            },
-        )
+        .append(&Record::RunFinish(RunFinish {
+            run_id: run_id.clone(),
+            outcome,
+            counts,
+            leavers: Vec::new(),
+            active_credentials: 0,
+            unreadable_systems: Vec::new(),
+        }))
         .map_err(journal_error)?;
     let mut done = format!(
         "Rollback {} (run {run_id}): {} restored, {} failed",

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 use jiff::Timestamp;
 
 use super::{Exit, Format, GlobalArgs, common};
-use crate::journal::{TASK_DONE, Table, TaskDone, TaskState};
+use crate::journal::{Record, TaskDone, TaskState};
 
 #[derive(Debug, Args)]
 pub struct TasksArgs {
@@ -75,7 +75,7 @@ pub fn run(global: &GlobalArgs, args: &TasksArgs) -> Exit {
                 note: note.clone(),
                 closed_at: Timestamp::now(),
             };
-            match journal.append(Table::Tasks, TASK_DONE, &done) {
+            match journal.append(&Record::TaskDone(done)) {
                 Ok(_) => {
                     println!(
                         "Closed task {id} ({} for {}) as {by}.",

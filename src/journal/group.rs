@@ -9,14 +9,13 @@
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::Serialize;
 use tokio::sync::oneshot;
 
-use super::{Journal, JournalError, Table, to_body};
+use super::{Journal, JournalError, Record, Table};
 
 /// One record waiting for the writer, and where to report its sequence number.
 struct Pending {
-    record: (Table, String, String),
+    record: (Table, &'static str, String),
     done: oneshot::Sender<Result<i64, String>>,
 }
 
@@ -55,7 +54,7 @@ impl SharedJournal {
                 batch.extend(waiting.try_iter());
                 let (records, done): (Vec<_>, Vec<_>) =
                     batch.into_iter().map(|p| (p.record, p.done)).unzip();
-                let result = lock(&writer).append_batch(&records);
+                let result = lock(&writer).append_encoded(&records);
                 match result {
                     Ok(seqs) => {
                         for (tx, seq) in done.into_iter().zip(seqs) {
@@ -85,15 +84,10 @@ impl SharedJournal {
     }
 
     /// Append one record durably, sharing the commit with whatever else is waiting.
-    pub async fn append<T: Serialize>(
-        &self,
-        table: Table,
-        kind: &str,
-        body: &T,
-    ) -> Result<i64, JournalError> {
+    pub async fn append(&self, record: Record) -> Result<i64, JournalError> {
         let (done, result) = oneshot::channel();
         let pending = Pending {
-            record: (table, kind.to_string(), to_body(body)?),
+            record: (record.table(), record.kind(), record.body()?),
             done,
         };
         let failed = |message: String| JournalError::Write {
@@ -140,10 +134,13 @@ mod tests {
                 .map(|i| {
                     let shared = shared.clone();
                     tokio::spawn(async move {
-                        shared
-                            .append(Table::Actions, "test", &serde_json::json!({ "i": i }))
-                            .await
-                            .unwrap()
+                        let done = super::super::TaskDone {
+                            task_id: format!("t{i}"),
+                            by: "test".into(),
+                            note: String::new(),
+                            closed_at: jiff::Timestamp::UNIX_EPOCH,
+                        };
+                        shared.append(Record::TaskDone(done)).await.unwrap()
                     })
                 })
                 .collect();

@@ -37,7 +37,7 @@ pub enum Table {
 impl Table {
     const ALL: [Table; 3] = [Table::Runs, Table::Actions, Table::Tasks];
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Table::Runs => "runs",
             Table::Actions => "actions",
@@ -176,15 +176,11 @@ impl Journal {
         h.update(host.as_bytes());
         h.update(shown.as_bytes());
         let lineage = h.finalize().to_hex()[..32].to_string();
-        journal.append(
-            Table::Runs,
-            JOURNAL_INIT,
-            &JournalInit {
-                lineage,
-                created_by: created_by.to_string(),
-                host: host.to_string(),
-            },
-        )?;
+        journal.append(&Record::JournalInit(JournalInit {
+            lineage,
+            created_by: created_by.to_string(),
+            host: host.to_string(),
+        }))?;
         Ok(journal)
     }
 
@@ -346,22 +342,26 @@ impl Journal {
     }
 
     /// Append one record, durably, and return its sequence number.
-    pub fn append<T: Serialize>(
-        &mut self,
-        table: Table,
-        kind: &str,
-        body: &T,
-    ) -> Result<i64, JournalError> {
-        let body = to_body(body)?;
-        let seqs = self.append_batch(&[(table, kind.to_string(), body)])?;
+    pub fn append(&mut self, record: &Record) -> Result<i64, JournalError> {
+        let body = record.body()?;
+        let seqs = self.append_encoded(&[(record.table(), record.kind(), body)])?;
         Ok(seqs[0])
     }
 
     /// Append records in order, in one transaction (one fsync), and return their sequence
-    /// numbers. Bodies are JSON text.
-    pub fn append_batch(
+    /// numbers.
+    pub fn append_batch(&mut self, records: &[Record]) -> Result<Vec<i64>, JournalError> {
+        let encoded = records
+            .iter()
+            .map(|r| Ok((r.table(), r.kind(), r.body()?)))
+            .collect::<Result<Vec<_>, JournalError>>()?;
+        self.append_encoded(&encoded)
+    }
+
+    /// Append already encoded records (table, kind, JSON body) in one transaction.
+    pub(crate) fn append_encoded(
         &mut self,
-        records: &[(Table, String, String)],
+        records: &[(Table, &'static str, String)],
     ) -> Result<Vec<i64>, JournalError> {
         let at = Timestamp::now().to_string();
         let path = self.path.display().to_string();
