@@ -482,7 +482,7 @@ fn run(f: &Fixture, idp: Arc<dyn Connector>) -> Vec<offboard::apply::ChangeRepor
     targets.insert(
         "idp".to_string(),
         Target {
-            connector: Retrying::new(idp, fast_retries()),
+            connector: Arc::new(Retrying::new(idp, fast_retries())),
             concurrency: 2,
         },
     );
@@ -490,7 +490,7 @@ fn run(f: &Fixture, idp: Arc<dyn Connector>) -> Vec<offboard::apply::ChangeRepor
     targets.insert(
         "chat".to_string(),
         Target {
-            connector: Retrying::new(chat, fast_retries()),
+            connector: Arc::new(Retrying::new(chat, fast_retries())),
             concurrency: 2,
         },
     );

@@ -1,5 +1,8 @@
-//! The connector conformance suite: one set of test bodies, run against every backend
-//! (the file connector and a real SCIM 2.0 server), gated on declared capabilities.
+//! The connector conformance suite: one set of test bodies, run against every backend (the
+//! file connector, a real SCIM 2.0 server, OpenLDAP and OpenLDAP posing as Active Directory),
+//! gated on declared capabilities: listing, reading, disable, group removal, delete, move,
+//! password reset, restore, conditional writes and how an unreachable system's error is
+//! classified.
 
 mod common;
 
@@ -11,7 +14,7 @@ use offboard::connector::ldap::{LdapFlavor, LdapSettings};
 use offboard::connector::scim::ScimSettings;
 use offboard::connector::scim::{Scim, Token};
 use offboard::connector::secret::Secret;
-use offboard::connector::{AccountStatus, Connector};
+use offboard::connector::{AccountStatus, Conditional, Connector, ErrorKind, Restore};
 use offboard::policy::{Action, FileFormat, SecretRef};
 
 /// A connector with seven seeded users `user0..user6@acme.com`; `eng` holds users 0-2 and
@@ -19,6 +22,8 @@ use offboard::policy::{Action, FileFormat, SecretRef};
 struct Backend {
     connector: Arc<dyn Connector>,
     ids: Vec<String>,
+    /// A connector of the same kind aimed at nothing, and the error kind it must report.
+    unreachable: (Arc<dyn Connector>, ErrorKind),
     _guard: Box<dyn std::any::Any + Send>,
 }
 
@@ -41,6 +46,15 @@ async fn file_backend() -> Option<Backend> {
     Some(Backend {
         connector: Arc::new(FileConnector::new("app", path, FileFormat::Json)),
         ids: (0..USERS).map(|i| format!("f{i}")).collect(),
+        // A missing export will not appear by retrying.
+        unreachable: (
+            Arc::new(FileConnector::new(
+                "app",
+                dir.path().join("missing.json"),
+                FileFormat::Json,
+            )),
+            ErrorKind::Permanent,
+        ),
         _guard: Box::new(dir),
     })
 }
@@ -81,9 +95,16 @@ async fn scim_backend() -> Option<Backend> {
         user_attribute: "userName".into(),
     };
     let scim = Scim::new("app", &cfg, Token::new(common::SCIM_TOKEN)).unwrap();
+    let nowhere = ScimSettings {
+        url: format!("http://127.0.0.1:{}/scim/v2", common::free_port()),
+        timeout: jiff::SignedDuration::from_secs(2),
+        ..cfg
+    };
+    let nowhere = Scim::new("app", &nowhere, Token::new(common::SCIM_TOKEN)).unwrap();
     Some(Backend {
         connector: Arc::new(scim),
         ids,
+        unreachable: (Arc::new(nowhere), ErrorKind::Temporary),
         _guard: Box::new(server),
     })
 }
@@ -132,9 +153,20 @@ fn ldap_backend_with(flavor: LdapFlavor) -> Option<Backend> {
         timeout: jiff::SignedDuration::from_secs(10),
     };
     let ldap = Ldap3::new("directory", &cfg, Secret::new(common::LDAP_ADMIN_PASSWORD));
+    let nowhere = LdapSettings {
+        url: format!("ldap://127.0.0.1:{}", common::free_port()),
+        timeout: jiff::SignedDuration::from_secs(2),
+        ..cfg
+    };
+    let nowhere = Ldap3::new(
+        "directory",
+        &nowhere,
+        Secret::new(common::LDAP_ADMIN_PASSWORD),
+    );
     Some(Backend {
         connector: Arc::new(ldap),
         ids,
+        unreachable: (Arc::new(nowhere), ErrorKind::Temporary),
         _guard: Box::new(slapd),
     })
 }
@@ -261,6 +293,129 @@ mod cases {
             .unwrap();
         assert_eq!(b.connector.list_accounts().await.unwrap().len(), USERS - 1);
     }
+
+    fn can(b: &Backend, action: Action) -> bool {
+        b.connector.capabilities().contains(&action)
+    }
+
+    /// Rollback's steps: a disabled account enabled again, removed groups added back.
+    pub async fn restore_undoes_disable_and_group_removal(b: &Backend) {
+        let id = &b.ids[5];
+        let before = b.connector.read_account(id).await.unwrap().unwrap();
+        b.connector.perform(id, Action::Disable).await.unwrap();
+        if let Err(e) = b.connector.restore(id, &Restore::Enable).await {
+            // A connector that cannot restore says so as a permanent error with a hint.
+            assert_eq!(e.kind, ErrorKind::Permanent, "{e:?}");
+            assert!(e.hint.is_some(), "{e:?}");
+            return;
+        }
+        let a = b.connector.read_account(id).await.unwrap().unwrap();
+        assert_eq!(a.status, AccountStatus::Active);
+        if can(b, Action::RemoveGroups) {
+            b.connector.perform(id, Action::RemoveGroups).await.unwrap();
+            let restored = b
+                .connector
+                .restore(id, &Restore::AddGroups(before.groups.clone()))
+                .await;
+            if let Err(e) = restored {
+                // LDAP cannot tell groups apart by name: a refusal, with what to do instead.
+                assert_eq!(e.kind, ErrorKind::Permanent, "{e:?}");
+                assert!(e.hint.is_some(), "{e:?}");
+                return;
+            }
+            let mut groups = b.connector.read_account(id).await.unwrap().unwrap().groups;
+            let mut expected = before.groups.clone();
+            groups.sort();
+            expected.sort();
+            assert_eq!(groups, expected);
+        }
+    }
+
+    /// A conditional write happens at the planned version and is refused at a stale one.
+    pub async fn conditional_write_checks_the_version(b: &Backend) {
+        let id = &b.ids[6];
+        let a = b.connector.read_account(id).await.unwrap().unwrap();
+        let Some(version) = a.version().map(str::to_string) else {
+            // No version tags: the conditional form must not write.
+            let got = b
+                .connector
+                .perform_if_unchanged(id, Action::Disable, "any")
+                .await
+                .unwrap();
+            assert_eq!(got, Conditional::Unsupported);
+            let after = b.connector.read_account(id).await.unwrap().unwrap();
+            assert_eq!(after.status, AccountStatus::Active, "nothing was written");
+            return;
+        };
+        let stale = b
+            .connector
+            .perform_if_unchanged(id, Action::Disable, "W/\"stale\"")
+            .await
+            .unwrap();
+        if stale == Conditional::Unsupported {
+            let after = b.connector.read_account(id).await.unwrap().unwrap();
+            assert_eq!(after.status, AccountStatus::Active, "nothing was written");
+            return;
+        }
+        assert_eq!(stale, Conditional::Changed);
+        assert_eq!(
+            b.connector.read_account(id).await.unwrap().unwrap().status,
+            AccountStatus::Active
+        );
+        let done = b
+            .connector
+            .perform_if_unchanged(id, Action::Disable, &version)
+            .await
+            .unwrap();
+        assert_eq!(done, Conditional::Done);
+        assert_eq!(
+            b.connector.read_account(id).await.unwrap().unwrap().status,
+            AccountStatus::Disabled
+        );
+    }
+
+    /// `move` puts the account into the disabled container and keeps its id.
+    pub async fn move_changes_the_container(b: &Backend) {
+        if !can(b, Action::Move) {
+            return;
+        }
+        let id = &b.ids[2];
+        let before = b.connector.read_account(id).await.unwrap().unwrap();
+        b.connector.perform(id, Action::Move).await.unwrap();
+        let after = b.connector.read_account(id).await.unwrap().unwrap();
+        assert_ne!(after.container, before.container, "the account moved");
+        assert!(
+            after
+                .container
+                .as_deref()
+                .is_some_and(|c| c.to_lowercase().starts_with("ou=disabled users")),
+            "{:?}",
+            after.container
+        );
+        // Moving again is a no-op, not an error.
+        b.connector.perform(id, Action::Move).await.unwrap();
+    }
+
+    /// A password reset succeeds and leaves the account in place (its effect cannot be read).
+    pub async fn reset_password_keeps_the_account(b: &Backend) {
+        if !can(b, Action::ResetPassword) {
+            return;
+        }
+        let id = &b.ids[3];
+        b.connector
+            .perform(id, Action::ResetPassword)
+            .await
+            .unwrap();
+        assert!(b.connector.read_account(id).await.unwrap().is_some());
+    }
+
+    /// An unreachable system is reported with the kind the retry layer acts on, and a hint.
+    pub async fn an_unreachable_system_is_classified(b: &Backend) {
+        let (nowhere, kind) = &b.unreachable;
+        let e = nowhere.list_accounts().await.unwrap_err();
+        assert_eq!(e.kind, *kind, "{e:?}");
+        assert!(e.hint.is_some(), "{e:?}");
+    }
 }
 
 macro_rules! conformance {
@@ -277,7 +432,7 @@ macro_rules! conformance {
     };
 }
 
-conformance!(file_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent);
-conformance!(scim_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent);
-conformance!(openldap_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent);
-conformance!(active_directory_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent);
+conformance!(file_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
+conformance!(scim_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
+conformance!(openldap_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
+conformance!(active_directory_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);

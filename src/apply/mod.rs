@@ -26,12 +26,12 @@ use crate::journal::{
 };
 use crate::plan::{AccountState, Change, ChangeKind, Plan};
 use crate::policy::{Action, Tier};
-use retry::Retrying;
 use verify::Effect;
 
 /// One system as the executor drives it.
 pub struct Target {
-    pub connector: Retrying<Arc<dyn Connector>>,
+    /// The system's connector with its layers (retrying, in production).
+    pub connector: Arc<dyn Connector>,
     pub concurrency: usize,
 }
 
@@ -247,7 +247,7 @@ impl Executor {
         {
             attempts.add(1);
             match connector
-                .perform_if_unchanged_once(&account.id, *action, version)
+                .perform_if_unchanged(&account.id, *action, version)
                 .await
             {
                 Ok(Conditional::Done) => {
@@ -481,10 +481,7 @@ impl Executor {
         .await?;
         let mut attempts = Calls::default();
         for step in steps {
-            let (result, n) = target
-                .connector
-                .run(|| target.connector.restore(&account.id, step))
-                .await;
+            let (result, n) = target.connector.restore_counted(&account.id, step).await;
             attempts.add(n);
             if let Err(e) = result {
                 return self.record_failure(c, e, attempts).await;

@@ -113,7 +113,10 @@ pub fn targets(
         targets.insert(
             system.name().to_string(),
             Target {
-                connector: Retrying::new(Arc::from(connector), retry),
+                connector: Arc::new(Retrying::new(
+                    Arc::<dyn connector::Connector>::from(connector),
+                    retry,
+                )),
                 concurrency: limit,
             },
         );

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Account, Connector, ConnectorError, Restore};
+use super::{Account, Conditional, Connector, ConnectorError, Restore};
 use crate::policy::Action;
 
 /// A scripted fault for the next `perform` calls.
@@ -94,20 +94,135 @@ impl<C: Connector> Connector for FaultInjecting<C> {
         self.inner.read_account(id).await
     }
     async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
+        self.perform_counted(id, action).await.0
+    }
+    async fn perform_if_unchanged(
+        &self,
+        id: &str,
+        action: Action,
+        version: &str,
+    ) -> Result<Conditional, ConnectorError> {
+        self.inner.perform_if_unchanged(id, action, version).await
+    }
+    async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
+        self.inner.restore(id, restore).await
+    }
+    async fn read_counted(&self, id: &str) -> (Result<Option<Account>, ConnectorError>, u32) {
+        self.inner.read_counted(id).await
+    }
+    /// A write first meets the script: an injected fault is one call that failed; otherwise
+    /// the write passes through with whatever the layers below count.
+    async fn perform_counted(&self, id: &str, action: Action) -> (Result<(), ConnectorError>, u32) {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
         if let Some(f) = &self.always {
-            return Err(self.error(f));
+            return (Err(self.error(f)), 1);
         }
         let next = self.script.lock().ok().and_then(|mut s| s.pop_front());
         if let Some(f) = next {
-            return Err(self.error(&f));
+            return (Err(self.error(&f)), 1);
         }
-        self.inner.perform(id, action).await
+        self.inner.perform_counted(id, action).await
     }
-    async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
-        self.inner.restore(id, restore).await
+    async fn restore_counted(
+        &self,
+        id: &str,
+        restore: &Restore,
+    ) -> (Result<(), ConnectorError>, u32) {
+        self.inner.restore_counted(id, restore).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::connector::retry::{RetryPolicy, Retrying};
+
+    /// The bottom of a stack of layers: records which methods reached it.
+    #[derive(Default)]
+    struct Recording {
+        calls: Mutex<Vec<&'static str>>,
+    }
+
+    impl Recording {
+        fn saw(&self, call: &'static str) {
+            self.calls.lock().unwrap().push(call);
+        }
+    }
+
+    #[async_trait]
+    impl Connector for Recording {
+        fn system(&self) -> &str {
+            "rec"
+        }
+        fn capabilities(&self) -> Vec<Action> {
+            vec![Action::Disable]
+        }
+        async fn list_accounts(&self) -> Result<Vec<Account>, ConnectorError> {
+            self.saw("list");
+            Ok(Vec::new())
+        }
+        async fn read_account(&self, _id: &str) -> Result<Option<Account>, ConnectorError> {
+            self.saw("read");
+            Ok(None)
+        }
+        async fn perform(&self, _id: &str, _action: Action) -> Result<(), ConnectorError> {
+            self.saw("perform");
+            Ok(())
+        }
+        async fn perform_if_unchanged(
+            &self,
+            _id: &str,
+            _action: Action,
+            _version: &str,
+        ) -> Result<Conditional, ConnectorError> {
+            self.saw("conditional");
+            Ok(Conditional::Done)
+        }
+        async fn restore(&self, _id: &str, _restore: &Restore) -> Result<(), ConnectorError> {
+            self.saw("restore");
+            Ok(())
+        }
+    }
+
+    fn fast() -> RetryPolicy {
+        RetryPolicy {
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+            max_retries: 3,
+            max_retry_after: Duration::from_secs(1),
+        }
+    }
+
+    /// Every method goes through every layer, in any order of layers, and the calls made
+    /// (retries included) come back as return values.
+    #[tokio::test]
+    async fn layers_forward_every_method_and_count_retries() {
+        let bottom = std::sync::Arc::new(Recording::default());
+        let stack: Box<dyn Connector> = Box::new(FaultInjecting::new(Retrying::new(
+            FaultInjecting::new(bottom.clone()).then(Fault::Temporary),
+            fast(),
+        )));
+        assert_eq!(stack.list_accounts().await.unwrap().len(), 0);
+        assert_eq!(stack.read_counted("a").await.1, 1);
+        // One injected 503 below the retry layer: two calls, and the second got through.
+        let (result, calls) = stack.perform_counted("a", Action::Disable).await;
+        assert!(result.is_ok());
+        assert_eq!(calls, 2);
+        assert_eq!(
+            stack
+                .perform_if_unchanged("a", Action::Disable, "v1")
+                .await
+                .unwrap(),
+            Conditional::Done
+        );
+        assert_eq!(stack.restore_counted("a", &Restore::Enable).await.1, 1);
+        let seen = bottom.calls.lock().unwrap().clone();
+        assert_eq!(seen, ["list", "read", "perform", "conditional", "restore"]);
     }
 }

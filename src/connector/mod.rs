@@ -336,6 +336,29 @@ pub trait Connector: Send + Sync {
                 .hint("restore the account by hand in the system's console"),
         )
     }
+
+    // The `*_counted` forms return how many calls reached the system (1, plus any retries a
+    // layer such as [`retry::Retrying`] made), so the executor learns it from return values
+    // whatever the stack of layers. A connector leaves them alone; a layer forwards them.
+
+    /// [`Self::read_account`], with the number of calls it took.
+    async fn read_counted(&self, id: &str) -> (Result<Option<Account>, ConnectorError>, u32) {
+        (self.read_account(id).await, 1)
+    }
+
+    /// [`Self::perform`], with the number of calls it took.
+    async fn perform_counted(&self, id: &str, action: Action) -> (Result<(), ConnectorError>, u32) {
+        (self.perform(id, action).await, 1)
+    }
+
+    /// [`Self::restore`], with the number of calls it took.
+    async fn restore_counted(
+        &self,
+        id: &str,
+        restore: &Restore,
+    ) -> (Result<(), ConnectorError>, u32) {
+        (self.restore(id, restore).await, 1)
+    }
 }
 
 /// What a conditional write did.
@@ -385,5 +408,18 @@ impl<C: Connector + ?Sized> Connector for std::sync::Arc<C> {
     }
     async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
         (**self).restore(id, restore).await
+    }
+    async fn read_counted(&self, id: &str) -> (Result<Option<Account>, ConnectorError>, u32) {
+        (**self).read_counted(id).await
+    }
+    async fn perform_counted(&self, id: &str, action: Action) -> (Result<(), ConnectorError>, u32) {
+        (**self).perform_counted(id, action).await
+    }
+    async fn restore_counted(
+        &self,
+        id: &str,
+        restore: &Restore,
+    ) -> (Result<(), ConnectorError>, u32) {
+        (**self).restore_counted(id, restore).await
     }
 }

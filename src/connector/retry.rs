@@ -52,18 +52,24 @@ impl<C: Connector> Retrying<C> {
             .with_jitter()
     }
 
-    /// Run `op` with retries; returns its result and how many attempts it took.
-    pub async fn run<T, F, Fut>(&self, op: F) -> (Result<T, ConnectorError>, u32)
+    /// Run `op` with retries; `op` returns its result and the calls it made. Returns the
+    /// final result and the calls made in all.
+    async fn run<T, F, Fut>(&self, op: F) -> (Result<T, ConnectorError>, u32)
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T, ConnectorError>>,
+        Fut: std::future::Future<Output = (Result<T, ConnectorError>, u32)>,
     {
-        let attempts = AtomicU32::new(0);
+        let calls = AtomicU32::new(0);
         let max_after = self.policy.max_retry_after;
         let mut op = op;
         let result = (|| {
-            attempts.fetch_add(1, Ordering::SeqCst);
-            op()
+            let attempt = op();
+            let calls = &calls;
+            async move {
+                let (result, n) = attempt.await;
+                calls.fetch_add(n, Ordering::SeqCst);
+                result
+            }
         })
         .retry(self.backoff())
         .when(|e: &ConnectorError| {
@@ -77,31 +83,7 @@ impl<C: Connector> Retrying<C> {
             (_, d) => d,
         })
         .await;
-        (result, attempts.load(Ordering::SeqCst))
-    }
-
-    pub async fn perform_counted(
-        &self,
-        id: &str,
-        action: Action,
-    ) -> (Result<(), ConnectorError>, u32) {
-        self.run(|| self.inner.perform(id, action)).await
-    }
-
-    /// One attempt, never retried: if the response is lost after the write happened, a
-    /// retry would meet our own new version and report `Changed`, hiding that offboard made
-    /// the change. The caller falls back to its ordinary, retried path instead.
-    pub async fn perform_if_unchanged_once(
-        &self,
-        id: &str,
-        action: Action,
-        version: &str,
-    ) -> Result<Conditional, ConnectorError> {
-        self.inner.perform_if_unchanged(id, action, version).await
-    }
-
-    pub async fn read_counted(&self, id: &str) -> (Result<Option<Account>, ConnectorError>, u32) {
-        self.run(|| self.inner.read_account(id)).await
+        (result, calls.load(Ordering::SeqCst))
     }
 }
 
@@ -114,7 +96,9 @@ impl<C: Connector> Connector for Retrying<C> {
         self.inner.capabilities()
     }
     async fn list_accounts(&self) -> Result<Vec<Account>, ConnectorError> {
-        self.run(|| self.inner.list_accounts()).await.0
+        self.run(|| async { (self.inner.list_accounts().await, 1) })
+            .await
+            .0
     }
     async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {
         self.read_counted(id).await.0
@@ -122,15 +106,31 @@ impl<C: Connector> Connector for Retrying<C> {
     async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
         self.perform_counted(id, action).await.0
     }
+    /// One attempt, never retried: if the response is lost after the write happened, a
+    /// retry would meet our own new version and report `Changed`, hiding that offboard made
+    /// the change. The caller falls back to its ordinary, retried path instead.
     async fn perform_if_unchanged(
         &self,
         id: &str,
         action: Action,
         version: &str,
     ) -> Result<Conditional, ConnectorError> {
-        self.perform_if_unchanged_once(id, action, version).await
+        self.inner.perform_if_unchanged(id, action, version).await
     }
     async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
-        self.run(|| self.inner.restore(id, restore)).await.0
+        self.restore_counted(id, restore).await.0
+    }
+    async fn read_counted(&self, id: &str) -> (Result<Option<Account>, ConnectorError>, u32) {
+        self.run(|| self.inner.read_counted(id)).await
+    }
+    async fn perform_counted(&self, id: &str, action: Action) -> (Result<(), ConnectorError>, u32) {
+        self.run(|| self.inner.perform_counted(id, action)).await
+    }
+    async fn restore_counted(
+        &self,
+        id: &str,
+        restore: &Restore,
+    ) -> (Result<(), ConnectorError>, u32) {
+        self.run(|| self.inner.restore_counted(id, restore)).await
     }
 }

@@ -359,12 +359,14 @@ pub const LDAP_ADMIN: &str = "cn=admin,dc=acme,dc=test";
 pub const LDAP_ADMIN_PASSWORD: &str = "test-bind-secret-3c9a";
 
 /// Attributes and classes that make slapd look enough like Active Directory for the
-/// `active-directory` flavour: `sAMAccountName`, `userAccountControl`, `user`, `group`.
+/// `active-directory` flavour: `sAMAccountName`, `userAccountControl`, `unicodePwd` (what a
+/// password reset writes), `user`, `group`.
 const AD_SCHEMA: &str = "\
 attributetype ( 1.3.6.1.4.1.99999.1.1 NAME 'sAMAccountName' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
 attributetype ( 1.3.6.1.4.1.99999.1.2 NAME 'userAccountControl' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
 attributetype ( 1.3.6.1.4.1.99999.1.3 NAME 'lastLogonTimestamp' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
-objectclass ( 1.3.6.1.4.1.99999.2.1 NAME 'user' SUP inetOrgPerson STRUCTURAL MAY ( sAMAccountName $ userAccountControl $ lastLogonTimestamp ) )
+attributetype ( 1.3.6.1.4.1.99999.1.4 NAME 'unicodePwd' SYNTAX 1.3.6.1.4.1.1466.115.121.1.40 SINGLE-VALUE )
+objectclass ( 1.3.6.1.4.1.99999.2.1 NAME 'user' SUP inetOrgPerson STRUCTURAL MAY ( sAMAccountName $ userAccountControl $ lastLogonTimestamp $ unicodePwd ) )
 objectclass ( 1.3.6.1.4.1.99999.2.2 NAME 'group' SUP groupOfNames STRUCTURAL )
 ";
 
@@ -559,7 +561,7 @@ pub fn executor(
         .into_iter()
         .map(|(name, connector, concurrency)| {
             let target = offboard::apply::Target {
-                connector: Retrying::new(connector, RetryPolicy::default()),
+                connector: std::sync::Arc::new(Retrying::new(connector, RetryPolicy::default())),
                 concurrency,
             };
             (name, target)

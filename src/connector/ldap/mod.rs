@@ -386,8 +386,9 @@ impl Ldap3 {
             }
             Restore::AddGroups(_) | Restore::AddLicenses(_) => Err(ConnectorError::permanent(
                 &self.system,
-                "group names alone do not identify LDAP groups; re-add memberships by hand",
-            )),
+                "group names alone do not identify LDAP groups",
+            )
+            .hint("re-add the memberships by hand; `offboard journal show RUN` lists the groups removed")),
         }
     }
 }
