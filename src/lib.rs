@@ -13,6 +13,7 @@ pub mod escape;
 pub mod fuzz_targets;
 pub mod journal;
 pub mod lines;
+pub mod ops;
 pub mod plan;
 pub mod policy;
 pub mod policytest;

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::plan::{PlanArgs, PlanFormat};
 use super::{Exit, GlobalArgs, common};
 use crate::apply::retry::{RetryPolicy, Retrying};
 use crate::apply::{ChangeReport, Executor, Target, guard, reaudit};
@@ -161,18 +160,19 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
             plan
         }
         None => {
-            let plan_args = PlanArgs {
-                persons: Vec::new(),
-                department: None,
-                out: None,
-                format: PlanFormat::Text,
-                detailed_exitcode: false,
+            let request = crate::ops::plan::PlanRequest {
                 at: args.at.clone(),
-                summary: false,
-                compare: None,
-                trust: None,
+                ..Default::default()
             };
-            let plan = super::plan::plan_with(global, &plan_args, &policy, &roster)?;
+            let observer = common::Stderr::new(global);
+            let plan = crate::ops::plan::plan_with(
+                global.workspace(),
+                &request,
+                &policy,
+                &roster,
+                &observer,
+            )
+            .map_err(|e| common::report(global, &e))?;
             let opts = render::TextOptions {
                 color: global.color_for(std::io::stdout().is_terminal()),
             };

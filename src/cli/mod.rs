@@ -84,13 +84,25 @@ pub struct GlobalArgs {
     /// they must resolve inside the policy repository, symlinks followed
     #[arg(long, global = true, value_name = "DIR")]
     pub data_root: Vec<PathBuf>,
-    /// The journal's newest apply run, read once per command (the roster drop guard, the
-    /// empty-system guard and the trusted revision all ask for it).
+    /// These options as the operations take them, built once per command.
     #[arg(skip)]
-    pub last_apply: std::sync::OnceLock<Option<crate::journal::RunStart>>,
+    workspace: std::sync::OnceLock<crate::ops::Workspace>,
 }
 
 impl GlobalArgs {
+    /// The workspace operations run in: paths resolved, the operator's allowances.
+    pub fn workspace(&self) -> &crate::ops::Workspace {
+        self.workspace.get_or_init(|| crate::ops::Workspace {
+            root: self.root.clone(),
+            policies_dir: self.policies_dir(),
+            journal_path: self.journal_path(),
+            data_roots: self.data_root.clone(),
+            allow_roster_drop: self.allow_roster_drop,
+            allow_empty: self.allow_empty.clone(),
+            ..Default::default()
+        })
+    }
+
     pub fn policies_dir(&self) -> PathBuf {
         self.policies
             .as_deref()

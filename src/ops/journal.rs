@@ -1,0 +1,96 @@
+//! The journal as operations use it: read (evidence may be a read-only copy), opened for
+//! appending only when it exists and its hash chain verifies, and what plans take from it
+//! (the newest apply run, known tasks, the journal's identity).
+
+use std::collections::HashSet;
+
+use super::{OpError, Workspace};
+use crate::journal::{Journal, JournalError, RunStart};
+use crate::plan::JournalRef;
+
+/// A journal error with the hint that fixes it.
+pub fn error(e: JournalError) -> OpError {
+    let hint = match &e {
+        JournalError::Missing { .. } => Some(
+            "a journal is started once, explicitly, with `offboard journal init`; if CI lost its copy, restore it instead: a new journal forgets every run and manual task",
+        ),
+        JournalError::NotAJournal { .. } => Some("check --journal; an empty file is not a journal"),
+        _ => None,
+    };
+    let err = OpError::new(e.to_string());
+    match hint {
+        Some(h) => err.hint(h),
+        None => err,
+    }
+}
+
+/// Open the journal to append to it: it must exist (`offboard journal init` makes one) and
+/// its hash chain must verify, so nothing is ever added to evidence that was tampered with.
+pub fn open(ws: &Workspace) -> Result<Journal, OpError> {
+    let journal = Journal::open(&ws.journal_path).map_err(error)?;
+    refuse_broken_chain(ws, &journal)?;
+    Ok(journal)
+}
+
+/// Check, without writing, that the journal exists and verifies.
+pub fn check(ws: &Workspace) -> Result<(), OpError> {
+    refuse_broken_chain(ws, &read(ws)?)
+}
+
+/// Open the journal only to read it.
+pub fn read(ws: &Workspace) -> Result<Journal, OpError> {
+    Journal::open_read_only(&ws.journal_path).map_err(error)
+}
+
+fn refuse_broken_chain(ws: &Workspace, journal: &Journal) -> Result<(), OpError> {
+    let verification = journal.verify().map_err(error)?;
+    if verification.ok() {
+        return Ok(());
+    }
+    Err(OpError::new(format!(
+        "the journal {} fails verification, and nothing is appended to a broken chain:",
+        ws.journal_path.display()
+    ))
+    .details(verification.problems.clone())
+    .hint("keep this file as evidence (`offboard journal verify` shows the damage); restore the journal from a verified copy, or start a new one with `offboard journal init --journal NEW` and keep the old one beside it. Nothing was changed."))
+}
+
+/// The journal's lineage and head for a new plan; `None` when there is no journal yet.
+pub fn identity(ws: &Workspace) -> Result<Option<JournalRef>, OpError> {
+    if !ws.journal_path.exists() {
+        return Ok(None);
+    }
+    read(ws)?.identity().map(Some).map_err(error)
+}
+
+/// What the newest apply run recorded (roster size, accounts per system, policy commit);
+/// `None` without a journal. Read once per workspace.
+pub fn last_apply(ws: &Workspace) -> Result<Option<RunStart>, OpError> {
+    if let Some(known) = ws.last_apply.get() {
+        return Ok(known.clone());
+    }
+    let run = if ws.journal_path.exists() {
+        Journal::open_read_only(&ws.journal_path)
+            .and_then(|j| j.last_apply())
+            .map_err(|e| OpError::new(e.to_string()))?
+    } else {
+        None
+    };
+    let _ = ws.last_apply.set(run.clone());
+    Ok(run)
+}
+
+/// The policy commit of the newest apply run, if the journal has one.
+pub fn last_applied_commit(ws: &Workspace) -> Result<Option<String>, OpError> {
+    Ok(last_apply(ws)?.and_then(|run| run.git_commit))
+}
+
+/// Tasks the journal already has, so plans do not ask for them again. No journal, no tasks.
+pub fn known_tasks(ws: &Workspace) -> Result<HashSet<(String, String)>, OpError> {
+    if !ws.journal_path.exists() {
+        return Ok(HashSet::new());
+    }
+    Journal::open_read_only(&ws.journal_path)
+        .and_then(|j| j.known_tasks())
+        .map_err(|e| OpError::new(e.to_string()))
+}
