@@ -204,11 +204,6 @@ pub fn open_journal(global: &GlobalArgs) -> Result<crate::journal::Journal, Exit
     ops::journal::open(ws(global)).map_err(|e| report(global, &e))
 }
 
-/// Check, without writing, that the journal exists and verifies.
-pub fn check_journal(global: &GlobalArgs) -> Result<(), Exit> {
-    ops::journal::check(ws(global)).map_err(|e| report(global, &e))
-}
-
 /// Open the journal only to read it (evidence may be a read-only copy).
 pub fn read_journal(global: &GlobalArgs) -> Result<crate::journal::Journal, Exit> {
     ops::journal::read(ws(global)).map_err(|e| report(global, &e))

@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::apply::{confirm, journal_error, new_run_id, targets};
+use super::apply::{confirm, journal_error};
 use super::{Exit, GlobalArgs, common};
 use crate::apply::Executor;
 use crate::connector::Restore;
 use crate::journal::{
     ActionOutcome, ApplyCounts, JournalLock, Record, RunFinish, RunMode, RunOutcome, RunStart,
 };
+use crate::ops::apply::{new_run_id, targets};
 use crate::plan::{AccountRef, Change, ChangeKind};
 use crate::policy::{Action, Tier};
 
@@ -222,6 +223,15 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
         Exit::Error
     })?;
     let mut journal = common::open_journal(global)?;
+    // Connectors (and their secrets) first: a missing secret must stop the rollback before
+    // a run is journaled that could never finish.
+    let targets = targets(
+        global.workspace(),
+        &policy,
+        None,
+        crate::apply::retry::RetryPolicy::default(),
+    )
+    .map_err(|e| common::report(global, &e))?;
     let run_id = new_run_id();
     journal
         .append(&Record::RunStart(RunStart {
@@ -242,12 +252,7 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
         }))
         .map_err(journal_error)?;
     let executor = Executor {
-        targets: targets(
-            global,
-            &policy,
-            None,
-            crate::apply::retry::RetryPolicy::default(),
-        )?,
+        targets,
         journal: crate::journal::SharedJournal::new(journal),
         run_id: run_id.clone(),
         touched: Default::default(),

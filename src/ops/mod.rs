@@ -12,7 +12,10 @@
 //! - [`journal`]: opening the journal for reading or appending, and what plans take from it.
 //! - [`plan`]: policy + roster + live state -> plan, pinned to trusted connector settings,
 //!   and `--compare` between two revisions.
+//! - [`apply`]: prepare (plan or read the plan), guard, and after approval execute and
+//!   re-audit, journaling every step.
 
+pub mod apply;
 pub mod inputs;
 pub mod journal;
 pub mod plan;
