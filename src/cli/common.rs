@@ -208,10 +208,3 @@ pub fn open_journal(global: &GlobalArgs) -> Result<crate::journal::Journal, Exit
 pub fn read_journal(global: &GlobalArgs) -> Result<crate::journal::Journal, Exit> {
     ops::journal::read(ws(global)).map_err(|e| report(global, &e))
 }
-
-pub fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
-    ops::runtime().map_err(|e| {
-        eprintln!("Error: {}", e.message);
-        Exit::Error
-    })
-}

@@ -5,21 +5,13 @@
 //! session revocations, password resets and moves cannot be undone and are listed as such.
 //! The rollback is itself a journaled run, confirmed with a literal `yes`.
 
-use std::collections::HashMap;
-use std::time::Duration;
-
 use clap::Args;
 
-use super::apply::{confirm, journal_error};
+use super::apply::confirm;
 use super::{Exit, GlobalArgs, common};
-use crate::apply::Executor;
 use crate::connector::Restore;
-use crate::journal::{
-    ActionOutcome, ApplyCounts, JournalLock, Record, RunFinish, RunMode, RunOutcome, RunStart,
-};
-use crate::ops::apply::{new_run_id, targets};
-use crate::plan::{AccountRef, Change, ChangeKind};
-use crate::policy::{Action, Tier};
+use crate::journal::RunOutcome;
+use crate::ops;
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
@@ -57,133 +49,26 @@ pub fn run(global: &GlobalArgs, args: &RollbackArgs) -> Exit {
 }
 
 fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
+    let ws = global.workspace();
+    let fail = |e: ops::OpError| common::report(global, &e);
     let policy = common::load_policy(global)?;
-    let journal = common::read_journal(global)?;
-    let Some(run) = journal.find_run(&args.run).map_err(journal_error)? else {
-        eprintln!(
-            "Error: no single run matches `{}`; see `offboard journal list`",
-            args.run
-        );
-        return Err(Exit::Error);
-    };
-    if run.start.mode != RunMode::Apply {
-        eprintln!(
-            "Error: run {} is itself a rollback; apply a new plan instead",
-            run.start.run_id
-        );
-        return Err(Exit::Error);
-    }
-    let intents: HashMap<String, _> = journal
-        .intents(&run.start.run_id)
-        .map_err(journal_error)?
-        .into_iter()
-        .map(|i| (i.change_id.clone(), i))
-        .collect();
-
-    // `-p`: the people whose changes are undone, by their roster key (as journaled).
-    let wanted: Vec<String> = args
-        .persons
-        .iter()
-        .map(|p| p.trim().to_lowercase())
-        .collect();
-    let results = journal.results(&run.start.run_id).map_err(journal_error)?;
-    for p in &wanted {
-        if !results.iter().any(|r| r.person.to_lowercase() == *p) {
-            let mut people: Vec<&str> = results.iter().map(|r| r.person.as_str()).collect();
-            people.sort_unstable();
-            people.dedup();
-            eprintln!(
-                "Error: run {} changed nothing for `{p}`.\n  hint: give the roster key as the journal records it; the run changed: {}",
-                run.start.run_id,
-                people.join(", ")
-            );
-            return Err(Exit::Error);
-        }
-    }
-    let mut work: Vec<(Change, Vec<Restore>)> = Vec::new();
-    let mut irreversible: Vec<String> = Vec::new();
-    for result in results {
-        if result.outcome != ActionOutcome::Done || result.performed.is_empty() {
-            continue;
-        }
-        if !wanted.is_empty() && !wanted.contains(&result.person.to_lowercase()) {
-            continue;
-        }
-        let before = intents
-            .get(&result.change_id)
-            .and_then(|i| i.before.clone());
-        let mut steps = Vec::new();
-        for action in &result.performed {
-            match action {
-                Action::Disable => steps.push(Restore::Enable),
-                Action::RemoveGroups => {
-                    let groups = before
-                        .as_ref()
-                        .map(|b| b.groups.clone())
-                        .unwrap_or_default();
-                    if !groups.is_empty() {
-                        steps.push(Restore::AddGroups(groups));
-                    }
-                }
-                Action::RemoveLicenses => {
-                    let licenses = before
-                        .as_ref()
-                        .map(|b| b.licenses.clone())
-                        .unwrap_or_default();
-                    if !licenses.is_empty() {
-                        steps.push(Restore::AddLicenses(licenses));
-                    }
-                }
-                other => irreversible.push(format!(
-                    "{} {} ({}): {other} cannot be undone",
-                    result.system, result.account_id, result.person
-                )),
-            }
-        }
-        if !steps.is_empty() && !result.performed.contains(&Action::Delete) {
-            let tier = policy
-                .system(&result.system)
-                .map_or(Tier::Business, |s| s.tier);
-            work.push((
-                Change {
-                    person: result.person.clone(),
-                    system: result.system.clone(),
-                    tier,
-                    kind: ChangeKind::Update,
-                    account: Some(AccountRef {
-                        id: result.account_id.clone(),
-                        username: String::new(),
-                        label: result.account_id.clone(),
-                        fingerprint: String::new(),
-                        version: None,
-                    }),
-                    actions: Vec::new(),
-                    before,
-                    after: None,
-                    task: None,
-                    rules: Vec::new(),
-                },
-                steps,
-            ));
-        }
-    }
-    drop(journal);
-
-    if work.is_empty() {
-        println!("Nothing in run {} can be restored.", run.start.run_id);
-        for line in &irreversible {
+    let plan = ops::rollback::prepare(ws, &policy, &args.run, &args.persons).map_err(fail)?;
+    let run_id = &plan.run.start.run_id;
+    if plan.restorations.is_empty() {
+        println!("Nothing in run {run_id} can be restored.");
+        for line in &plan.irreversible {
             println!("  {line}");
         }
         return Ok(Exit::Success);
     }
+    let n = plan.restorations.len();
     println!(
-        "Rollback of run {} will restore {} {}:",
-        run.start.run_id,
-        work.len(),
-        plural(work.len(), "account", "accounts")
+        "Rollback of run {run_id} will restore {n} {}:",
+        plural(n, "account", "accounts")
     );
-    for (c, steps) in &work {
-        let what: Vec<String> = steps
+    for r in &plan.restorations {
+        let what: Vec<String> = r
+            .steps
             .iter()
             .map(|s| match s {
                 Restore::Enable => "enable".to_string(),
@@ -197,12 +82,17 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
                 ),
             })
             .collect();
-        let id = c.account.as_ref().map_or("", |a| a.id.as_str());
-        println!("  + {} {id} ({}): {}", c.system, c.person, what.join(", "));
+        println!(
+            "  + {} {} ({}): {}",
+            r.system,
+            r.account_id,
+            r.person,
+            what.join(", ")
+        );
     }
-    if !irreversible.is_empty() {
+    if !plan.irreversible.is_empty() {
         println!("\nCannot be undone (handle by hand):");
-        for line in &irreversible {
+        for line in &plan.irreversible {
             println!("  {line}");
         }
     }
@@ -210,126 +100,54 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
         eprintln!("Rollback cancelled. Nothing was changed.");
         return Err(Exit::Error);
     }
-
+    let quiet = global.quiet;
+    let on_done = |r: &ops::rollback::Restoration, outcome: ops::rollback::Restored<'_>| {
+        use ops::rollback::Restored;
+        match outcome {
+            Restored::Done if !quiet => eprintln!(
+                "{}: {} ({}) restored (confirmed by read-back)",
+                r.system, r.account_id, r.person
+            ),
+            Restored::Done => {}
+            Restored::Failed(e) => {
+                eprintln!("{}: {} ({}) FAILED: {e}", r.system, r.account_id, r.person)
+            }
+            Restored::NotInPolicy => eprintln!(
+                "Error: {} is not in the policy any more; restore {} by hand",
+                r.system, r.person
+            ),
+        }
+    };
     let actor = common::actor(global);
     let host = common::host();
-    let _lock = JournalLock::acquire(
-        &global.journal_path(),
-        &format!("{actor} on {host}"),
-        Duration::from_secs(30),
-    )
-    .map_err(|e| {
-        eprintln!("Error: {e}");
-        Exit::Error
-    })?;
-    let mut journal = common::open_journal(global)?;
-    // Connectors (and their secrets) first: a missing secret must stop the rollback before
-    // a run is journaled that could never finish.
-    let targets = targets(
-        global.workspace(),
-        &policy,
-        None,
-        crate::apply::retry::RetryPolicy::default(),
-    )
-    .map_err(|e| common::report(global, &e))?;
-    let run_id = new_run_id();
-    journal
-        .append(&Record::RunStart(RunStart {
-            run_id: run_id.clone(),
-            mode: RunMode::Rollback,
-            initiator: actor,
-            host,
-            policy_hash: policy.content_hash.clone(),
-            git_commit: None,
-            allow_dirty: false,
-            plan_hash: run.start.plan_hash.clone(),
-            plan_created_at: run.start.plan_created_at,
-            rollback_of: Some(run.start.run_id.clone()),
-            changes: work.len(),
-            roster_people: None,
-            system_accounts: Default::default(),
-            leavers: Vec::new(),
-        }))
-        .map_err(journal_error)?;
-    let executor = Executor {
-        targets,
-        journal: crate::journal::SharedJournal::new(journal),
-        run_id: run_id.clone(),
-        touched: Default::default(),
-    };
-    let runtime = common::runtime()?;
-    let mut counts = ApplyCounts::default();
-    for (change, steps) in &work {
-        let Some(target) = executor.targets.get(&change.system) else {
-            eprintln!(
-                "Error: {} is not in the policy any more; restore {} by hand",
-                change.system, change.person
-            );
-            counts.failed += 1;
-            continue;
-        };
-        let report = runtime
-            .block_on(executor.restore(target, change, steps))
-            .map_err(journal_error)?;
-        let id = change.account.as_ref().map_or("", |a| a.id.as_str());
-        match report.outcome {
-            ActionOutcome::Done => {
-                counts.restored += 1;
-                if !global.quiet {
-                    eprintln!(
-                        "{}: {id} ({}) restored (confirmed by read-back)",
-                        change.system, change.person
-                    );
-                }
-            }
-            _ => {
-                counts.failed += 1;
-                let e = report.error.map(|e| e.message).unwrap_or_default();
-                eprintln!("{}: {id} ({}) FAILED: {e}", change.system, change.person);
-            }
-        }
-    }
-    let outcome = if counts.failed == 0 {
-        RunOutcome::Success
-    } else {
-        RunOutcome::Failed
-    };
-    executor
-        .journal
-        .lock()
-        .append(&Record::RunFinish(RunFinish {
-            run_id: run_id.clone(),
-            outcome,
-            counts,
-            leavers: Vec::new(),
-            active_credentials: 0,
-            unreadable_systems: Vec::new(),
-        }))
-        .map_err(journal_error)?;
-    let mut done = format!(
-        "Rollback {} (run {run_id}): {} restored, {} failed",
+    let done = ops::rollback::execute(ws, &policy, &plan, &actor, &host, &on_done).map_err(fail)?;
+    let counts = done.counts;
+    let mut line = format!(
+        "Rollback {} (run {}): {} restored, {} failed",
         if counts.failed == 0 {
             "complete"
         } else {
             "incomplete"
         },
+        done.run_id,
         counts.restored,
         counts.failed
     );
-    if !irreversible.is_empty() {
-        done.push_str(&format!(
+    if !plan.irreversible.is_empty() {
+        line.push_str(&format!(
             "; {} {} cannot be undone (listed above)",
-            irreversible.len(),
-            plural(irreversible.len(), "step", "steps")
+            plan.irreversible.len(),
+            plural(plan.irreversible.len(), "step", "steps")
         ));
     }
-    println!("{done}.");
+    println!("{line}.");
     if counts.failed > 0 {
         eprintln!(
-            "  hint: see `offboard journal show {run_id}` for each failure; fix the cause and run the rollback again (restoring an account twice is harmless)"
+            "  hint: see `offboard journal show {}` for each failure; fix the cause and run the rollback again (restoring an account twice is harmless)",
+            done.run_id
         );
     }
-    Ok(if outcome == RunOutcome::Success {
+    Ok(if done.outcome == RunOutcome::Success {
         Exit::Success
     } else {
         Exit::Error

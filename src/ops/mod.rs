@@ -14,11 +14,13 @@
 //!   and `--compare` between two revisions.
 //! - [`apply`]: prepare (plan or read the plan), guard, and after approval execute and
 //!   re-audit, journaling every step.
+//! - [`rollback`]: what a run's rollback can restore, and restoring it as a run of its own.
 
 pub mod apply;
 pub mod inputs;
 pub mod journal;
 pub mod plan;
+pub mod rollback;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -1,0 +1,290 @@
+//! Rolling back as an operation: give back the access an apply run took (a mistaken
+//! termination). [`prepare`] decides, from the journal alone, what can be restored (disabled
+//! accounts enabled, removed groups and licences re-added from the state recorded before the
+//! change) and what cannot (deletions, session revocations, password resets, moves);
+//! [`execute`] restores it as a journaled run of its own, each step read back.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::{OpError, Workspace, journal};
+use crate::apply::Executor;
+use crate::apply::retry::RetryPolicy;
+use crate::connector::Restore;
+use crate::journal::{
+    ActionOutcome, ApplyCounts, JournalError, JournalLock, Record, RunFinish, RunMode, RunOutcome,
+    RunStart, RunSummary,
+};
+use crate::plan::{AccountRef, AccountState, Change, ChangeKind};
+use crate::policy::{Action, Policy, Tier};
+
+/// One account to give access back to.
+#[derive(Debug, Clone)]
+pub struct Restoration {
+    pub person: String,
+    pub system: String,
+    pub tier: Tier,
+    pub account_id: String,
+    /// The account as the journal recorded it before the original change.
+    pub before: Option<AccountState>,
+    pub steps: Vec<Restore>,
+}
+
+impl Restoration {
+    /// The executor's shape for a change on one account: the restoration's account, with
+    /// no planned actions (restore steps are passed beside it) and no fingerprint (a
+    /// rollback restores whatever the account became).
+    fn as_change(&self) -> Change {
+        Change {
+            person: self.person.clone(),
+            system: self.system.clone(),
+            tier: self.tier,
+            kind: ChangeKind::Update,
+            account: Some(AccountRef {
+                id: self.account_id.clone(),
+                username: String::new(),
+                label: self.account_id.clone(),
+                fingerprint: String::new(),
+                version: None,
+            }),
+            actions: Vec::new(),
+            before: self.before.clone(),
+            after: None,
+            task: None,
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// What a rollback of one run would do.
+pub struct RollbackPlan {
+    pub run: RunSummary,
+    pub restorations: Vec<Restoration>,
+    /// Steps that cannot be undone, one line each (`system account (person): action ...`).
+    pub irreversible: Vec<String>,
+}
+
+/// How one restoration ended, as it happens.
+#[derive(Debug, Clone, Copy)]
+pub enum Restored<'a> {
+    /// Restored, confirmed by read-back.
+    Done,
+    Failed(&'a str),
+    /// Its system left the policy since the run: nothing can reach it.
+    NotInPolicy,
+}
+
+/// What a rollback did.
+pub struct RolledBack {
+    pub run_id: String,
+    pub counts: ApplyCounts,
+    /// `(restoration, error)` for each that failed.
+    pub failures: Vec<(Restoration, String)>,
+    pub outcome: RunOutcome,
+}
+
+fn evidence(e: JournalError) -> OpError {
+    OpError::new(e.to_string()).hint(
+        "the journal is the evidence of every change; fix its location or permissions and run again",
+    )
+}
+
+/// What rolling back `run` (an id or unique prefix) would restore, only for `persons`
+/// (roster keys, as journaled) when any are given.
+pub fn prepare(
+    ws: &Workspace,
+    policy: &Policy,
+    run: &str,
+    persons: &[String],
+) -> Result<RollbackPlan, OpError> {
+    let journal = journal::read(ws)?;
+    let Some(run) = journal.find_run(run).map_err(evidence)? else {
+        return Err(OpError::new(format!(
+            "no single run matches `{run}`; see `offboard journal list`"
+        )));
+    };
+    if run.start.mode != RunMode::Apply {
+        return Err(OpError::new(format!(
+            "run {} is itself a rollback; apply a new plan instead",
+            run.start.run_id
+        )));
+    }
+    let intents: HashMap<String, _> = journal
+        .intents(&run.start.run_id)
+        .map_err(evidence)?
+        .into_iter()
+        .map(|i| (i.change_id.clone(), i))
+        .collect();
+    let wanted: Vec<String> = persons.iter().map(|p| p.trim().to_lowercase()).collect();
+    let results = journal.results(&run.start.run_id).map_err(evidence)?;
+    for p in &wanted {
+        if !results.iter().any(|r| r.person.to_lowercase() == *p) {
+            let mut people: Vec<&str> = results.iter().map(|r| r.person.as_str()).collect();
+            people.sort_unstable();
+            people.dedup();
+            return Err(OpError::new(format!(
+                "run {} changed nothing for `{p}`.",
+                run.start.run_id
+            ))
+            .hint(format!(
+                "give the roster key as the journal records it; the run changed: {}",
+                people.join(", ")
+            )));
+        }
+    }
+    let mut restorations = Vec::new();
+    let mut irreversible = Vec::new();
+    for result in results {
+        if result.outcome != ActionOutcome::Done || result.performed.is_empty() {
+            continue;
+        }
+        if !wanted.is_empty() && !wanted.contains(&result.person.to_lowercase()) {
+            continue;
+        }
+        let before = intents
+            .get(&result.change_id)
+            .and_then(|i| i.before.clone());
+        let mut steps = Vec::new();
+        for action in &result.performed {
+            match action {
+                Action::Disable => steps.push(Restore::Enable),
+                Action::RemoveGroups => {
+                    let groups = before
+                        .as_ref()
+                        .map(|b| b.groups.clone())
+                        .unwrap_or_default();
+                    if !groups.is_empty() {
+                        steps.push(Restore::AddGroups(groups));
+                    }
+                }
+                Action::RemoveLicenses => {
+                    let licenses = before
+                        .as_ref()
+                        .map(|b| b.licenses.clone())
+                        .unwrap_or_default();
+                    if !licenses.is_empty() {
+                        steps.push(Restore::AddLicenses(licenses));
+                    }
+                }
+                other => irreversible.push(format!(
+                    "{} {} ({}): {other} cannot be undone",
+                    result.system, result.account_id, result.person
+                )),
+            }
+        }
+        if !steps.is_empty() && !result.performed.contains(&Action::Delete) {
+            restorations.push(Restoration {
+                tier: policy
+                    .system(&result.system)
+                    .map_or(Tier::Business, |s| s.tier),
+                person: result.person,
+                system: result.system,
+                account_id: result.account_id,
+                before,
+                steps,
+            });
+        }
+    }
+    Ok(RollbackPlan {
+        run,
+        restorations,
+        irreversible,
+    })
+}
+
+/// Restore what `plan` lists, as a journaled rollback run; `on_done` sees each restoration
+/// with its error, if any.
+pub fn execute(
+    ws: &Workspace,
+    policy: &Policy,
+    plan: &RollbackPlan,
+    actor: &str,
+    host: &str,
+    on_done: &dyn Fn(&Restoration, Restored<'_>),
+) -> Result<RolledBack, OpError> {
+    let _lock = JournalLock::acquire(
+        &ws.journal_path,
+        &format!("{actor} on {host}"),
+        Duration::from_secs(30),
+    )
+    .map_err(|e| OpError::new(e.to_string()))?;
+    let mut journal = journal::open(ws)?;
+    // Connectors (and their secrets) first: a missing secret must stop the rollback before
+    // a run is journaled that could never finish.
+    let targets = super::apply::targets(ws, policy, None, RetryPolicy::default())?;
+    let run_id = super::apply::new_run_id();
+    let original = &plan.run.start;
+    journal
+        .append(&Record::RunStart(RunStart {
+            run_id: run_id.clone(),
+            mode: RunMode::Rollback,
+            initiator: actor.to_string(),
+            host: host.to_string(),
+            policy_hash: policy.content_hash.clone(),
+            git_commit: None,
+            allow_dirty: false,
+            plan_hash: original.plan_hash.clone(),
+            plan_created_at: original.plan_created_at,
+            rollback_of: Some(original.run_id.clone()),
+            changes: plan.restorations.len(),
+            roster_people: None,
+            system_accounts: Default::default(),
+            leavers: Vec::new(),
+        }))
+        .map_err(evidence)?;
+    let executor = Executor {
+        targets,
+        journal: crate::journal::SharedJournal::new(journal),
+        run_id: run_id.clone(),
+        touched: Default::default(),
+    };
+    let runtime = super::runtime()?;
+    let mut counts = ApplyCounts::default();
+    let mut failures = Vec::new();
+    for r in &plan.restorations {
+        let Some(target) = executor.targets.get(&r.system) else {
+            on_done(r, Restored::NotInPolicy);
+            failures.push((
+                r.clone(),
+                format!("{} is not in the policy any more", r.system),
+            ));
+            counts.failed += 1;
+            continue;
+        };
+        let report = runtime
+            .block_on(executor.restore(target, &r.as_change(), &r.steps))
+            .map_err(evidence)?;
+        if report.outcome == ActionOutcome::Done {
+            counts.restored += 1;
+            on_done(r, Restored::Done);
+        } else {
+            counts.failed += 1;
+            let why = report.error.map(|e| e.message).unwrap_or_default();
+            on_done(r, Restored::Failed(&why));
+            failures.push((r.clone(), why));
+        }
+    }
+    let outcome = if counts.failed == 0 {
+        RunOutcome::Success
+    } else {
+        RunOutcome::Failed
+    };
+    executor
+        .journal
+        .lock()
+        .append(&Record::RunFinish(RunFinish {
+            run_id: run_id.clone(),
+            outcome,
+            counts,
+            leavers: Vec::new(),
+            active_credentials: 0,
+            unreadable_systems: Vec::new(),
+        }))
+        .map_err(evidence)?;
+    Ok(RolledBack {
+        run_id,
+        counts,
+        failures,
+        outcome,
+    })
+}
