@@ -11,6 +11,7 @@
 
 mod group;
 mod lock;
+mod queries;
 mod records;
 
 pub use group::SharedJournal;
@@ -23,6 +24,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use lock::{JournalLock, LockError};
+pub use queries::{RunSummary, TaskState};
 pub use records::*;
 
 /// The three record tables; one hash chain runs through all of them in `seq` order.

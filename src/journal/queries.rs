@@ -1,0 +1,186 @@
+//! The questions commands ask the journal: runs with their outcomes, the newest apply, one
+//! run's records, changes left unfinished by a crash, and manual tasks with their state.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Serialize;
+
+use super::{
+    ActionIntent, ActionOutcome, ActionResult, Journal, JournalError, Record, RunFinish, RunMode,
+    RunStart, StoredRecord, TaskDone, TaskOpen,
+};
+
+/// A run with its start and (when it finished) its end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    pub start: RunStart,
+    pub started_at: String,
+    pub finish: Option<RunFinish>,
+    pub finished_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskState {
+    pub open: TaskOpen,
+    pub opened_at: String,
+    pub done: Option<TaskDone>,
+}
+
+impl Journal {
+    /// Every record, typed, with when it was written.
+    pub fn typed_records(&self) -> Result<Vec<(Record, String)>, JournalError> {
+        self.records()?
+            .into_iter()
+            .map(|r| Ok((r.record()?, r.at)))
+            .collect()
+    }
+
+    pub fn runs(&self) -> Result<Vec<RunSummary>, JournalError> {
+        let mut runs: Vec<RunSummary> = Vec::new();
+        let mut finishes: BTreeMap<String, (RunFinish, String)> = BTreeMap::new();
+        for (record, at) in self.typed_records()? {
+            match record {
+                Record::RunStart(start) => runs.push(RunSummary {
+                    start,
+                    started_at: at,
+                    finish: None,
+                    finished_at: None,
+                }),
+                Record::RunFinish(f) => {
+                    finishes.insert(f.run_id.clone(), (f, at));
+                }
+                _ => {}
+            }
+        }
+        for run in &mut runs {
+            if let Some((f, at)) = finishes.remove(&run.start.run_id) {
+                run.finish = Some(f);
+                run.finished_at = Some(at);
+            }
+        }
+        Ok(runs)
+    }
+
+    /// The start of the newest apply run: what the last run saw of the roster and systems.
+    pub fn last_apply(&self) -> Result<Option<RunStart>, JournalError> {
+        Ok(self
+            .runs()?
+            .into_iter()
+            .rev()
+            .find(|r| r.start.mode == RunMode::Apply)
+            .map(|r| r.start))
+    }
+
+    /// The run whose id is `id` or starts with it (unambiguously).
+    pub fn find_run(&self, id: &str) -> Result<Option<RunSummary>, JournalError> {
+        let matches: Vec<RunSummary> = self
+            .runs()?
+            .into_iter()
+            .filter(|r| r.start.run_id.starts_with(id))
+            .collect();
+        Ok(if matches.len() == 1 {
+            matches.into_iter().next()
+        } else {
+            None
+        })
+    }
+
+    /// Records belonging to one run (its start and finish, actions and tasks opened in it).
+    pub fn run_records(&self, run_id: &str) -> Result<Vec<StoredRecord>, JournalError> {
+        let mut out = Vec::new();
+        for r in self.records()? {
+            if r.record()?.run_id() == Some(run_id) {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`Self::run_records`], typed.
+    fn run_typed(&self, run_id: &str) -> Result<Vec<Record>, JournalError> {
+        self.run_records(run_id)?
+            .iter()
+            .map(StoredRecord::record)
+            .collect()
+    }
+
+    pub fn results(&self, run_id: &str) -> Result<Vec<ActionResult>, JournalError> {
+        Ok(self
+            .run_typed(run_id)?
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::Result(x) => Some(x),
+                _ => None,
+            })
+            .collect())
+    }
+
+    pub fn intents(&self, run_id: &str) -> Result<Vec<ActionIntent>, JournalError> {
+        Ok(self
+            .run_typed(run_id)?
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::Intent(x) => Some(x),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Changes an earlier run left unfinished: an intent with no result (a crash) or a
+    /// failed result (some actions may have run). Their accounts are expected to differ from
+    /// the plan's fingerprint. A change that finished is not in the set, so a later change
+    /// to its account (a rollback, an admin) makes a re-applied old plan skip it.
+    pub fn touched_changes(&self) -> Result<HashSet<String>, JournalError> {
+        let mut unfinished: BTreeMap<String, bool> = BTreeMap::new();
+        for (record, _) in self.typed_records()? {
+            match record {
+                Record::Intent(intent) => {
+                    unfinished.insert(intent.change_id, true);
+                }
+                Record::Result(result) => {
+                    let open = matches!(result.outcome, ActionOutcome::Failed)
+                        && !result.performed.is_empty();
+                    unfinished.insert(result.change_id, open);
+                }
+                _ => {}
+            }
+        }
+        Ok(unfinished
+            .into_iter()
+            .filter(|(_, open)| *open)
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    pub fn tasks(&self) -> Result<Vec<TaskState>, JournalError> {
+        let mut tasks: Vec<TaskState> = Vec::new();
+        let mut done: BTreeMap<String, TaskDone> = BTreeMap::new();
+        for (record, at) in self.typed_records()? {
+            match record {
+                Record::TaskOpen(open) => tasks.push(TaskState {
+                    open,
+                    opened_at: at,
+                    done: None,
+                }),
+                Record::TaskDone(d) => {
+                    done.insert(d.task_id.clone(), d);
+                }
+                _ => {}
+            }
+        }
+        for t in &mut tasks {
+            t.done = done.remove(&t.open.task_id);
+        }
+        Ok(tasks)
+    }
+
+    /// `(person, system)` pairs that already have a task (open or done): the planner does
+    /// not plan them again.
+    pub fn known_tasks(&self) -> Result<HashSet<(String, String)>, JournalError> {
+        Ok(self
+            .tasks()?
+            .into_iter()
+            .map(|t| (t.open.person, t.open.system))
+            .collect())
+    }
+}
