@@ -199,11 +199,6 @@ pub fn host() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
-/// Open the journal to append to it (it must exist and verify).
-pub fn open_journal(global: &GlobalArgs) -> Result<crate::journal::Journal, Exit> {
-    ops::journal::open(ws(global)).map_err(|e| report(global, &e))
-}
-
 /// Open the journal only to read it (evidence may be a read-only copy).
 pub fn read_journal(global: &GlobalArgs) -> Result<crate::journal::Journal, Exit> {
     ops::journal::read(ws(global)).map_err(|e| report(global, &e))

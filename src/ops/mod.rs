@@ -15,12 +15,14 @@
 //! - [`apply`]: prepare (plan or read the plan), guard, and after approval execute and
 //!   re-audit, journaling every step.
 //! - [`rollback`]: what a run's rollback can restore, and restoring it as a run of its own.
+//! - [`tasks`]: manual tasks with their status, and closing one.
 
 pub mod apply;
 pub mod inputs;
 pub mod journal;
 pub mod plan;
 pub mod rollback;
+pub mod tasks;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
