@@ -9,13 +9,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Observer, OpError, Workspace, inputs, journal};
+use super::journal::{self, evidence};
+use super::{Observer, OpError, Workspace, inputs};
 use crate::apply::retry::{RetryPolicy, Retrying};
 use crate::apply::{ChangeReport, Executor, Target, guard as guards, reaudit};
 use crate::connector::{self, ConnectorError};
 use crate::journal::{
-    ActionOutcome, ApplyCounts, JournalError, JournalLock, LeaverAudit, LeaverRecord, Record,
-    RunFinish, RunMode, RunOutcome, RunStart, Verdict,
+    ActionOutcome, ApplyCounts, JournalLock, LeaverAudit, LeaverRecord, Record, RunFinish, RunMode,
+    RunOutcome, RunStart, Verdict,
 };
 use crate::plan::{self, Plan};
 use crate::policy::{Action, Policy};
@@ -59,13 +60,6 @@ pub struct Applied {
     /// Systems the re-audit could not read.
     pub unreadable: BTreeMap<String, ConnectorError>,
     pub outcome: RunOutcome,
-}
-
-/// The evidence could not be written or read mid-run.
-fn evidence(e: JournalError) -> OpError {
-    OpError::new(e.to_string()).hint(
-        "the journal is the evidence of every change; fix its location or permissions and run again",
-    )
 }
 
 /// Step one: the plan to approve. The journal must exist and verify before anything is

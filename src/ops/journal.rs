@@ -24,6 +24,13 @@ pub fn error(e: JournalError) -> OpError {
     }
 }
 
+/// A journal error in the middle of an operation: the evidence could not be written or read.
+pub fn evidence(e: JournalError) -> OpError {
+    OpError::new(e.to_string()).hint(
+        "the journal is the evidence of every change; fix its location or permissions and run again",
+    )
+}
+
 /// Open the journal to append to it: it must exist (`offboard journal init` makes one) and
 /// its hash chain must verify, so nothing is ever added to evidence that was tampered with.
 pub fn open(ws: &Workspace) -> Result<Journal, OpError> {

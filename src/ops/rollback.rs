@@ -7,13 +7,14 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{OpError, Workspace, journal};
+use super::journal::{self, evidence};
+use super::{OpError, Workspace};
 use crate::apply::Executor;
 use crate::apply::retry::RetryPolicy;
 use crate::connector::Restore;
 use crate::journal::{
-    ActionOutcome, ApplyCounts, JournalError, JournalLock, Record, RunFinish, RunMode, RunOutcome,
-    RunStart, RunSummary,
+    ActionOutcome, ApplyCounts, JournalLock, Record, RunFinish, RunMode, RunOutcome, RunStart,
+    RunSummary,
 };
 use crate::plan::{AccountRef, AccountState, Change, ChangeKind};
 use crate::policy::{Action, Policy, Tier};
@@ -81,12 +82,6 @@ pub struct RolledBack {
     /// `(restoration, error)` for each that failed.
     pub failures: Vec<(Restoration, String)>,
     pub outcome: RunOutcome,
-}
-
-fn evidence(e: JournalError) -> OpError {
-    OpError::new(e.to_string()).hint(
-        "the journal is the evidence of every change; fix its location or permissions and run again",
-    )
 }
 
 /// What rolling back `run` (an id or unique prefix) would restore, only for `persons`

@@ -67,13 +67,9 @@ impl FileParser<'_> {
     pub(super) fn role(&mut self, node: &KdlNode) {
         const USAGE: &str =
             "role NAME when=\"person.department == \\\"Sales\\\"\" { grant SYSTEM group=\"...\" }";
-        self.check_props(node, &["when"]);
-        let Some(name) = self.name_arg(node, USAGE) else {
+        let Some(name) = self.declaration(node, "role", &["when"], USAGE) else {
             return;
         };
-        if !self.b.claim("role", &name) {
-            return;
-        }
         let owner = format!("role `{}`", name.value);
         let errors_before = self.b.diagnostics.len();
         let Some(children) = self.block(node, ROLE, &owner, name.span, USAGE) else {

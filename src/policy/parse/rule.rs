@@ -19,13 +19,9 @@ const RULE: &[Child] = &[
 impl FileParser<'_> {
     pub(super) fn rule(&mut self, node: &KdlNode) {
         const USAGE: &str = "rule NAME { when \"person.termination_type == \\\"involuntary\\\"\"; cutoff immediately }";
-        self.check_props(node, &["when"]);
-        let Some(name) = self.name_arg(node, USAGE) else {
+        let Some(name) = self.declaration(node, "rule", &["when"], USAGE) else {
             return;
         };
-        if !self.b.claim("rule", &name) {
-            return;
-        }
         let owner = format!("rule `{}`", name.value);
         let errors_before = self.b.diagnostics.len();
         let Some(children) = self.block(node, RULE, &owner, name.span, USAGE) else {

@@ -345,6 +345,20 @@ impl FileParser<'_> {
         );
     }
 
+    /// The head of a named declaration (`system NAME`, `role NAME`, `rule NAME`): its
+    /// properties checked, its name valid and not declared before.
+    pub(super) fn declaration(
+        &mut self,
+        node: &KdlNode,
+        kind: &'static str,
+        props: &[&str],
+        usage: &'static str,
+    ) -> Option<Spanned<String>> {
+        self.check_props(node, props);
+        let name = self.name_arg(node, usage)?;
+        self.b.claim(kind, &name).then_some(name)
+    }
+
     pub(super) fn name_arg(
         &mut self,
         node: &KdlNode,

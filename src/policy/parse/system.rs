@@ -39,13 +39,9 @@ impl FileParser<'_> {
     pub(super) fn system(&mut self, node: &KdlNode) {
         const USAGE: &str =
             "system NAME { connector KIND ...; tier TIER; correlate email=\"email\" }";
-        self.check_props(node, &[]);
-        let Some(name) = self.name_arg(node, USAGE) else {
+        let Some(name) = self.declaration(node, "system", &[], USAGE) else {
             return;
         };
-        if !self.b.claim("system", &name) {
-            return;
-        }
         let owner_text = format!("system `{}`", name.value);
         let Some(children) = self.block(node, SYSTEM, &owner_text, name.span, USAGE) else {
             self.b.broken_systems.push(name.value);
