@@ -6,6 +6,7 @@
 //! skipped, and the rest of the file is still checked, so one `validate` run shows every
 //! problem. Interpreting a node never panics, whatever the input.
 
+mod blocks;
 mod defaults;
 mod people;
 pub mod props;
@@ -71,20 +72,9 @@ pub struct Parts {
 impl Builder {
     /// Interpret one file's text.
     pub fn add_file(&mut self, file: FileId, text: &str) {
-        // The KDL parser recurses per level of `{`: thousands of levels would overflow the
-        // stack (a crash, not a diagnostic), so depth is checked first.
-        if let Some(offset) = too_deep(text) {
-            self.diagnostics.push(
-                Diagnostic::error(
-                    "policy::too-deep",
-                    Span::new(file, offset, 1),
-                    format!("blocks nest more than {MAX_BLOCK_DEPTH} levels"),
-                )
-                .label("too deep")
-                .help(
-                    "policies are systems, roles and rules a few levels deep; remove the nesting",
-                ),
-            );
+        // Inputs the KDL parser cannot survive are refused before it sees them.
+        if let Some(problem) = blocks::check(text) {
+            self.diagnostics.push(problem.diagnostic(file));
             return;
         }
         let doc = match KdlDocument::parse_v2(text) {
@@ -251,78 +241,6 @@ impl Builder {
             true
         }
     }
-}
-
-/// Deepest `{ ... }` nesting a policy file may have (real policies use three).
-const MAX_BLOCK_DEPTH: usize = 64;
-
-/// The offset of the first `{` nested deeper than [`MAX_BLOCK_DEPTH`], outside strings and
-/// comments (a conservative scan: it only has to be right for files deeper than any policy).
-fn too_deep(text: &str) -> Option<usize> {
-    let b = text.as_bytes();
-    let mut depth = 0usize;
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                let mut level = 1;
-                i += 2;
-                while i < b.len() && level > 0 {
-                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
-                        level += 1;
-                        i += 1;
-                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
-                        level -= 1;
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                continue;
-            }
-            b'#' | b'"' => {
-                // `#"..."#` (any number of `#`) or `"..."` with backslash escapes.
-                let hashes = b[i..].iter().take_while(|&&c| c == b'#').count();
-                if b.get(i + hashes) != Some(&b'"') {
-                    i += hashes.max(1);
-                    continue;
-                }
-                i += hashes + 1;
-                while i < b.len() {
-                    if hashes == 0 && b[i] == b'\\' {
-                        i += 2;
-                        continue;
-                    }
-                    if b[i] == b'"'
-                        && b[i + 1..]
-                            .iter()
-                            .take(hashes)
-                            .filter(|&&c| c == b'#')
-                            .count()
-                            == hashes
-                    {
-                        i += hashes;
-                        break;
-                    }
-                    i += 1;
-                }
-            }
-            b'{' => {
-                depth += 1;
-                if depth > MAX_BLOCK_DEPTH {
-                    return Some(i);
-                }
-            }
-            b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    None
 }
 
 /// A hint for KDL syntax errors that policy authors hit often.
