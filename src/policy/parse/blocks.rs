@@ -5,8 +5,9 @@
 //! block (`/-{`) that is never closed, so a few hundred bytes of them take minutes (fuzzing
 //! found files of 170 bytes taking seconds and 220 bytes taking two minutes). Both are
 //! found here by one linear scan that skips strings and comments, and reported as ordinary
-//! diagnostics, as are strings and comments that run to the end of the file (the scan cannot
-//! see past them, and the parser's recovery from them is just as slow). Unclosed blocks
+//! diagnostics, as are strings that are not closed on their line and comments that run to
+//! the end of the file (the scan cannot see past them, and the parser's recovery from them
+//! is just as slow). Unclosed blocks
 //! without a slashdash are left to the parser, whose messages are better and which handles
 //! them quickly.
 
@@ -46,9 +47,9 @@ impl BlockProblem {
             BlockProblem::Unterminated(offset) => Diagnostic::error(
                 "policy::kdl-syntax",
                 Span::new(file, offset, 1),
-                "this string or comment is never closed",
+                "this string or comment is not closed",
             )
-            .label("runs to the end of the file")
+            .label("not closed")
             .help("close it (`\"`, `\"#` for a raw string, `*/` for a comment)"),
         }
     }
@@ -121,8 +122,8 @@ fn skip_block_comment(b: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// The offset after the string starting at `i`: `"..."` with escapes, `"""..."""`, and their
-/// raw forms with any number of `#`; `None` when it is never closed. A `#` that starts no
-/// string (`#true`) is skipped alone.
+/// raw forms with any number of `#`; `None` when it is not closed (single-line strings by
+/// the end of their line). A `#` that starts no string (`#true`) is skipped alone.
 fn skip_string(b: &[u8], i: usize) -> Option<usize> {
     let hashes = b[i..].iter().take_while(|&&c| c == b'#').count();
     let start = i + hashes;
@@ -136,6 +137,10 @@ fn skip_string(b: &[u8], i: usize) -> Option<usize> {
         if hashes == 0 && b[j] == b'\\' {
             j += 2;
             continue;
+        }
+        // A single-line string cannot hold a line break (an escaped one was skipped above).
+        if !triple && matches!(b[j], b'\n' | b'\r') {
+            return None;
         }
         let closes = b[j..].iter().take(quotes).filter(|&&c| c == b'"').count() == quotes
             && b[j + quotes..]
@@ -175,5 +180,11 @@ mod tests {
             Some(BlockProblem::Unterminated(2))
         );
         assert_eq!(check("a /* b\n"), Some(BlockProblem::Unterminated(2)));
+        // A raw string does not run past its line: what follows is still checked.
+        assert_eq!(
+            check("a #\"x\nb /-{ \"#"),
+            Some(BlockProblem::Unterminated(2))
+        );
+        assert_eq!(check("a \"x\\\n  y\" b"), None);
     }
 }
