@@ -11,7 +11,52 @@
 //! without a slashdash are left to the parser, whose messages are better and which handles
 //! them quickly.
 
+use std::time::Duration;
+
+use kdl::{KdlDocument, KdlError};
+
 use super::{Diagnostic, FileId, Span};
+
+/// How long the KDL parser may take on a small file. Real policy files parse in
+/// milliseconds; the scan below catches the slow inputs fuzzing has found, and this is the
+/// backstop for any it has not. Large files get more (see [`budget_for`]): the parser is
+/// linear on them, at about a microsecond per byte unoptimised.
+pub(super) const PARSE_BUDGET: Duration = Duration::from_secs(5);
+
+/// The parse budget for a file of `len` bytes: [`PARSE_BUDGET`] plus 5 s per MiB.
+pub(super) fn budget_for(len: usize) -> Duration {
+    PARSE_BUDGET + Duration::from_secs(5 * (len as u64 >> 20))
+}
+
+/// Parse `text` on a thread of its own and wait at most `budget`; `None` when the parser has
+/// not finished by then. The thread is left to finish on its own (nothing can stop it), so
+/// this bounds how long a command waits, not the CPU a pathological file costs; commands
+/// exit right after reporting it.
+pub(super) fn parse_within(text: &str, budget: Duration) -> Option<Result<KdlDocument, KdlError>> {
+    let (done, result) = std::sync::mpsc::channel();
+    let owned = text.to_string();
+    let spawned = std::thread::Builder::new()
+        .name("kdl-parse".into())
+        .spawn(move || {
+            let _ = done.send(KdlDocument::parse_v2(&owned));
+        });
+    if spawned.is_err() {
+        // No thread to spare: parse here, unbounded, rather than not at all.
+        return Some(KdlDocument::parse_v2(text));
+    }
+    result.recv_timeout(budget).ok()
+}
+
+/// The diagnostic for a file the parser did not finish in time.
+pub(super) fn too_slow(file: FileId) -> Diagnostic {
+    Diagnostic::error(
+        "policy::kdl-syntax",
+        Span::new(file, 0, 1),
+        "the KDL parser did not finish this file in time",
+    )
+    .label("in this file")
+    .help("the file has a syntax error the parser recovers from very slowly (often an unclosed `{` or string after `/-`); look for unbalanced braces and quotes")
+}
 
 /// Deepest `{ ... }` nesting a policy file may have (real policies use three).
 pub(super) const MAX_BLOCK_DEPTH: usize = 64;
@@ -131,6 +176,11 @@ fn skip_string(b: &[u8], i: usize) -> Option<usize> {
         return Some(i + hashes.max(1));
     }
     let triple = b.get(start..start + 3) == Some(b"\"\"\"");
+    // A multi-line string's `"""` ends its line; anything else after it is a syntax error
+    // (and no string the scan could skip).
+    if triple && !matches!(b.get(start + 3), Some(b'\n' | b'\r')) {
+        return None;
+    }
     let quotes = if triple { 3 } else { 1 };
     let mut j = start + quotes;
     while j < b.len() {
@@ -169,6 +219,15 @@ mod tests {
         assert_eq!(check("rule a {\n"), None);
     }
 
+    /// The backstop: a file the scan lets through but the parser takes seconds on is
+    /// answered when the budget runs out.
+    #[test]
+    fn the_parser_is_given_a_time_budget() {
+        let slow = "rule inv /-{| /-{le x\n".repeat(8);
+        assert!(parse_within(&slow, Duration::from_millis(50)).is_none());
+        assert!(matches!(parse_within("a 1\n", PARSE_BUDGET), Some(Ok(_))));
+    }
+
     #[test]
     fn braces_in_strings_and_comments_do_not_count() {
         let text = "// {\n/* { /* { */ */\nsystem a {\n    description \"{\" #\"}{\"# \"\"\"\n  {\n  \"\"\"\n}\n/- x\n";
@@ -186,5 +245,9 @@ mod tests {
             Some(BlockProblem::Unterminated(2))
         );
         assert_eq!(check("a \"x\\\n  y\" b"), None);
+        assert_eq!(
+            check("a \"\"\"# b\n/-{ \"\"\""),
+            Some(BlockProblem::Unterminated(2))
+        );
     }
 }

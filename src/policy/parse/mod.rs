@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use jiff::SignedDuration;
-use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
+use kdl::{KdlEntry, KdlNode, KdlValue};
 
 use super::diagnostic::{Diagnostic, did_you_mean, suggestion_help};
 use super::duration::{self, Sign};
@@ -77,9 +77,13 @@ impl Builder {
             self.diagnostics.push(problem.diagnostic(file));
             return;
         }
-        let doc = match KdlDocument::parse_v2(text) {
-            Ok(doc) => doc,
-            Err(err) => {
+        let doc = match blocks::parse_within(text, blocks::budget_for(text.len())) {
+            Some(Ok(doc)) => doc,
+            None => {
+                self.diagnostics.push(blocks::too_slow(file));
+                return;
+            }
+            Some(Err(err)) => {
                 for d in err.diagnostics {
                     let span = Span::from_miette(file, d.span);
                     let snippet = text
