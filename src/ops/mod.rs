@@ -132,13 +132,6 @@ pub trait Observer: Sync {
     }
 }
 
-/// An observer that keeps nothing (tests, scripts).
-pub struct Quiet;
-
-impl Observer for Quiet {
-    fn warn(&self, _text: &str) {}
-}
-
 /// The async runtime operations run connectors on.
 pub fn runtime() -> Result<tokio::runtime::Runtime, OpError> {
     tokio::runtime::Builder::new_multi_thread()

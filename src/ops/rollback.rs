@@ -79,8 +79,6 @@ pub enum Restored<'a> {
 pub struct RolledBack {
     pub run_id: String,
     pub counts: ApplyCounts,
-    /// `(restoration, error)` for each that failed.
-    pub failures: Vec<(Restoration, String)>,
     pub outcome: RunOutcome,
 }
 
@@ -235,14 +233,9 @@ pub fn execute(
     };
     let runtime = super::runtime()?;
     let mut counts = ApplyCounts::default();
-    let mut failures = Vec::new();
     for r in &plan.restorations {
         let Some(target) = executor.targets.get(&r.system) else {
             on_done(r, Restored::NotInPolicy);
-            failures.push((
-                r.clone(),
-                format!("{} is not in the policy any more", r.system),
-            ));
             counts.failed += 1;
             continue;
         };
@@ -256,7 +249,6 @@ pub fn execute(
             counts.failed += 1;
             let why = report.error.map(|e| e.message).unwrap_or_default();
             on_done(r, Restored::Failed(&why));
-            failures.push((r.clone(), why));
         }
     }
     let outcome = if counts.failed == 0 {
@@ -279,7 +271,6 @@ pub fn execute(
     Ok(RolledBack {
         run_id,
         counts,
-        failures,
         outcome,
     })
 }
