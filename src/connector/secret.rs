@@ -3,56 +3,16 @@
 //! A [`Secret`] never prints itself (`Debug` is redacted, there is no `Display`), and errors
 //! about a missing secret name the variable or file, never a value.
 //!
-//! Every resolved secret is also registered with one process-wide redactor, [`redact`]:
+//! Every resolved secret is also registered with the process-wide redactor ([`crate::redact`]):
 //! connector errors and journal records pass through it, so a server that echoes the
 //! `Authorization` header in an error body cannot put the token into the append-only
 //! journal or onto the terminal.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
-use std::sync::RwLock;
 
-/// Every secret value resolved in this process.
-static REGISTERED: RwLock<Vec<String>> = RwLock::new(Vec::new());
-
-/// Shown instead of a secret.
-pub const REDACTED: &str = "[redacted]";
-
-/// Secrets shorter than this are not searched for: a 1-character "secret" would redact
-/// every occurrence of that character (such a secret is refused when it is resolved).
-const MIN_SECRET_LEN: usize = 4;
-
-fn register(value: &str) {
-    // As written, and as it appears inside JSON (a secret with `"` or `\\` in it is escaped
-    // there, and journal bodies are JSON).
-    let json = serde_json::to_string(value).unwrap_or_default();
-    let json = json.trim_matches('"').to_string();
-    if let Ok(mut all) = REGISTERED.write() {
-        for form in [value.to_string(), json] {
-            if !form.is_empty() && !all.contains(&form) {
-                all.push(form);
-            }
-        }
-        // Longest first, so a secret that contains another is replaced whole.
-        all.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    }
-}
-
-/// `text` with every registered secret replaced by `[redacted]`.
-pub fn redact(text: &str) -> Cow<'_, str> {
-    let Ok(all) = REGISTERED.read() else {
-        return Cow::Borrowed(text);
-    };
-    if !all.iter().any(|v| text.contains(v.as_str())) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = text.to_string();
-    for v in all.iter() {
-        out = out.replace(v.as_str(), REDACTED);
-    }
-    Cow::Owned(out)
-}
+use crate::redact::{MIN_SECRET_LEN, register};
+pub use crate::redact::{REDACTED, redact};
 
 use super::ConnectorError;
 use crate::policy::SecretRef;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::source::{Sources, Span, Spanned};
 use crate::rules::Condition;
+pub use crate::vocabulary::Action;
 
 pub use crate::connector::ConnectorConfig;
 
@@ -336,61 +337,6 @@ impl Tier {
 }
 
 impl fmt::Display for Tier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Something done to a leaver's account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    Disable,
-    RevokeSessions,
-    RemoveGroups,
-    RemoveLicenses,
-    Move,
-    ResetPassword,
-    Delete,
-    /// Recover a physical item (laptop, badge); only a manual lane can do it.
-    Collect,
-}
-
-impl Action {
-    pub const ALL: &'static [Action] = &[
-        Action::Disable,
-        Action::RevokeSessions,
-        Action::RemoveGroups,
-        Action::RemoveLicenses,
-        Action::Move,
-        Action::ResetPassword,
-        Action::Delete,
-        Action::Collect,
-    ];
-    pub const NAMES: &'static [&'static str] = &[
-        "disable",
-        "revoke-sessions",
-        "remove-groups",
-        "remove-licenses",
-        "move",
-        "reset-password",
-        "delete",
-        "collect",
-    ];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::NAMES
-            .iter()
-            .position(|n| *n == s)
-            .map(|i| Self::ALL[i])
-    }
-
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-}
-
-impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

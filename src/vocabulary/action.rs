@@ -1,0 +1,60 @@
+//! The actions offboarding takes on an account, in the words a policy uses for them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Something done to a leaver's account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Disable,
+    RevokeSessions,
+    RemoveGroups,
+    RemoveLicenses,
+    Move,
+    ResetPassword,
+    Delete,
+    /// Recover a physical item (laptop, badge); only a manual lane can do it.
+    Collect,
+}
+
+impl Action {
+    pub const ALL: &'static [Action] = &[
+        Action::Disable,
+        Action::RevokeSessions,
+        Action::RemoveGroups,
+        Action::RemoveLicenses,
+        Action::Move,
+        Action::ResetPassword,
+        Action::Delete,
+        Action::Collect,
+    ];
+    pub const NAMES: &'static [&'static str] = &[
+        "disable",
+        "revoke-sessions",
+        "remove-groups",
+        "remove-licenses",
+        "move",
+        "reset-password",
+        "delete",
+        "collect",
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .position(|n| *n == s)
+            .map(|i| Self::ALL[i])
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
