@@ -101,3 +101,48 @@ fn shipped_ci_recipes_are_valid_yaml_with_the_expected_jobs() {
         );
     }
 }
+
+/// A policy test file is read like a policy file: every problem, each with file, line,
+/// column and a hint, and no test runs while any is left.
+#[test]
+fn a_broken_test_file_gets_the_policys_diagnostics() {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_dir(
+        &common::root().join("policies"),
+        &dir.path().join("policies"),
+    );
+    common::copy_dir(
+        &common::root().join("inventory"),
+        &dir.path().join("inventory"),
+    );
+    std::fs::write(
+        dir.path().join("policies/tests/broken.kdl"),
+        r#"test "typos everywhere" {
+    at "2026-13-01"
+    person "kim@acme.com" status=terminated status=active
+    account okta id="00u-kim" emial="kim@acme.com" sessions="two"
+    expect okta "00u-kim" disabel
+    at "2026-11-23T09:00:00Z"
+}
+
+test "nothing expected" {
+    at "2026-11-23T09:00:00Z"
+}
+
+tset "misspelt node" {
+}
+"#,
+    )
+    .unwrap();
+    let out = offboard(dir.path())
+        .env("NO_COLOR", "1")
+        .arg("test")
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(out.stdout.is_empty(), "no test ran");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("the policy tests have 8 problems; no test was run."));
+    insta::assert_snapshot!("policy_test_file_diagnostics", stderr);
+}

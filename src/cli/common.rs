@@ -149,12 +149,8 @@ pub fn load_roster(global: &GlobalArgs, policy: &Policy) -> Result<Roster, Exit>
         .map_err(|e| report(global, &e))
 }
 
-/// Read every system, with a progress bar on a terminal; failures are printed, not hidden.
-pub fn refresh(global: &GlobalArgs, policy: &Policy) -> Result<Observed, Exit> {
-    refresh_keeping(global, policy, &|_, _| true)
-}
-
-/// [`refresh`], keeping only the accounts `keep` selects.
+/// Read every system (with a progress bar on a terminal), keeping only the accounts `keep`
+/// selects; failures are printed, not hidden.
 pub fn refresh_keeping(
     global: &GlobalArgs,
     policy: &Policy,

@@ -4,7 +4,7 @@ use clap::{Args, ValueEnum};
 
 use super::{Exit, GlobalArgs, common};
 use crate::audit::render::xml;
-use crate::policytest;
+use crate::{ops, policytest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TestFormat {
@@ -19,34 +19,12 @@ pub struct TestArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: &TestArgs) -> Exit {
-    let policy = match common::load_policy(global) {
-        Ok(p) => p,
-        Err(e) => return e,
+    let run = match ops::policy_tests::run(&global.workspace(), &common::Stderr::new(global)) {
+        Ok(run) => run,
+        Err(e) => return common::report(global, &e),
     };
-    let dir = global.policies_dir().join("tests");
-    let cases = match policytest::load(&dir) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return Exit::Error;
-        }
-    };
-    let inventory = if cases.iter().any(|c| c.use_inventory) {
-        match (
-            common::load_roster(global, &policy),
-            common::refresh(global, &policy),
-        ) {
-            (Ok(r), Ok(o)) => Some((r, o)),
-            _ => None,
-        }
-    } else {
-        None
-    };
-    let outcomes: Vec<policytest::Outcome> = cases
-        .iter()
-        .map(|c| policytest::run(c, &policy, inventory.as_ref().map(|(r, o)| (r, o))))
-        .collect();
-    let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
+    let outcomes = &run.outcomes;
+    let failed = run.failed();
     let shown = |o: &policytest::Outcome| {
         let file = o
             .file
@@ -58,7 +36,7 @@ pub fn run(global: &GlobalArgs, args: &TestArgs) -> Exit {
     };
     match args.format {
         TestFormat::Text => {
-            for o in &outcomes {
+            for o in outcomes {
                 match &o.failure {
                     None => println!("ok    {} ({})", o.name, shown(o)),
                     Some(f) => println!("FAIL  {} ({})\n{}", o.name, shown(o), f.trim_end()),
@@ -80,7 +58,7 @@ pub fn run(global: &GlobalArgs, args: &TestArgs) -> Exit {
                 "  <testsuite name=\"policy tests\" tests=\"{}\" failures=\"{failed}\" errors=\"0\">",
                 outcomes.len()
             );
-            for o in &outcomes {
+            for o in outcomes {
                 let name = xml(&o.name);
                 let file = xml(&shown(o));
                 match &o.failure {

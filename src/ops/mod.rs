@@ -16,11 +16,13 @@
 //!   re-audit, journaling every step.
 //! - [`rollback`]: what a run's rollback can restore, and restoring it as a run of its own.
 //! - [`tasks`]: manual tasks with their status, and closing one.
+//! - [`policy_tests`]: the policy's unit tests, read and run.
 
 pub mod apply;
 pub mod inputs;
 pub mod journal;
 pub mod plan;
+pub mod policy_tests;
 pub mod rollback;
 pub mod tasks;
 

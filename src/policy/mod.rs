@@ -9,7 +9,7 @@ pub mod diagnostic;
 pub mod duration;
 mod load;
 pub mod model;
-mod parse;
+pub(crate) mod parse;
 pub mod source;
 pub mod strings;
 mod trust;

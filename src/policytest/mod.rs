@@ -13,15 +13,20 @@
 //!     expect okta "u1" disable revoke-sessions remove-groups
 //! }
 //! ```
+//!
+//! [`read`] reads the files with the policy's own KDL toolkit (same guards, shape checks and
+//! diagnostics); [`run`] plans each test's fixtures and compares.
+
+mod read;
+
+pub use read::{Suite, load};
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use kdl::{KdlDocument, KdlNode, KdlValue};
-
-use crate::connector::{Account, AccountStatus, Observed, SystemSnapshot};
+use crate::connector::{Account, Observed, SystemSnapshot};
 use crate::plan::{ChangeKind, Plan};
-use crate::policy::{Action, Policy};
+use crate::policy::Policy;
 use crate::reconcile::{self, PlanInput};
 use crate::roster::{self, Roster};
 
@@ -52,205 +57,6 @@ pub struct Outcome {
     pub line: usize,
     /// `None` when it passed; otherwise what went wrong, with expected vs actual.
     pub failure: Option<String>,
-}
-
-fn text(v: &KdlValue) -> String {
-    match v {
-        KdlValue::String(s) => s.clone(),
-        KdlValue::Bool(b) => b.to_string(),
-        KdlValue::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-fn props(node: &KdlNode) -> BTreeMap<String, String> {
-    node.entries()
-        .iter()
-        .filter_map(|e| {
-            e.name()
-                .map(|n| (n.value().replace('-', "_"), text(e.value())))
-        })
-        .collect()
-}
-
-fn args(node: &KdlNode) -> Vec<String> {
-    node.entries()
-        .iter()
-        .filter(|e| e.name().is_none())
-        .map(|e| text(e.value()))
-        .collect()
-}
-
-fn line_of(src: &str, offset: usize) -> usize {
-    src[..offset.min(src.len())]
-        .bytes()
-        .filter(|b| *b == b'\n')
-        .count()
-        + 1
-}
-
-/// Parse every `*.kdl` file in `dir`; errors name the file and line.
-pub fn load(dir: &Path) -> Result<Vec<TestCase>, String> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "kdl"))
-        .collect();
-    files.sort();
-    let mut tests = Vec::new();
-    for file in files {
-        let src = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let doc = KdlDocument::parse_v2(&src).map_err(|e| {
-            let at = e
-                .diagnostics
-                .first()
-                .map_or(1, |d| line_of(&src, d.span.offset()));
-            format!("{}:{at}: invalid KDL in a policy test", file.display())
-        })?;
-        for node in doc.nodes() {
-            let line = line_of(&src, node.span().offset());
-            let loc = format!("{}:{line}", file.display());
-            if node.name().value() != "test" {
-                return Err(format!(
-                    "{loc}: unknown node `{}` (a test file holds `test \"name\" {{ ... }}` nodes)",
-                    node.name().value()
-                ));
-            }
-            let name = args(node)
-                .into_iter()
-                .next()
-                .ok_or_else(|| format!("{loc}: a test needs a name"))?;
-            let mut case = TestCase {
-                file: file.clone(),
-                line,
-                name,
-                at: jiff::Timestamp::UNIX_EPOCH,
-                people: Vec::new(),
-                accounts: Vec::new(),
-                use_inventory: false,
-                expects: Vec::new(),
-            };
-            let mut at = None;
-            for child in node.children().map(|c| c.nodes()).unwrap_or(&[]) {
-                let cline = line_of(&src, child.span().offset());
-                let cloc = format!("{}:{cline}", file.display());
-                let a = args(child);
-                match child.name().value() {
-                    "at" => {
-                        let t = a
-                            .first()
-                            .ok_or_else(|| format!("{cloc}: `at` needs an instant"))?;
-                        at =
-                            Some(t.parse::<jiff::Timestamp>().map_err(|_| {
-                                format!("{cloc}: `{t}` is not an RFC 3339 instant")
-                            })?);
-                    }
-                    "use-inventory" => case.use_inventory = true,
-                    "person" => {
-                        let mut p = props(child);
-                        let email = a
-                            .first()
-                            .ok_or_else(|| format!("{cloc}: `person` needs an email"))?;
-                        p.insert("email".into(), email.clone());
-                        p.entry("name".into()).or_insert_with(|| email.clone());
-                        p.entry("status".into()).or_insert_with(|| "active".into());
-                        case.people.push(p);
-                    }
-                    "account" => {
-                        let system = a
-                            .first()
-                            .ok_or_else(|| format!("{cloc}: `account` needs a system"))?
-                            .clone();
-                        let p = props(child);
-                        let list = |k: &str| -> Vec<String> {
-                            p.get(k)
-                                .map(|v| {
-                                    v.split(',')
-                                        .map(|s| s.trim().to_string())
-                                        .filter(|s| !s.is_empty())
-                                        .collect()
-                                })
-                                .unwrap_or_default()
-                        };
-                        let id = p
-                            .get("id")
-                            .cloned()
-                            .ok_or_else(|| format!("{cloc}: `account` needs id=\"...\""))?;
-                        let status = match p.get("status").map(String::as_str) {
-                            None | Some("active") => AccountStatus::Active,
-                            Some("disabled") => AccountStatus::Disabled,
-                            Some(other) => {
-                                return Err(format!(
-                                    "{cloc}: status `{other}` is not active or disabled"
-                                ));
-                            }
-                        };
-                        case.accounts.push((
-                            system,
-                            Account {
-                                username: p.get("username").cloned().unwrap_or_else(|| id.clone()),
-                                id,
-                                emails: list("email"),
-                                employee_id: p.get("employee_id").cloned(),
-                                display_name: p.get("name").cloned(),
-                                status,
-                                groups: list("groups"),
-                                entitlements: Vec::new(),
-                                licenses: list("licenses"),
-                                privileged: p.get("privileged").is_some_and(|v| v == "true"),
-                                last_login: p.get("last_login").and_then(|t| t.parse().ok()),
-                                sessions: p.get("sessions").and_then(|n| n.parse().ok()),
-                                container: p.get("container").cloned(),
-                                attributes: Default::default(),
-                            },
-                        ));
-                    }
-                    "expect" => {
-                        let mut it = a.into_iter();
-                        let system = it
-                            .next()
-                            .ok_or_else(|| format!("{cloc}: `expect SYSTEM ACCOUNT ACTIONS...`"))?;
-                        let account = it
-                            .next()
-                            .ok_or_else(|| format!("{cloc}: `expect SYSTEM ACCOUNT ACTIONS...`"))?;
-                        let actions: BTreeSet<String> = it.filter(|x| x != "no-change").collect();
-                        for x in &actions {
-                            if Action::parse(x).is_none() {
-                                return Err(format!(
-                                    "{cloc}: `{x}` is not an action (or `no-change`)"
-                                ));
-                            }
-                        }
-                        case.expects.push(Expect {
-                            system,
-                            account,
-                            actions,
-                        });
-                    }
-                    other => {
-                        return Err(format!(
-                            "{cloc}: unknown node `{other}` in a test (at, person, account, use-inventory, expect)"
-                        ));
-                    }
-                }
-            }
-            case.at = at.ok_or_else(|| {
-                format!(
-                    "{loc}: test `{}` needs `at \"2026-11-23T09:00:00Z\"`",
-                    case.name
-                )
-            })?;
-            if case.expects.is_empty() {
-                return Err(format!(
-                    "{loc}: test `{}` expects nothing; add `expect SYSTEM ACCOUNT ...`",
-                    case.name
-                ));
-            }
-            tests.push(case);
-        }
-    }
-    Ok(tests)
 }
 
 fn fixture_roster(case: &TestCase, policy: &Policy) -> Result<Roster, String> {

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use jiff::SignedDuration;
-use kdl::{KdlEntry, KdlNode, KdlValue};
+use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
 
 use super::diagnostic::{Diagnostic, did_you_mean, suggestion_help};
 use super::duration::{self, Sign};
@@ -32,7 +32,7 @@ use crate::connector::KINDS;
 use crate::rules::Condition;
 use props::Properties;
 use secrets::is_secret_name;
-use shape::{Args, Child, Shaped};
+pub(crate) use shape::{Args, Child, Shaped};
 use values::ON_LEAVE_USAGE;
 
 /// Longest string value accepted anywhere in a policy.
@@ -72,16 +72,28 @@ pub struct Parts {
 impl Builder {
     /// Interpret one file's text.
     pub fn add_file(&mut self, file: FileId, text: &str) {
+        let Some(doc) = self.document(file, text) else {
+            return;
+        };
+        let mut p = FileParser::new(file, text, self);
+        for node in doc.nodes() {
+            p.top_level(node);
+        }
+    }
+
+    /// One file's KDL document, read with the guards every KDL file offboard reads gets
+    /// (policy files and policy tests alike); `None` after reporting why it cannot be read.
+    pub(crate) fn document(&mut self, file: FileId, text: &str) -> Option<KdlDocument> {
         // Inputs the KDL parser cannot survive are refused before it sees them.
         if let Some(problem) = blocks::check(text) {
             self.diagnostics.push(problem.diagnostic(file));
-            return;
+            return None;
         }
-        let doc = match blocks::parse_within(text, blocks::budget_for(text.len())) {
-            Some(Ok(doc)) => doc,
+        match blocks::parse_within(text, blocks::budget_for(text.len())) {
+            Some(Ok(doc)) => Some(doc),
             None => {
                 self.diagnostics.push(blocks::too_slow(file));
-                return;
+                None
             }
             Some(Err(err)) => {
                 for d in err.diagnostics {
@@ -100,16 +112,8 @@ impl Builder {
                         .maybe_help(help),
                     );
                 }
-                return;
+                None
             }
-        };
-        let mut p = FileParser {
-            file,
-            text,
-            b: self,
-        };
-        for node in doc.nodes() {
-            p.top_level(node);
         }
     }
 
@@ -289,28 +293,42 @@ fn capability_list(capabilities: &[Action]) -> String {
         .join(", ")
 }
 
-/// Interprets one file's nodes into the builder.
-pub(super) struct FileParser<'a> {
+/// Interprets one file's nodes into the builder. Other KDL files offboard reads (policy
+/// tests) use it too, for the same shape checks, value readers and diagnostics.
+pub(crate) struct FileParser<'a> {
     file: FileId,
     text: &'a str,
     b: &'a mut Builder,
 }
 
-impl FileParser<'_> {
-    fn span(&self, s: miette::SourceSpan) -> Span {
+impl<'a> FileParser<'a> {
+    pub(crate) fn new(file: FileId, text: &'a str, builder: &'a mut Builder) -> Self {
+        FileParser {
+            file,
+            text,
+            b: builder,
+        }
+    }
+
+    pub(crate) fn span(&self, s: miette::SourceSpan) -> Span {
         Span::from_miette(self.file, s)
     }
 
-    fn node_name_span(&self, node: &KdlNode) -> Span {
+    pub(crate) fn node_name_span(&self, node: &KdlNode) -> Span {
         self.span(node.name().span())
     }
 
-    fn error(&mut self, d: Diagnostic) {
+    pub(crate) fn error(&mut self, d: Diagnostic) {
         self.b.diagnostics.push(d);
     }
 
+    /// Problems reported so far (a reader compares counts to know whether a node had any).
+    pub(crate) fn error_count(&self) -> usize {
+        self.b.diagnostics.len()
+    }
+
     /// The span of an entry's value (without `key=`).
-    fn value_span(&self, entry: &KdlEntry) -> Span {
+    pub(crate) fn value_span(&self, entry: &KdlEntry) -> Span {
         let whole = self.span(entry.span());
         let Some(name) = entry.name() else {
             return whole;

@@ -12,7 +12,7 @@ use super::*;
 
 /// How many positional arguments a node takes, and the usage line shown when it is wrong.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Args {
+pub(crate) struct Args {
     pub min: usize,
     pub max: usize,
     pub usage: &'static str,
@@ -38,16 +38,18 @@ impl Args {
 
 /// The properties a child node accepts.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Props {
+pub(crate) enum Props {
     Only(&'static [&'static str]),
     /// Checked by the child's reader: a connector's depend on its kind, `correlate` takes
     /// person fields.
     Own,
+    /// Any names, each given at most once (a policy test's fixture person has any column).
+    Any,
 }
 
 /// Whether a child node takes a block of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Block {
+pub(crate) enum Block {
     None,
     /// Interpreted by the child's reader (a `field`'s value mappings).
     Own,
@@ -55,7 +57,7 @@ pub(super) enum Block {
 
 /// One kind of child node a block may hold.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Child {
+pub(crate) struct Child {
     pub name: &'static str,
     pub args: Args,
     pub props: Props,
@@ -91,6 +93,13 @@ impl Child {
         }
     }
 
+    pub const fn any_props(self) -> Child {
+        Child {
+            props: Props::Any,
+            ..self
+        }
+    }
+
     pub const fn own_block(self) -> Child {
         Child {
             block: Block::Own,
@@ -114,7 +123,7 @@ impl Child {
 }
 
 /// A child node whose shape is right: the node and its positional arguments.
-pub(super) struct Shaped<'n> {
+pub(crate) struct Shaped<'n> {
     pub node: &'n KdlNode,
     pub args: Vec<&'n KdlEntry>,
 }
@@ -135,7 +144,7 @@ impl FileParser<'_> {
     /// order: each known, well-shaped, and (unless repeatable) the first of its name. `owner`
     /// names the node in messages ("system `okta`"); missing required children are reported
     /// at `owner_span`. `None` when the node has no block at all (`usage` shows one).
-    pub(super) fn block<'n>(
+    pub(crate) fn block<'n>(
         &mut self,
         node: &'n KdlNode,
         spec: &[Child],
@@ -184,8 +193,14 @@ impl FileParser<'_> {
 
     /// Checks one child's properties, block and arguments against its description.
     fn shape<'n>(&mut self, child: &'n KdlNode, kind: &Child) -> Option<Shaped<'n>> {
-        if let Props::Only(allowed) = kind.props {
-            self.check_props(child, allowed);
+        match kind.props {
+            Props::Only(allowed) => {
+                self.check_props(child, allowed);
+            }
+            Props::Any => {
+                self.no_repeated_props(child);
+            }
+            Props::Own => {}
         }
         if kind.block == Block::None {
             self.no_children(child);
@@ -194,7 +209,7 @@ impl FileParser<'_> {
         Some(Shaped { node: child, args })
     }
 
-    pub(super) fn unknown_node(&mut self, node: &KdlNode, name: &str, valid: &[&str], what: &str) {
+    pub(crate) fn unknown_node(&mut self, node: &KdlNode, name: &str, valid: &[&str], what: &str) {
         let span = self.node_name_span(node);
         self.error(
             Diagnostic::error(
@@ -209,30 +224,18 @@ impl FileParser<'_> {
 
     /// Check properties against `allowed`; report unknown and repeated ones.
     /// Returns false when something was wrong.
-    pub(super) fn check_props(&mut self, node: &KdlNode, allowed: &[&str]) -> bool {
-        let mut ok = true;
+    pub(crate) fn check_props(&mut self, node: &KdlNode, allowed: &[&str]) -> bool {
+        let mut ok = self.no_repeated_props(node);
         let mut seen: Vec<&str> = Vec::new();
         for entry in node.entries() {
             let Some(name) = entry.name() else { continue };
             let key = name.value();
-            let span = self.span(name.span());
-            if seen.contains(&key) {
-                self.error(
-                    Diagnostic::error(
-                        "policy::duplicate-property",
-                        span,
-                        format!("property `{key}` is given twice"),
-                    )
-                    .label("repeated here")
-                    .help("KDL keeps only the last value; remove one of them"),
-                );
-                ok = false;
+            // A repeated property was reported above, an unknown one at its first use.
+            if seen.contains(&key) || allowed.contains(&key) {
+                seen.push(key);
                 continue;
             }
             seen.push(key);
-            if allowed.contains(&key) {
-                continue;
-            }
             ok = false;
             if is_secret_name(key) {
                 self.inline_secret(entry, key);
@@ -247,6 +250,7 @@ impl FileParser<'_> {
                     &format!("properties of `{}`", node.name().value()),
                 )
             };
+            let span = self.span(name.span());
             self.error(
                 Diagnostic::error(
                     "policy::unknown-property",
@@ -260,7 +264,33 @@ impl FileParser<'_> {
         ok
     }
 
-    pub(super) fn args<'n>(&mut self, node: &'n KdlNode, rule: &Args) -> Option<Vec<&'n KdlEntry>> {
+    /// Report every property given a second time on `node`; false when there was one.
+    pub(crate) fn no_repeated_props(&mut self, node: &KdlNode) -> bool {
+        let mut ok = true;
+        let mut seen: Vec<&str> = Vec::new();
+        for entry in node.entries() {
+            let Some(name) = entry.name() else { continue };
+            let key = name.value();
+            if !seen.contains(&key) {
+                seen.push(key);
+                continue;
+            }
+            ok = false;
+            let span = self.span(name.span());
+            self.error(
+                Diagnostic::error(
+                    "policy::duplicate-property",
+                    span,
+                    format!("property `{key}` is given twice"),
+                )
+                .label("repeated here")
+                .help("KDL keeps only the last value; remove one of them"),
+            );
+        }
+        ok
+    }
+
+    pub(crate) fn args<'n>(&mut self, node: &'n KdlNode, rule: &Args) -> Option<Vec<&'n KdlEntry>> {
         let args: Vec<&KdlEntry> = node
             .entries()
             .iter()
@@ -297,7 +327,7 @@ impl FileParser<'_> {
         Some(args)
     }
 
-    pub(super) fn no_children(&mut self, node: &KdlNode) {
+    pub(crate) fn no_children(&mut self, node: &KdlNode) {
         if let Some(children) = node.children() {
             let span = self.span(children.span());
             self.error(
@@ -312,7 +342,7 @@ impl FileParser<'_> {
         }
     }
 
-    pub(super) fn children<'n>(&mut self, node: &'n KdlNode, usage: &str) -> Option<&'n [KdlNode]> {
+    pub(crate) fn children<'n>(&mut self, node: &'n KdlNode, usage: &str) -> Option<&'n [KdlNode]> {
         match node.children() {
             Some(doc) => Some(doc.nodes()),
             None => {
@@ -331,7 +361,7 @@ impl FileParser<'_> {
         }
     }
 
-    pub(super) fn repeated_child(&mut self, child: &KdlNode, first: Span) {
+    pub(crate) fn repeated_child(&mut self, child: &KdlNode, first: Span) {
         let span = self.node_name_span(child);
         self.error(
             Diagnostic::error(
@@ -347,7 +377,7 @@ impl FileParser<'_> {
 
     /// The head of a named declaration (`system NAME`, `role NAME`, `rule NAME`): its
     /// properties checked, its name valid and not declared before.
-    pub(super) fn declaration(
+    pub(crate) fn declaration(
         &mut self,
         node: &KdlNode,
         kind: &'static str,
@@ -359,7 +389,7 @@ impl FileParser<'_> {
         self.b.claim(kind, &name).then_some(name)
     }
 
-    pub(super) fn name_arg(
+    pub(crate) fn name_arg(
         &mut self,
         node: &KdlNode,
         usage: &'static str,
@@ -381,7 +411,7 @@ impl FileParser<'_> {
         Some(name)
     }
 
-    pub(super) fn prop<'n>(node: &'n KdlNode, key: &str) -> Option<&'n KdlEntry> {
+    pub(crate) fn prop<'n>(node: &'n KdlNode, key: &str) -> Option<&'n KdlEntry> {
         node.entries()
             .iter()
             .rev()

@@ -3,11 +3,11 @@
 use super::*;
 
 /// The usage line of `on-leave`, wherever it appears.
-pub(super) const ON_LEAVE_USAGE: &str = "on-leave disable revoke-sessions remove-groups";
+pub(crate) const ON_LEAVE_USAGE: &str = "on-leave disable revoke-sessions remove-groups";
 
 impl FileParser<'_> {
     /// A string value; reports anything else.
-    pub(super) fn string(&mut self, entry: &KdlEntry, what: &str) -> Option<Spanned<String>> {
+    pub(crate) fn string(&mut self, entry: &KdlEntry, what: &str) -> Option<Spanned<String>> {
         let span = self.value_span(entry);
         match entry.value() {
             KdlValue::String(s) if s.len() > MAX_VALUE_LEN => {
@@ -45,12 +45,12 @@ impl FileParser<'_> {
         }
     }
 
-    pub(super) fn string_prop(&mut self, node: &KdlNode, key: &str) -> Option<Spanned<String>> {
+    pub(crate) fn string_prop(&mut self, node: &KdlNode, key: &str) -> Option<Spanned<String>> {
         let entry = Self::prop(node, key)?;
         self.string(entry, &format!("`{key}`"))
     }
 
-    pub(super) fn required_string_prop(
+    pub(crate) fn required_string_prop(
         &mut self,
         node: &KdlNode,
         key: &str,
@@ -74,7 +74,7 @@ impl FileParser<'_> {
         }
     }
 
-    pub(super) fn bool_prop(&mut self, node: &KdlNode, key: &str, default: bool) -> bool {
+    pub(crate) fn bool_prop(&mut self, node: &KdlNode, key: &str, default: bool) -> bool {
         let Some(entry) = Self::prop(node, key) else {
             return default;
         };
@@ -99,7 +99,7 @@ impl FileParser<'_> {
         }
     }
 
-    pub(super) fn integer(
+    pub(crate) fn integer(
         &mut self,
         entry: &KdlEntry,
         what: &str,
@@ -146,7 +146,7 @@ impl FileParser<'_> {
         }
     }
 
-    pub(super) fn duration(
+    pub(crate) fn duration(
         &mut self,
         entry: &KdlEntry,
         what: &str,
@@ -183,7 +183,7 @@ impl FileParser<'_> {
         }
     }
 
-    pub(super) fn share(&mut self, entry: &KdlEntry) -> Option<Share> {
+    pub(crate) fn share(&mut self, entry: &KdlEntry) -> Option<Share> {
         let span = self.value_span(entry);
         let text = self.string(entry, "`max-disable-share`")?;
         let parsed = text
@@ -209,7 +209,7 @@ impl FileParser<'_> {
     }
 
     /// A keyword argument (bare identifier or string) from a fixed list.
-    pub(super) fn keyword(
+    pub(crate) fn keyword(
         &mut self,
         entry: &KdlEntry,
         valid: &[&str],
@@ -233,7 +233,7 @@ impl FileParser<'_> {
     }
 
     /// A rhai condition, compiled now; errors point inside the KDL string.
-    pub(super) fn condition(
+    pub(crate) fn condition(
         &mut self,
         entry: &KdlEntry,
         owner: &str,
@@ -258,7 +258,7 @@ impl FileParser<'_> {
     }
 
     /// `on-leave ACTION ...`: the actions, each a known one.
-    pub(super) fn actions(&mut self, args: &[&KdlEntry]) -> Vec<Spanned<Action>> {
+    pub(crate) fn actions(&mut self, args: &[&KdlEntry]) -> Vec<Spanned<Action>> {
         let mut out = Vec::new();
         for arg in args {
             if let Some(name) = self.keyword(arg, Action::NAMES, "action")
@@ -271,20 +271,20 @@ impl FileParser<'_> {
     }
 
     /// A child's single string argument (`description "..."`).
-    pub(super) fn text(&mut self, child: &Shaped<'_>) -> Option<String> {
+    pub(crate) fn text(&mut self, child: &Shaped<'_>) -> Option<String> {
         let arg = child.arg()?;
         self.string(arg, &format!("`{}`", child.name()))
             .map(|s| s.value)
     }
 
     /// A child's single duration argument (`delete-after "30d"`).
-    pub(super) fn duration_of(&mut self, child: &Shaped<'_>, sign: Sign) -> Option<SignedDuration> {
+    pub(crate) fn duration_of(&mut self, child: &Shaped<'_>, sign: Sign) -> Option<SignedDuration> {
         let arg = child.arg()?;
         self.duration(arg, &format!("`{}`", child.name()), sign)
     }
 
     /// `flag` or `flag #true` / `flag #false`.
-    pub(super) fn flag(&mut self, child: &Shaped<'_>) -> bool {
+    pub(crate) fn flag(&mut self, child: &Shaped<'_>) -> bool {
         let Some(arg) = child.arg() else {
             return true;
         };
@@ -312,7 +312,7 @@ impl FileParser<'_> {
 
     /// A child the node's description lists but its reader does not interpret: a bug in
     /// offboard, reported rather than ignored (a silently ignored setting is worse).
-    pub(super) fn unhandled(&mut self, child: &KdlNode, name: &str) {
+    pub(crate) fn unhandled(&mut self, child: &KdlNode, name: &str) {
         let span = self.node_name_span(child);
         self.error(
             Diagnostic::error(
