@@ -19,7 +19,7 @@ pub struct TestArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: &TestArgs) -> Exit {
-    let run = match ops::policy_tests::run(&global.workspace(), &common::Stderr::new(global)) {
+    let run = match ops::policy_tests::run(global.workspace(), &common::Stderr::new(global)) {
         Ok(run) => run,
         Err(e) => return common::report(global, &e),
     };
