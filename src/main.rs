@@ -30,7 +30,7 @@ fn main() {
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
         let text = format!("offboard: internal error at {place}: {message} (please report it)");
-        let text = offboard::connector::secret::redact(&text);
+        let text = offboard::redact::redact(&text);
         eprintln!("{}", offboard::escape::terminal(&text));
     }));
     // clap exits with 2 on usage errors, which would read as "changes present" in CI.

@@ -152,13 +152,6 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
     })
 }
 
-pub fn journal_error(e: crate::journal::JournalError) -> Exit {
-    eprintln!(
-        "Error: {e}\n  hint: the journal is the evidence of every change; fix its location or permissions and run again"
-    );
-    Exit::Error
-}
-
 fn progress_line(r: &ChangeReport) -> String {
     let c = &r.change;
     let account = c.account.as_ref().map_or("", |a| a.id.as_str());

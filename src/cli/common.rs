@@ -4,18 +4,16 @@
 //! [`Stderr`] shows what operations observe: warnings, a progress bar, `-v` timings.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use jiff::Timestamp;
 
 use super::{Exit, GlobalArgs};
-use crate::connector::{self, Observed};
-use crate::ops::{self, OpError, Workspace};
-use crate::policy::{Policy, RenderOptions, diagnostic};
-use crate::roster::Roster;
+use crate::ops::{self, OpError};
+use crate::policy::{RenderOptions, diagnostic};
 
 /// Print an operation's error and give the exit code for it.
 pub fn report(global: &GlobalArgs, e: &OpError) -> Exit {
@@ -136,41 +134,6 @@ impl ops::Observer for Stderr<'_> {
     }
 }
 
-fn ws(global: &GlobalArgs) -> &Workspace {
-    global.workspace()
-}
-
-pub fn load_policy(global: &GlobalArgs) -> Result<Policy, Exit> {
-    ops::inputs::load_policy(ws(global)).map_err(|e| report(global, &e))
-}
-
-pub fn load_roster(global: &GlobalArgs, policy: &Policy) -> Result<Roster, Exit> {
-    ops::inputs::load_roster(ws(global), policy, &Stderr::new(global))
-        .map_err(|e| report(global, &e))
-}
-
-/// Read every system (with a progress bar on a terminal), keeping only the accounts `keep`
-/// selects; failures are printed, not hidden.
-pub fn refresh_keeping(
-    global: &GlobalArgs,
-    policy: &Policy,
-    keep: &connector::Keep<'_>,
-) -> Result<Observed, Exit> {
-    ops::inputs::read_live_state(ws(global), policy, keep, &Stderr::new(global))
-        .map_err(|e| report(global, &e))
-}
-
-/// `--at`: an RFC 3339 instant, or a date/date-time in the policy's time zone.
-pub fn parse_at(text: Option<&str>, policy: &Policy) -> Result<Timestamp, Exit> {
-    ops::inputs::parse_at(text, policy).map_err(|e| {
-        eprintln!("Error: {}", e.message);
-        if let Some(hint) = &e.hint {
-            eprintln!("  hint: {hint}");
-        }
-        Exit::Error
-    })
-}
-
 /// Who is acting: `$OFFBOARD_ACTOR`, else git's user.email, else the OS user.
 pub fn actor(global: &GlobalArgs) -> String {
     if let Ok(a) = std::env::var("OFFBOARD_ACTOR")
@@ -195,7 +158,18 @@ pub fn host() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
-/// Open the journal only to read it (evidence may be a read-only copy).
-pub fn read_journal(global: &GlobalArgs) -> Result<crate::journal::Journal, Exit> {
-    ops::journal::read(ws(global)).map_err(|e| report(global, &e))
+/// Print `text` (a rendered plan, report or certificate) to stdout, or write it to `output`
+/// (relative to `-C`); secrets are redacted either way.
+pub fn emit(global: &GlobalArgs, output: Option<&Path>, text: &str) -> Result<(), Exit> {
+    let text = crate::redact::redact(text);
+    match output.map(|p| global.resolve(p)) {
+        Some(path) => std::fs::write(&path, text.as_bytes()).map_err(|e| {
+            eprintln!("Error: cannot write {}: {e}", path.display());
+            Exit::Error
+        }),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
 }

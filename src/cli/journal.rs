@@ -4,7 +4,8 @@
 use clap::{Args, Subcommand};
 
 use super::{Exit, Format, GlobalArgs, common};
-use crate::journal::{RunOutcome, RunSummary};
+use crate::journal::{RunOutcome, RunSummary, StoredRecord};
+use crate::ops::{self, OpError, journal::Checked};
 
 #[derive(Debug, Args)]
 pub struct JournalArgs {
@@ -38,107 +39,107 @@ silently begin again and re-open every manual task. An existing journal is never
 }
 
 pub fn run(global: &GlobalArgs, args: &JournalArgs) -> Exit {
-    if let JournalCommand::Init = args.command {
-        return init(global);
-    }
-    let journal = match common::read_journal(global) {
-        Ok(j) => j,
-        Err(e) => return e,
-    };
-    let result = match &args.command {
-        JournalCommand::List { format } => journal.runs().map(|runs| {
+    let ws = global.workspace();
+    let shown = match &args.command {
+        JournalCommand::Init => init(global),
+        JournalCommand::List { format } => ops::journal::runs(ws).map(|runs| {
             match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&runs).unwrap_or_default()),
+                Format::Json => println!("{}", json(&runs)),
                 Format::Text => print!("{}", list_text(&runs)),
             }
             Exit::Success
         }),
-        JournalCommand::Show { run, format } => journal.find_run(run).and_then(|found| {
-            let Some(summary) = found else {
-                eprintln!("Error: no single run matches `{run}`; see `offboard journal list`");
-                return Ok(Exit::Error);
-            };
-            let records = journal.run_records(&summary.start.run_id)?;
-            match format {
-                Format::Json => {
-                    let bodies: Vec<serde_json::Value> = records
-                        .iter()
-                        .map(|r| {
-                            serde_json::json!({
-                                "seq": r.seq, "table": r.table, "kind": r.kind, "at": r.at,
-                                "body": serde_json::from_str::<serde_json::Value>(&r.body).unwrap_or_default(),
-                                "hash": r.hash,
-                            })
-                        })
-                        .collect();
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&serde_json::json!({"run": summary, "records": bodies}))
-                            .unwrap_or_default()
-                    );
+        JournalCommand::Show { run, format } => {
+            ops::journal::run(ws, run).map(|(summary, records)| {
+                match format {
+                    Format::Json => print!("{}", show_json(&summary, &records)),
+                    Format::Text => print!("{}", show_text(&summary, &records)),
                 }
-                Format::Text => {
-                    print!("{}", list_text(std::slice::from_ref(&summary)));
-                    println!();
-                    let rows: Vec<Vec<String>> = records
-                        .iter()
-                        .map(|r| {
-                            vec![
-                                format!("#{}", r.seq),
-                                crate::when::human_text(&r.at),
-                                r.kind.clone(),
-                                describe(r),
-                            ]
-                        })
-                        .collect();
-                    print!("{}", super::table::render(&["Record", "At", "Kind", "What"], &rows, &[]));
-                    println!("\nThe full records: offboard journal show {} --format json", summary.start.run_id);
-                }
-            }
-            Ok(Exit::Success)
-        }),
-        JournalCommand::Init => Ok(Exit::Success),
-        JournalCommand::Verify => journal.verify().map(|v| {
-            if v.ok() {
-                // The head hash anchors the chain: recorded elsewhere (a CI log, a ticket),
-                // it also reveals records removed from the end.
-                let head = journal.records().ok().and_then(|r| r.last().map(|x| x.hash.clone())).unwrap_or_default();
-                println!("Journal verified: {} records, hash chain intact. Head {}.", v.records, head.get(..16).unwrap_or(&head));
                 Exit::Success
-            } else {
-                for p in &v.problems {
-                    eprintln!("Error: {p}");
-                }
-                eprintln!("Error: the journal at {} has been tampered with ({} problems in {} records).", global.journal_path().display(), v.problems.len(), v.records);
-                Exit::Error
-            }
-        }),
+            })
+        }
+        JournalCommand::Verify => ops::journal::verify(ws).map(|checked| verify(global, &checked)),
     };
-    result.unwrap_or_else(super::apply::journal_error)
+    shown.unwrap_or_else(|e| common::report(global, &e))
 }
 
-fn init(global: &GlobalArgs) -> Exit {
-    let path = global.journal_path();
-    match crate::journal::Journal::create(&path, &common::actor(global), &common::host())
-        .and_then(|j| j.identity())
-    {
-        Ok(id) => {
-            println!(
-                "Started the journal {} (lineage {}).",
-                path.display(),
-                &id.lineage[..id.lineage.len().min(12)]
-            );
-            Exit::Success
+fn init(global: &GlobalArgs) -> Result<Exit, OpError> {
+    let id = ops::journal::init(global.workspace(), &common::actor(global), &common::host())?;
+    println!(
+        "Started the journal {} (lineage {}).",
+        global.journal_path().display(),
+        &id.lineage[..id.lineage.len().min(12)]
+    );
+    Ok(Exit::Success)
+}
+
+fn verify(global: &GlobalArgs, checked: &Checked) -> Exit {
+    let v = &checked.verification;
+    if v.ok() {
+        let head = checked.head.as_deref().unwrap_or_default();
+        println!(
+            "Journal verified: {} records, hash chain intact. Head {}.",
+            v.records,
+            head.get(..16).unwrap_or(head)
+        );
+        Exit::Success
+    } else {
+        for p in &v.problems {
+            eprintln!("Error: {p}");
         }
-        Err(e) => {
-            eprintln!("Error: {e}");
-            Exit::Error
-        }
+        eprintln!(
+            "Error: the journal at {} has been tampered with ({} problems in {} records).",
+            global.journal_path().display(),
+            v.problems.len(),
+            v.records
+        );
+        Exit::Error
     }
 }
 
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+fn show_json(summary: &RunSummary, records: &[StoredRecord]) -> String {
+    let bodies: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "seq": r.seq, "table": r.table, "kind": r.kind, "at": r.at,
+                "body": serde_json::from_str::<serde_json::Value>(&r.body).unwrap_or_default(),
+                "hash": r.hash,
+            })
+        })
+        .collect();
+    format!(
+        "{}\n",
+        json(&serde_json::json!({"run": summary, "records": bodies}))
+    )
+}
+
+fn show_text(summary: &RunSummary, records: &[StoredRecord]) -> String {
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            vec![
+                format!("#{}", r.seq),
+                crate::when::human_text(&r.at),
+                r.kind.clone(),
+                describe(r),
+            ]
+        })
+        .collect();
+    format!(
+        "{}\n{}\nThe full records: offboard journal show {} --format json\n",
+        list_text(std::slice::from_ref(summary)),
+        super::table::render(&["Record", "At", "Kind", "What"], &rows, &[]),
+        summary.start.run_id
+    )
+}
+
 /// One journal record in a line a person can read (the JSON keeps every field).
-fn describe(r: &crate::journal::StoredRecord) -> String {
+fn describe(r: &StoredRecord) -> String {
     use crate::journal::*;
     let actions =
         |a: &[crate::policy::Action]| a.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", ");

@@ -124,7 +124,7 @@ fn print(global: &GlobalArgs, plan: &Plan, format: PlanFormat, summary: bool) {
         (PlanFormat::Text, false) => render::text(plan, opts),
     };
     // Whatever a system returned, a resolved secret never reaches the terminal.
-    print!("{}", crate::connector::secret::redact(&text));
+    let _ = common::emit(global, None, &text);
 }
 
 impl PlanArgs {
@@ -145,10 +145,8 @@ fn compare(global: &GlobalArgs, args: &PlanArgs, rev: &str) -> Result<Exit, Exit
     let c = ops::plan::compare(global.workspace(), &args.request(), rev, &observer)
         .map_err(|e| common::report(global, &e))?;
     let markdown = args.format == PlanFormat::Markdown;
-    print!(
-        "{}",
-        crate::plan::compare::render(&c.before, &c.after, &c.from, &c.to, markdown)
-    );
+    let text = crate::plan::compare::render(&c.before, &c.after, &c.from, &c.to, markdown);
+    common::emit(global, None, &text)?;
     let changed = !crate::plan::compare::impact(&c.before, &c.after).is_empty();
     Ok(if args.detailed_exitcode && changed {
         Exit::Changes

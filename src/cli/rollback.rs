@@ -51,8 +51,7 @@ pub fn run(global: &GlobalArgs, args: &RollbackArgs) -> Exit {
 fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
     let ws = global.workspace();
     let fail = |e: ops::OpError| common::report(global, &e);
-    let policy = common::load_policy(global)?;
-    let plan = ops::rollback::prepare(ws, &policy, &args.run, &args.persons).map_err(fail)?;
+    let plan = ops::rollback::prepare(ws, &args.run, &args.persons).map_err(fail)?;
     let run_id = &plan.run.start.run_id;
     if plan.restorations.is_empty() {
         println!("Nothing in run {run_id} can be restored.");
@@ -120,7 +119,7 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
     };
     let actor = common::actor(global);
     let host = common::host();
-    let done = ops::rollback::execute(ws, &policy, &plan, &actor, &host, &on_done).map_err(fail)?;
+    let done = ops::rollback::execute(ws, &plan, &actor, &host, &on_done).map_err(fail)?;
     let counts = done.counts;
     let mut line = format!(
         "Rollback {} (run {}): {} restored, {} failed",

@@ -58,11 +58,7 @@ pub fn run(global: &GlobalArgs, args: &TasksArgs) -> Exit {
             }
         }
         None => {
-            // Escalation follows the policy's `escalate-after`; without a policy, 48 hours.
-            let escalate_after = common::load_policy(global)
-                .map(|p| p.defaults.escalate_after)
-                .unwrap_or(jiff::SignedDuration::from_hours(48));
-            let shown = match ops::tasks::list(ws, args.all, Timestamp::now(), escalate_after) {
+            let shown = match ops::tasks::list(ws, args.all, Timestamp::now()) {
                 Ok(shown) => shown,
                 Err(e) => return common::report(global, &e),
             };

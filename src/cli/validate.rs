@@ -3,8 +3,10 @@
 use clap::Args;
 use serde::Serialize;
 
+use super::common::Stderr;
 use super::{Exit, Format, GlobalArgs};
-use crate::policy::{self, RenderOptions, diagnostic};
+use crate::ops;
+use crate::policy::{RenderOptions, diagnostic};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -24,8 +26,7 @@ struct JsonReport<'a> {
 }
 
 pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
-    let dir = global.policies_dir();
-    let result = policy::load_dir(&dir, &global.root).and_then(|p| against_roster(global, p));
+    let result = ops::inputs::validate(global.workspace(), &Stderr::new(global));
     match (args.format, result) {
         (Format::Text, Ok(p)) => {
             println!("{}: valid", p.summary());
@@ -66,38 +67,6 @@ pub fn run(global: &GlobalArgs, args: &ValidateArgs) -> Exit {
             });
             Exit::Error
         }
-    }
-}
-
-/// With a readable roster, the fields conditions and `correlate` read are checked against
-/// its columns (a misspelt `person.FIELD` would otherwise match nobody, silently).
-fn against_roster(
-    global: &GlobalArgs,
-    policy: policy::Policy,
-) -> Result<policy::Policy, policy::PolicyError> {
-    let Some(source) = &policy.people else {
-        return Ok(policy);
-    };
-    let roster = match crate::roster::load(source, &global.root, &policy.defaults.timezone) {
-        Ok(r) => r,
-        Err(e) => {
-            if !global.quiet {
-                eprintln!(
-                    "Warning: the roster could not be read, so the fields the policy reads were not checked against it: {}",
-                    e.problems.first().map_or("", |p| p.message.as_str())
-                );
-            }
-            return Ok(policy);
-        }
-    };
-    let diagnostics = policy.check_roster_fields(&roster.columns);
-    if diagnostics.is_empty() {
-        Ok(policy)
-    } else {
-        Err(policy::PolicyError {
-            sources: std::sync::Arc::unwrap_or_clone(policy.sources.clone()),
-            diagnostics,
-        })
     }
 }
 

@@ -79,7 +79,7 @@ fn to_body<T: Serialize>(body: &T) -> Result<String, JournalError> {
         seq: -1,
         message: e.to_string(),
     })?;
-    Ok(crate::connector::secret::redact(&text).into_owned())
+    Ok(crate::redact::redact(&text).into_owned())
 }
 
 /// One stored record, as read back.

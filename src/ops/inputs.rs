@@ -24,6 +24,36 @@ pub fn load_policy(ws: &Workspace) -> Result<Policy, OpError> {
     })
 }
 
+/// `validate`: the policy, checked on its own and, when the roster is readable, against it
+/// (a misspelt `person.FIELD` or `correlate` column would otherwise match nobody, silently).
+/// An unreadable roster is a warning here: validating a policy must not need the HR export.
+/// Failures carry every diagnostic, for text and JSON alike.
+pub fn validate(ws: &Workspace, observer: &dyn Observer) -> Result<Policy, policy::PolicyError> {
+    let policy = policy::load_dir(&ws.policies_dir, &ws.root)?;
+    let Some(source) = &policy.people else {
+        return Ok(policy);
+    };
+    let roster = match roster::load(source, &ws.root, &policy.defaults.timezone) {
+        Ok(r) => r,
+        Err(e) => {
+            observer.warn(&format!(
+                "the roster could not be read, so the fields the policy reads were not checked against it: {}",
+                e.problems.first().map_or("", |p| p.message.as_str())
+            ));
+            return Ok(policy);
+        }
+    };
+    let diagnostics = policy.check_roster_fields(&roster.columns);
+    if diagnostics.is_empty() {
+        Ok(policy)
+    } else {
+        Err(policy::PolicyError {
+            sources: (*policy.sources).clone(),
+            diagnostics,
+        })
+    }
+}
+
 /// The roster the policy declares, refused when a field the policy reads is missing or when
 /// it lost more people since the last apply than `max-roster-drop` allows.
 pub fn load_roster(

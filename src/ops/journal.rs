@@ -1,11 +1,12 @@
 //! The journal as operations use it: read (evidence may be a read-only copy), opened for
 //! appending only when it exists and its hash chain verifies, and what plans take from it
-//! (the newest apply run, known tasks, the journal's identity).
+//! (the newest apply run, known tasks, the journal's identity); and the `journal` commands'
+//! operations: start one, list runs, show a run, verify the chain.
 
 use std::collections::HashSet;
 
 use super::{OpError, Workspace};
-use crate::journal::{Journal, JournalError, RunStart};
+use crate::journal::{Journal, JournalError, RunStart, RunSummary, StoredRecord, Verification};
 use crate::plan::JournalRef;
 
 /// A journal error with the hint that fixes it.
@@ -100,4 +101,46 @@ pub fn known_tasks(ws: &Workspace) -> Result<HashSet<(String, String)>, OpError>
     Journal::open_read_only(&ws.journal_path)
         .and_then(|j| j.known_tasks())
         .map_err(|e| OpError::new(e.to_string()))
+}
+
+/// Start a new journal at the workspace's path (never over an existing one); its identity.
+pub fn init(ws: &Workspace, actor: &str, host: &str) -> Result<JournalRef, OpError> {
+    Journal::create(&ws.journal_path, actor, host)
+        .and_then(|j| j.identity())
+        .map_err(error)
+}
+
+/// Every run, oldest first.
+pub fn runs(ws: &Workspace) -> Result<Vec<RunSummary>, OpError> {
+    read(ws)?.runs().map_err(error)
+}
+
+/// One run (by id or a unique prefix) and its records.
+pub fn run(ws: &Workspace, id: &str) -> Result<(RunSummary, Vec<StoredRecord>), OpError> {
+    let journal = read(ws)?;
+    let summary = journal.find_run(id).map_err(error)?.ok_or_else(|| {
+        OpError::new(format!("no single run matches `{id}`"))
+            .hint("see `offboard journal list` for the run ids")
+    })?;
+    let records = journal.run_records(&summary.start.run_id).map_err(error)?;
+    Ok((summary, records))
+}
+
+/// The journal's hash chain, recomputed.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub verification: Verification,
+    /// The newest record's hash: recorded elsewhere (a CI log, a ticket), it also reveals
+    /// records removed from the end.
+    pub head: Option<String>,
+}
+
+/// Recompute the hash chain without writing (a read-only copy verifies).
+pub fn verify(ws: &Workspace) -> Result<Checked, OpError> {
+    let journal = read(ws)?;
+    let records = journal.records().map_err(error)?;
+    Ok(Checked {
+        verification: crate::journal::verify_records(&records),
+        head: records.last().map(|r| r.hash.clone()),
+    })
 }

@@ -15,14 +15,19 @@
 //! - [`apply`]: prepare (plan or read the plan), guard, and after approval execute and
 //!   re-audit, journaling every step.
 //! - [`rollback`]: what a run's rollback can restore, and restoring it as a run of its own.
+//! - [`audit`]: findings on the live state (orphaned and leftover access, ...), and who the
+//!   journal records as offboarded.
+//! - [`report`]: one leaver's offboarding certificate, from the journal.
 //! - [`tasks`]: manual tasks with their status, and closing one.
 //! - [`policy_tests`]: the policy's unit tests, read and run.
 
 pub mod apply;
+pub mod audit;
 pub mod inputs;
 pub mod journal;
 pub mod plan;
 pub mod policy_tests;
+pub mod report;
 pub mod rollback;
 pub mod tasks;
 

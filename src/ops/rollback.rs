@@ -59,6 +59,8 @@ impl Restoration {
 
 /// What a rollback of one run would do.
 pub struct RollbackPlan {
+    /// The policy now: it says how each system is reached today.
+    pub policy: Policy,
     pub run: RunSummary,
     pub restorations: Vec<Restoration>,
     /// Steps that cannot be undone, one line each (`system account (person): action ...`).
@@ -84,12 +86,8 @@ pub struct RolledBack {
 
 /// What rolling back `run` (an id or unique prefix) would restore, only for `persons`
 /// (roster keys, as journaled) when any are given.
-pub fn prepare(
-    ws: &Workspace,
-    policy: &Policy,
-    run: &str,
-    persons: &[String],
-) -> Result<RollbackPlan, OpError> {
+pub fn prepare(ws: &Workspace, run: &str, persons: &[String]) -> Result<RollbackPlan, OpError> {
+    let policy = super::inputs::load_policy(ws)?;
     let journal = journal::read(ws)?;
     let Some(run) = journal.find_run(run).map_err(evidence)? else {
         return Err(OpError::new(format!(
@@ -179,6 +177,7 @@ pub fn prepare(
         }
     }
     Ok(RollbackPlan {
+        policy,
         run,
         restorations,
         irreversible,
@@ -189,7 +188,6 @@ pub fn prepare(
 /// with its error, if any.
 pub fn execute(
     ws: &Workspace,
-    policy: &Policy,
     plan: &RollbackPlan,
     actor: &str,
     host: &str,
@@ -204,6 +202,7 @@ pub fn execute(
     let mut journal = journal::open(ws)?;
     // Connectors (and their secrets) first: a missing secret must stop the rollback before
     // a run is journaled that could never finish.
+    let policy = &plan.policy;
     let targets = super::apply::targets(ws, policy, None, RetryPolicy::default())?;
     let run_id = super::apply::new_run_id();
     let original = &plan.run.start;

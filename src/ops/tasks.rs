@@ -52,8 +52,13 @@ pub fn list(
     ws: &Workspace,
     all: bool,
     now: Timestamp,
-    escalate_after: SignedDuration,
 ) -> Result<Vec<(TaskState, Status)>, OpError> {
+    // Escalation follows the policy's `escalate-after`; the journal is evidence on its own,
+    // so a list without a readable policy (an auditor's copy) uses the default.
+    let escalate_after = super::inputs::load_policy(ws)
+        .map(|p| p.defaults)
+        .unwrap_or_default()
+        .escalate_after;
     let tasks = journal::read(ws)?.tasks()?;
     Ok(tasks
         .into_iter()
