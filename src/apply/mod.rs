@@ -10,6 +10,7 @@
 
 pub mod guard;
 pub mod reaudit;
+pub mod restore;
 pub mod verify;
 
 pub use crate::connector::retry;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use futures::future::join_all;
 
-use crate::connector::{Account, Conditional, Connector, ConnectorError, Restore};
+use crate::connector::{Account, Conditional, Connector, ConnectorError};
 use crate::journal::{
     ActionIntent, ActionOutcome, ActionResult, JournalError, Record, SharedJournal, TaskOpen,
 };
@@ -67,15 +68,25 @@ impl Calls {
 
 /// A stable id for a change, the same in every plan that asks for the same thing.
 pub fn change_id(c: &Change) -> String {
+    change_key(
+        &c.person,
+        &c.system,
+        c.account.as_ref().map(|a| a.id.as_str()),
+        &c.actions,
+    )
+}
+
+/// The id of a change on `account` of `person` in `system`, making `actions`.
+fn change_key(person: &str, system: &str, account: Option<&str>, actions: &[Action]) -> String {
     let mut h = blake3::Hasher::new();
-    h.update(c.person.as_bytes());
+    h.update(person.as_bytes());
     h.update(b"\0");
-    h.update(c.system.as_bytes());
+    h.update(system.as_bytes());
     h.update(b"\0");
-    if let Some(a) = &c.account {
-        h.update(a.id.as_bytes());
+    if let Some(id) = account {
+        h.update(id.as_bytes());
     }
-    for a in &c.actions {
+    for a in actions {
         h.update(b"\0");
         h.update(a.as_str().as_bytes());
     }
@@ -449,93 +460,5 @@ impl Executor {
             opened += 1;
         }
         Ok(opened)
-    }
-
-    /// Undo one recorded change (rollback): journal intent, restore, read back, journal result.
-    pub async fn restore(
-        &self,
-        target: &Target,
-        c: &Change,
-        steps: &[Restore],
-    ) -> Result<ChangeReport, JournalError> {
-        let Some(account) = &c.account else {
-            return self
-                .record_failure(
-                    c,
-                    ConnectorError::permanent(&c.system, "change has no account"),
-                    Calls::default(),
-                )
-                .await;
-        };
-        self.journal(Record::Intent(ActionIntent {
-            run_id: self.run_id.clone(),
-            change_id: change_id(c),
-            person: c.person.clone(),
-            system: c.system.clone(),
-            account_id: account.id.clone(),
-            actions: Vec::new(),
-            expected_fingerprint: account.fingerprint.clone(),
-            before: c.before.clone(),
-            restore: steps.to_vec(),
-        }))
-        .await?;
-        let mut attempts = Calls::default();
-        for step in steps {
-            let (result, n) = target.connector.restore_counted(&account.id, step).await;
-            attempts.add(n);
-            if let Err(e) = result {
-                return self.record_failure(c, e, attempts).await;
-            }
-        }
-        let (after, n) = target.connector.read_counted(&account.id).await;
-        attempts.add(n);
-        // Like every other change, a restore is done only when the system shows it: the
-        // account enabled, and every group and licence back.
-        let report = match after {
-            Ok(Some(a)) => {
-                let missing: Vec<String> = steps
-                    .iter()
-                    .filter_map(|s| verify::restore_missing(s, &a))
-                    .collect();
-                if !missing.is_empty() {
-                    return self
-                        .record_failure(
-                            c,
-                            ConnectorError::permanent(
-                                &c.system,
-                                format!("read-back does not show: {}", missing.join("; ")),
-                            )
-                            .hint("the system accepted the call but did not apply it; check the connector's permissions"),
-                            attempts,
-                        )
-                        .await;
-                }
-                ChangeReport {
-                    change: c.clone(),
-                    outcome: ActionOutcome::Done,
-                    performed: Vec::new(),
-                    attempts: attempts.made,
-                    retries: attempts.retries,
-                    error: None,
-                    read_back: Some(AccountState::of(&a)),
-                    unobservable: Vec::new(),
-                }
-            }
-            Ok(None) => {
-                return self
-                    .record_failure(
-                        c,
-                        ConnectorError::permanent(
-                            &c.system,
-                            "read-back: the account no longer exists",
-                        ),
-                        attempts,
-                    )
-                    .await;
-            }
-            Err(e) => return self.record_failure(c, e, attempts).await,
-        };
-        self.record_result(&report).await?;
-        Ok(report)
     }
 }

@@ -16,46 +16,9 @@ use crate::journal::{
     ActionOutcome, ApplyCounts, JournalLock, Record, RunFinish, RunMode, RunOutcome, RunStart,
     RunSummary,
 };
-use crate::plan::{AccountRef, AccountState, Change, ChangeKind};
 use crate::policy::{Action, Policy, Tier};
 
-/// One account to give access back to.
-#[derive(Debug, Clone)]
-pub struct Restoration {
-    pub person: String,
-    pub system: String,
-    pub tier: Tier,
-    pub account_id: String,
-    /// The account as the journal recorded it before the original change.
-    pub before: Option<AccountState>,
-    pub steps: Vec<Restore>,
-}
-
-impl Restoration {
-    /// The executor's shape for a change on one account: the restoration's account, with
-    /// no planned actions (restore steps are passed beside it) and no fingerprint (a
-    /// rollback restores whatever the account became).
-    fn as_change(&self) -> Change {
-        Change {
-            person: self.person.clone(),
-            system: self.system.clone(),
-            tier: self.tier,
-            kind: ChangeKind::Update,
-            account: Some(AccountRef {
-                id: self.account_id.clone(),
-                username: String::new(),
-                label: self.account_id.clone(),
-                fingerprint: String::new(),
-                version: None,
-            }),
-            actions: Vec::new(),
-            before: self.before.clone(),
-            after: None,
-            task: None,
-            rules: Vec::new(),
-        }
-    }
-}
+pub use crate::apply::restore::Restoration;
 
 /// What a rollback of one run would do.
 pub struct RollbackPlan {
@@ -239,15 +202,17 @@ pub fn execute(
             continue;
         };
         let report = runtime
-            .block_on(executor.restore(target, &r.as_change(), &r.steps))
+            .block_on(executor.restore(target, r))
             .map_err(evidence)?;
-        if report.outcome == ActionOutcome::Done {
-            counts.restored += 1;
-            on_done(r, Restored::Done);
-        } else {
-            counts.failed += 1;
-            let why = report.error.map(|e| e.message).unwrap_or_default();
-            on_done(r, Restored::Failed(&why));
+        match &report.error {
+            None => {
+                counts.restored += 1;
+                on_done(r, Restored::Done);
+            }
+            Some(e) => {
+                counts.failed += 1;
+                on_done(r, Restored::Failed(&e.message));
+            }
         }
     }
     let outcome = if counts.failed == 0 {
