@@ -19,6 +19,7 @@ scales=("$@")
 [ ${#scales[@]} -eq 0 ] && scales=(1k 10k 100k)
 
 cargo build --release --bins -q
+cargo build --release -p offboard-gen -q
 OFFBOARD=target/release/offboard
 GEN=target/release/offboard-gen
 VENV=target/venv

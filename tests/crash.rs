@@ -42,22 +42,13 @@ fn run_ok(cmd: &mut std::process::Command) -> String {
 fn organisation() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     common::init_journal(dir.path());
-    let status = std::process::Command::cargo_bin("offboard-gen")
-        .unwrap()
-        .args([
-            "--people",
-            "1000",
-            "--accounts",
-            "5000",
-            "--systems",
-            "5",
-            "--out",
-        ])
-        .arg(dir.path())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let options = offboard_gen::Options {
+        people: 1000,
+        accounts: 5000,
+        systems: 5,
+        ..Default::default()
+    };
+    offboard_gen::generate(&options, dir.path()).unwrap();
     dir
 }
 

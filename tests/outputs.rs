@@ -11,14 +11,13 @@ const AT: &str = "2026-11-29T12:00:00Z";
 
 fn org(people: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_offboard-gen"))
-        .args(["--people", &people.to_string()])
-        .args(["--accounts", &(people * 6).to_string(), "--systems", "6"])
-        .arg("--out")
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let options = offboard_gen::Options {
+        people,
+        accounts: people * 6,
+        systems: 6,
+        ..Default::default()
+    };
+    offboard_gen::generate(&options, dir.path()).unwrap();
     dir
 }
 

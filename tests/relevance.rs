@@ -6,7 +6,6 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::Command;
 
 use offboard::audit::{self, AuditInput};
 use offboard::connector::{self, Observed};
@@ -15,13 +14,14 @@ use offboard::reconcile::{self, PlanInput};
 use offboard::roster::{self, Roster};
 
 fn generated_org(dir: &Path) -> (Policy, Roster) {
-    let status = Command::new(env!("CARGO_BIN_EXE_offboard-gen"))
-        .args(["--people", "1500", "--accounts", "15000", "--systems", "6"])
-        .args(["--rules", "12", "--seed", "7", "--out"])
-        .arg(dir)
-        .status()
-        .expect("offboard-gen runs");
-    assert!(status.success());
+    let options = offboard_gen::Options {
+        people: 1500,
+        accounts: 15000,
+        systems: 6,
+        rules: 12,
+        seed: 7,
+    };
+    offboard_gen::generate(&options, dir).expect("the organisation is written");
     let policy = policy::load_dir(&dir.join("policies"), dir).expect("generated policy is valid");
     let roster = roster::load(
         policy.people.as_ref().expect("people source"),

@@ -47,5 +47,5 @@ fi
 "$VENV/bin/scim2-server" --help >/dev/null
 
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --locked "$@"

@@ -3,39 +3,17 @@
 //! Writes a policy repository (policies/, inventory/people.csv, inventory/accounts/*.json)
 //! with about 2% leavers of mixed termination types, legal holds, contractors, and realistic
 //! noise: orphaned accounts, disputed accounts, excess groups and case differences in
-//! emails. The same arguments always produce the same bytes.
+//! emails. The same [`Options`] always produce the same bytes.
 //!
-//!     offboard-gen --people 10000 --accounts 100000 --systems 10 --out /tmp/org
+//! It is a tool of offboard's own development, not part of the product: the benchmarks
+//! (`benches/run.sh`) run its binary, and tests that need an organisation call [`generate`].
+//!
+//!     cargo run --release -p offboard-gen -- --people 10000 --accounts 100000 --systems 10 --out /tmp/org
 //!     offboard -C /tmp/org plan --at 2026-11-23T09:00:00Z --summary
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
-
-use clap::Parser;
-
-#[derive(Parser)]
-#[command(about = "Generate a synthetic organisation (roster, policy, account exports)")]
-struct Args {
-    /// People in the roster
-    #[arg(long, default_value_t = 1000)]
-    people: usize,
-    /// Accounts across all systems (about; each person gets accounts/people of them)
-    #[arg(long, default_value_t = 10_000)]
-    accounts: usize,
-    /// File-connector systems
-    #[arg(long, default_value_t = 10)]
-    systems: usize,
-    /// Offboarding rules in the policy (the first five are the realistic ones)
-    #[arg(long, default_value_t = 5)]
-    rules: usize,
-    /// Seed for the deterministic generator
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Output directory (a policy repository root)
-    #[arg(long)]
-    out: PathBuf,
-}
+use std::path::Path;
 
 /// splitmix64: tiny, fast, deterministic across platforms.
 struct Rng(u64);
@@ -97,15 +75,51 @@ struct Person {
     leaver: bool,
 }
 
-fn main() -> std::io::Result<()> {
-    let args = Args::parse();
+/// The organisation to generate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// People in the roster.
+    pub people: usize,
+    /// Accounts across all systems (about; each person gets accounts/people of them).
+    pub accounts: usize,
+    /// File-connector systems.
+    pub systems: usize,
+    /// Offboarding rules in the policy (the first five are the realistic ones).
+    pub rules: usize,
+    /// Seed for the deterministic generator.
+    pub seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            people: 1000,
+            accounts: 10_000,
+            systems: 10,
+            rules: 5,
+            seed: 42,
+        }
+    }
+}
+
+/// What [`generate`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub people: usize,
+    pub systems: usize,
+    /// Accounts over all systems (orphans included).
+    pub accounts: u64,
+}
+
+/// Write the organisation `args` describes into `out` (a policy repository root).
+pub fn generate(args: &Options, out: &Path) -> std::io::Result<Written> {
     let mut rng = Rng(args.seed);
-    fs::create_dir_all(args.out.join("policies"))?;
-    fs::create_dir_all(args.out.join("inventory/accounts"))?;
+    fs::create_dir_all(out.join("policies"))?;
+    fs::create_dir_all(out.join("inventory/accounts"))?;
 
     // --- roster
     let mut people = Vec::with_capacity(args.people);
-    let mut roster = BufWriter::new(File::create(args.out.join("inventory/people.csv"))?);
+    let mut roster = BufWriter::new(File::create(out.join("inventory/people.csv"))?);
     writeln!(
         roster,
         "employee_id,email,username,name,department,title,manager_email,employment,status,termination_type,termination_at,last_day,legal_hold,location"
@@ -185,7 +199,7 @@ fn main() -> std::io::Result<()> {
         ));
     }
     systems.push_str("system laptops {\n    connector manual owner=\"it-assets@acme.example\" sla=\"5d\"\n    tier hardware\n    on-leave collect\n}\n");
-    fs::write(args.out.join("policies/systems.kdl"), systems)?;
+    fs::write(out.join("policies/systems.kdl"), systems)?;
     let mut roles = String::new();
     // A department's role grants its group on every system, so only the planted extra
     // `admins` memberships (about 2%) are access no role explains.
@@ -197,7 +211,7 @@ fn main() -> std::io::Result<()> {
             "role dept-{d} when=\"person.department == \\\"{name}\\\"\" {{\n{grants}}}\n"
         ));
     }
-    fs::write(args.out.join("policies/roles.kdl"), roles)?;
+    fs::write(out.join("policies/roles.kdl"), roles)?;
     let mut rules = String::from(
         "rule involuntary {\n    when \"person.termination_type == \\\"involuntary\\\"\"\n    cutoff immediately\n}\nrule voluntary {\n    when \"person.termination_type == \\\"voluntary\\\"\"\n    cutoff end-of-last-day\n}\nrule retirement {\n    when \"person.termination_type == \\\"retirement\\\"\"\n    cutoff \"+1d\"\n}\nrule contractors {\n    when \"person.employment == \\\"contractor\\\" || person.employment == \\\"vendor\\\"\"\n    delete-after \"30d\"\n}\nrule legal-hold {\n    when \"person.legal_hold\"\n    retain forever\n}\n",
     );
@@ -209,9 +223,9 @@ fn main() -> std::io::Result<()> {
             r % 12 + 1
         ));
     }
-    fs::write(args.out.join("policies/rules.kdl"), rules)?;
+    fs::write(out.join("policies/rules.kdl"), rules)?;
     fs::write(
-        args.out.join("policies/settings.kdl"),
+        out.join("policies/settings.kdl"),
         "defaults {\n    cutoff end-of-last-day\n    delete-after \"90d\"\n    max-disable-share \"10%\"\n}\npeople {\n    source csv path=\"inventory/people.csv\"\n    key email\n}\n",
     )?;
 
@@ -220,7 +234,7 @@ fn main() -> std::io::Result<()> {
     let mut files: Vec<BufWriter<File>> = (0..args.systems)
         .map(|s| {
             let mut f = BufWriter::new(File::create(
-                args.out.join(format!("inventory/accounts/app-{s}.json")),
+                out.join(format!("inventory/accounts/app-{s}.json")),
             )?);
             writeln!(f, "{{\"system\": \"app-{s}\", \"accounts\": [")?;
             Ok(f)
@@ -293,14 +307,11 @@ fn main() -> std::io::Result<()> {
         writeln!(f, "\n]}}")?;
         f.flush()?;
     }
-    eprintln!(
-        "wrote {} people, {} systems, about {} accounts to {}",
-        args.people,
-        args.systems,
-        id,
-        args.out.display()
-    );
-    Ok(())
+    Ok(Written {
+        people: args.people,
+        systems: args.systems,
+        accounts: id,
+    })
 }
 
 fn people_email(people: &[Person], i: usize) -> String {
