@@ -3,8 +3,7 @@
 //! achieved time divided by the ideal Σ over tiers of max over systems of
 //! (requests × latency ÷ concurrency). Run with `cargo bench --bench latency`.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use offboard_test_support as common;
 mod latency_injecting_scim;
 
 use std::sync::Arc;

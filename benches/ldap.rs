@@ -4,8 +4,7 @@
 //! (lock, remove groups, move to the disabled OU, with read-back) through the executor.
 //! Run with `cargo bench --bench ldap` after `bash tests/run.sh` installed slapd.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use offboard_test_support as common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

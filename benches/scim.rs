@@ -5,8 +5,7 @@
 //! the same PATCH + GET per user. Run with `cargo bench --bench scim` after
 //! `bash tests/run.sh` has installed the server into target/venv.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+use offboard_test_support as common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! `offboard apply` end to end on copies of the bundled example, plus executor behaviour under
 //! injected faults (temporary errors, rate limits, permanent refusals).
 
-mod common;
+use offboard_test_support as common;
 
 use std::path::{Path, PathBuf};
 

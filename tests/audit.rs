@@ -1,7 +1,7 @@
 //! `offboard audit` on the bundled example: every finding kind, every format (snapshots),
 //! SARIF's required fields, exit codes, and the HTML page opened in headless Chromium.
 
-mod common;
+use offboard_test_support as common;
 
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 //! password reset, restore, conditional writes and how an unreachable system's error is
 //! classified.
 
-mod common;
+use offboard_test_support as common;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! Each time a re-run of the same plan file must converge (0 active credentials), no
 //! destructive action may have run twice, and the journal's hash chain must verify.
 
-mod common;
+use offboard_test_support as common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! shipped pipelines cannot drift apart), every relative link resolves, every page is in the
 //! book's table of contents, and the README's five-minute tour runs.
 
-mod common;
+use offboard_test_support as common;
 
 use std::collections::HashMap;
 use std::ffi::OsString;

@@ -90,7 +90,7 @@ fn strings_and_nesting_do_not_escape_the_sandbox() {
 
 // --- output cannot be forged ------------------------------------------------------------
 
-mod common;
+use offboard_test_support as common;
 
 use assert_cmd::Command;
 

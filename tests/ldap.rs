@@ -2,7 +2,7 @@
 //! file identity provider; plan -> apply -> re-audit; then independent `ldapwhoami` and
 //! `ldapsearch` checks that the leaver cannot bind, sits in the disabled OU, in no group.
 
-mod common;
+use offboard_test_support as common;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! Output people can read at any size: a 10k-person organisation's plan fits one GitHub
 //! comment, long note lists are summarised, finished leavers are a count.
 
-mod common;
+use offboard_test_support as common;
 
 use std::path::Path;
 

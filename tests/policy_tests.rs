@@ -1,6 +1,6 @@
 //! `offboard test` on the bundled example, a broken expectation, and the shipped CI recipes.
 
-mod common;
+use offboard_test_support as common;
 
 use assert_cmd::Command;
 use predicates::prelude::*;

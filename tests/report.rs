@@ -1,7 +1,7 @@
 //! `offboard report PERSON`: certificates for a completed leaver, a leaver with a failed
 //! change and a leaver with an open manual task, from a real journal.
 
-mod common;
+use offboard_test_support as common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! system, plan -> apply -> re-audit, checked independently over plain HTTP; then faults:
 //! a wrong token, the server stopped mid-apply, and a canary secret that must never leak.
 
-mod common;
+use offboard_test_support as common;
 
 use std::path::Path;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! as evidence without being written. Relative paths follow `-C`, and inputs that would
 //! silently shrink the plan (an emptied roster or export, a FIFO) are refused.
 
-mod common;
+use offboard_test_support as common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! Policy review in git: provenance, the dirty guard, and `plan --compare REV` for the kinds
 //! of change a policy pull request makes. Repositories are real (git2) in temp directories.
 
-mod common;
+use offboard_test_support as common;
 
 use std::path::Path;
 

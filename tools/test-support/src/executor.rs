@@ -1,0 +1,94 @@
+//! Driving offboard's executor directly (benchmarks, connector tests): a journal, a plan of
+//! given changes, an executor over given connectors.
+
+use std::path::Path;
+
+/// Start the journal `apply` appends to, as `offboard journal init` does.
+pub fn init_journal(dir: &Path) {
+    offboard::journal::Journal::create(&dir.join(".offboard/journal.db"), "test", "localhost")
+        .unwrap();
+}
+
+/// A plan holding only `changes`, for driving the executor directly (benchmarks).
+pub fn plan_of(changes: Vec<offboard::plan::Change>) -> offboard::plan::Plan {
+    use offboard::plan::{FORMAT_VERSION, Plan, PolicyRef, RosterRef};
+    Plan {
+        format_version: FORMAT_VERSION,
+        created_at: jiff::Timestamp::UNIX_EPOCH,
+        policy: PolicyRef {
+            content_hash: "bench".into(),
+            git_commit: None,
+            dirty: None,
+        },
+        roster: RosterRef {
+            source: "bench".into(),
+            hash: "bench".into(),
+            people: 0,
+        },
+        refreshed: Vec::new(),
+        leavers: Vec::new(),
+        changes,
+        notes: Vec::new(),
+        warnings: Vec::new(),
+        journal: None,
+    }
+}
+
+/// An update of one account with `actions`, as the planner would write it.
+pub fn change_for(
+    system: &str,
+    tier: offboard::policy::Tier,
+    account: &offboard::connector::Account,
+    actions: Vec<offboard::policy::Action>,
+    after: Option<offboard::plan::AccountState>,
+) -> offboard::plan::Change {
+    offboard::plan::Change {
+        person: account.username.clone(),
+        system: system.to_string(),
+        tier,
+        kind: offboard::plan::ChangeKind::Update,
+        account: Some(offboard::plan::AccountRef {
+            id: account.id.clone(),
+            username: account.username.clone(),
+            label: account.username.clone(),
+            fingerprint: account.fingerprint(),
+            version: account.version().map(str::to_string),
+        }),
+        actions,
+        before: None,
+        after,
+        task: None,
+        rules: Vec::new(),
+    }
+}
+
+/// An executor for benchmarks and tests: each `(system, connector, concurrency)` behind the
+/// default retries, journaling into `dir/j.db`.
+pub fn executor(
+    systems: Vec<(
+        String,
+        std::sync::Arc<dyn offboard::connector::Connector>,
+        usize,
+    )>,
+    dir: &Path,
+) -> offboard::apply::Executor {
+    use offboard::apply::retry::{RetryPolicy, Retrying};
+    let targets = systems
+        .into_iter()
+        .map(|(name, connector, concurrency)| {
+            let target = offboard::apply::Target {
+                connector: std::sync::Arc::new(Retrying::new(connector, RetryPolicy::default())),
+                concurrency,
+            };
+            (name, target)
+        })
+        .collect();
+    offboard::apply::Executor {
+        targets,
+        journal: offboard::journal::SharedJournal::new(
+            offboard::journal::Journal::create(&dir.join("j.db"), "test", "localhost").unwrap(),
+        ),
+        run_id: "bench".into(),
+        touched: Default::default(),
+    }
+}

@@ -1,0 +1,47 @@
+//! The repository's own files as tests use them: its root, private copies of the bundled
+//! example, and git repositories made of a directory.
+
+use std::path::{Path, PathBuf};
+
+/// The offboard repository (this crate lives in `tools/test-support`).
+pub fn root() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
+}
+/// Copy the directory `from` to `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A private copy of the bundled example (policies without the per-connector examples, and
+/// the inventory), without a journal.
+pub fn example_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("policies"), &dir.path().join("policies"));
+    std::fs::remove_dir_all(dir.path().join("policies/examples")).ok();
+    copy_dir(&root().join("inventory"), &dir.path().join("inventory"));
+    dir
+}
+
+/// Make `dir` a git repository with everything in it committed once (fixed author and time).
+pub fn commit_all(dir: &Path, message: &str) {
+    let repo = git2::Repository::init(dir).unwrap();
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::new("a", "a@acme.com", &git2::Time::new(1_795_000_000, 0)).unwrap();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[])
+        .unwrap();
+}

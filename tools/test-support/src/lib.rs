@@ -1,0 +1,25 @@
+//! What offboard's integration tests and benchmarks share, one module per concern:
+//!
+//! - [`fixtures`]: the repository root, copies of the bundled example, git repositories;
+//! - [`servers`]: starting real servers on 127.0.0.1 (free ports, waiting, retries), and the
+//!   explicit local-only switch that skips them;
+//! - [`scim`]: a real `scim2-server` and an independent SCIM client;
+//! - [`slapd`]: a real OpenLDAP `slapd`;
+//! - [`executor`]: a journal, a plan of given changes and an executor, for driving `apply`
+//!   directly.
+//!
+//! It is a library (a workspace member, not part of the product), so each test uses what it
+//! needs and nothing is compiled into a test as dead code. Tests import it as `common`:
+//! `use offboard_test_support as common;`.
+
+pub mod executor;
+pub mod fixtures;
+pub mod scim;
+pub mod servers;
+pub mod slapd;
+
+pub use executor::{change_for, executor, init_journal, plan_of};
+pub use fixtures::{commit_all, copy_dir, example_copy, root};
+pub use scim::{SCIM_TOKEN, ScimClient, ScimServer};
+pub use servers::{free_port, skip_real_servers};
+pub use slapd::{LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LDAP_SUFFIX, Slapd};
