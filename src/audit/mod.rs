@@ -7,172 +7,23 @@
 //! disagree, and it changes nothing. Renderers live in `render`.
 
 pub mod certificate;
+mod findings;
+mod grants;
 pub mod render;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+pub use findings::{Audit, Finding, Kind, Severity, SystemSummary};
+use grants::{GrantCache, Grants};
+
+use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 
 use crate::connector::Observed;
 use crate::plan::{LeaverState, NoteKind};
 use crate::policy::{Diagnostic, Policy};
 use crate::reconcile::correlate::{PersonIndex, Situation, situate};
-use crate::reconcile::{self, PlanError, PlanInput, context};
+use crate::reconcile::{self, PlanError, PlanInput};
 use crate::roster::Roster;
-
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    /// A leaver past cutoff whose account is still active.
-    LeaverActive,
-    /// An offboarded person's account that is active again.
-    Recreated,
-    /// An active account that correlates to nobody and is not exempt.
-    Orphan,
-    /// An account that correlates to several people.
-    Disputed,
-    /// Access no role of an active person grants.
-    ExcessAccess,
-    /// An exemption whose account is gone or whose owner has left.
-    StaleExemption,
-    /// An active account with no login for longer than the policy allows.
-    Dormant,
-    /// A terminated person with neither a termination date nor a last day in HR: cut, but
-    /// no deletion can be scheduled.
-    UndatedLeaver,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 8] = [
-        Kind::LeaverActive,
-        Kind::Recreated,
-        Kind::Orphan,
-        Kind::Disputed,
-        Kind::ExcessAccess,
-        Kind::StaleExemption,
-        Kind::Dormant,
-        Kind::UndatedLeaver,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::LeaverActive => "leaver-active",
-            Kind::Recreated => "recreated",
-            Kind::Orphan => "orphan",
-            Kind::Disputed => "disputed",
-            Kind::ExcessAccess => "excess-access",
-            Kind::StaleExemption => "stale-exemption",
-            Kind::Dormant => "dormant",
-            Kind::UndatedLeaver => "undated-leaver",
-        }
-    }
-
-    pub fn severity(self) -> Severity {
-        match self {
-            Kind::LeaverActive | Kind::Recreated => Severity::Critical,
-            Kind::Orphan => Severity::High,
-            Kind::Disputed | Kind::ExcessAccess | Kind::UndatedLeaver => Severity::Medium,
-            Kind::StaleExemption | Kind::Dormant => Severity::Low,
-        }
-    }
-
-    pub fn description(self) -> &'static str {
-        match self {
-            Kind::LeaverActive => "A leaver past their cutoff still has an active account",
-            Kind::Recreated => {
-                "An account of a person whose offboarding was completed is active again"
-            }
-            Kind::Orphan => {
-                "An active account correlates to nobody in the roster and is not exempt"
-            }
-            Kind::Disputed => "An account correlates to several people",
-            Kind::ExcessAccess => "An active person holds access that none of their roles grants",
-            Kind::StaleExemption => "An exemption's account no longer exists or its owner has left",
-            Kind::UndatedLeaver => {
-                "HR records a leaver with neither a termination date nor a last day"
-            }
-            Kind::Dormant => {
-                "An active account has not been used for longer than the policy allows"
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
-    pub kind: Kind,
-    pub severity: Severity,
-    pub system: String,
-    pub account: String,
-    pub account_label: String,
-    pub owner: Option<String>,
-    pub evidence: String,
-    pub remediation: String,
-    /// Where the system is declared (`file:line:column`), for code-scanning UIs.
-    pub policy_location: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Audit {
-    pub generated_at: Timestamp,
-    pub policy_hash: String,
-    pub roster_hash: String,
-    pub systems: Vec<SystemSummary>,
-    pub findings: Vec<Finding>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SystemSummary {
-    pub system: String,
-    pub accounts: usize,
-    pub findings: usize,
-}
-
-impl Audit {
-    pub fn count(&self, severity: Severity) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.severity == severity)
-            .count()
-    }
-
-    pub fn worst(&self) -> Option<Severity> {
-        self.findings.iter().map(|f| f.severity).max()
-    }
-}
 
 /// Everything an audit looks at.
 pub struct AuditInput<'a> {
@@ -462,9 +313,6 @@ pub fn audit(input: &AuditInput) -> Result<Audit, AuditError> {
     })
 }
 
-/// Groups and entitlements per system, granted by a person's roles.
-type Grants = BTreeMap<String, BTreeSet<String>>;
-
 /// The accounts an audit can report, for [`crate::connector::refresh_keeping`]: everything
 /// not owned by a stayer, plus stayers' active accounts that are dormant or hold access no
 /// role grants. The audit finds the same findings in the kept accounts as in all of them.
@@ -516,96 +364,4 @@ fn excess_access<'a>(
         .chain(&account.entitlements)
         .filter(|g| allowed.is_none_or(|a| !a.contains(*g)))
         .collect()
-}
-
-/// Each person's grants, evaluated at most once, from whichever thread asks first. People
-/// whose roles match alike share one map: at 100k people, a map each would cost gigabytes.
-struct GrantCache<'a> {
-    policy: &'a Policy,
-    roster: &'a Roster,
-    now: Timestamp,
-    per_person: Vec<std::sync::OnceLock<std::sync::Arc<Grants>>>,
-    by_roles: std::sync::Mutex<rustc_hash::FxHashMap<Vec<usize>, std::sync::Arc<Grants>>>,
-}
-
-impl<'a> GrantCache<'a> {
-    fn new(policy: &'a Policy, roster: &'a Roster, now: Timestamp) -> Self {
-        GrantCache {
-            policy,
-            roster,
-            now,
-            per_person: roster.people.iter().map(|_| Default::default()).collect(),
-            by_roles: Default::default(),
-        }
-    }
-
-    fn of(&self, i: usize) -> Result<std::sync::Arc<Grants>, AuditError> {
-        if let Some(g) = self.per_person[i].get() {
-            return Ok(g.clone());
-        }
-        let roles = matching_roles(self.policy, self.roster, i, self.now)?;
-        let shared = {
-            // A poisoned lock only means another thread panicked mid-insert; the map is
-            // still a valid cache.
-            let mut by_roles = self
-                .by_roles
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            by_roles
-                .entry(roles)
-                .or_insert_with_key(|roles| std::sync::Arc::new(grants_of(self.policy, roles)))
-                .clone()
-        };
-        Ok(self.per_person[i].get_or_init(|| shared).clone())
-    }
-}
-
-/// Indices of the roles whose condition holds for the person.
-fn matching_roles(
-    policy: &Policy,
-    roster: &Roster,
-    i: usize,
-    now: Timestamp,
-) -> Result<Vec<usize>, AuditError> {
-    let person = &roster.people[i];
-    // Most role conditions are read straight from the row; the rhai context is built only
-    // for one that needs it.
-    let fields = context::PersonFields(person);
-    let mut ctx = None;
-    let mut matched = Vec::new();
-    for (r, role) in policy.roles.iter().enumerate() {
-        let result = match role.condition.value.eval_fields(&fields) {
-            Some(b) => Ok(b),
-            None => role.condition.value.eval(
-                ctx.get_or_insert_with(|| context::person(person, None)),
-                None,
-                now,
-            ),
-        };
-        match result {
-            Ok(true) => matched.push(r),
-            Ok(false) => {}
-            Err(e) => {
-                return Err(AuditError::Role {
-                    role: role.name.value.clone(),
-                    person: roster.key_of(person),
-                    diagnostic: Box::new(policy.evaluation_diagnostic(&role.condition, &e)),
-                });
-            }
-        }
-    }
-    Ok(matched)
-}
-
-/// Groups and entitlements per system that the given roles grant.
-fn grants_of(policy: &Policy, roles: &[usize]) -> Grants {
-    let mut out = Grants::new();
-    for &r in roles {
-        for g in &policy.roles[r].grants {
-            let entry = out.entry(g.system.clone()).or_default();
-            entry.extend(g.group.iter().cloned());
-            entry.extend(g.entitlement.iter().cloned());
-        }
-    }
-    out
 }
