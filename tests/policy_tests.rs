@@ -11,6 +11,15 @@ fn offboard(dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// A private copy of the bundled policy (its tests included) and inventory.
+fn example_with_tests() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for part in ["policies", "inventory"] {
+        common::copy_dir(&common::root().join(part), &dir.path().join(part));
+    }
+    dir
+}
+
 #[test]
 fn the_bundled_policy_tests_pass() {
     offboard(&common::root())
@@ -24,15 +33,7 @@ fn the_bundled_policy_tests_pass() {
 
 #[test]
 fn a_broken_expectation_fails_with_a_readable_diff() {
-    let dir = tempfile::tempdir().unwrap();
-    common::copy_dir(
-        &common::root().join("policies"),
-        &dir.path().join("policies"),
-    );
-    common::copy_dir(
-        &common::root().join("inventory"),
-        &dir.path().join("inventory"),
-    );
+    let dir = example_with_tests();
     let tests = dir.path().join("policies/tests/rules.kdl");
     let text = std::fs::read_to_string(&tests).unwrap();
     // Someone believes a legal hold still lets the contractor account be deleted.
@@ -106,15 +107,7 @@ fn shipped_ci_recipes_are_valid_yaml_with_the_expected_jobs() {
 /// column and a hint, and no test runs while any is left.
 #[test]
 fn a_broken_test_file_gets_the_policys_diagnostics() {
-    let dir = tempfile::tempdir().unwrap();
-    common::copy_dir(
-        &common::root().join("policies"),
-        &dir.path().join("policies"),
-    );
-    common::copy_dir(
-        &common::root().join("inventory"),
-        &dir.path().join("inventory"),
-    );
+    let dir = example_with_tests();
     std::fs::write(
         dir.path().join("policies/tests/broken.kdl"),
         r#"test "typos everywhere" {
