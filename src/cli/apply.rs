@@ -101,7 +101,7 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         let opts = render::TextOptions {
             color: global.color_for(std::io::stdout().is_terminal()),
         };
-        print!("{}", render::text(&prepared.plan, opts));
+        common::emit(global, None, &render::text(&prepared.plan, opts))?;
     }
     if !prepared.plan.has_changes() {
         if prepared.from_file {
@@ -135,16 +135,14 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         }
     };
     let applied = ops::apply::execute(ws, &request, &prepared, dirty, &print).map_err(fail)?;
-    print!(
-        "{}",
-        report_text(
-            &applied.run_id,
-            &applied.reports,
-            &applied.audit,
-            &applied.counts,
-            &applied.unreadable
-        )
+    let report = report_text(
+        &applied.run_id,
+        &applied.reports,
+        &applied.audit,
+        &applied.counts,
+        &applied.unreadable,
     );
+    common::emit(global, None, &report)?;
     Ok(if applied.outcome == RunOutcome::Success {
         Exit::Success
     } else {
