@@ -14,7 +14,7 @@ use offboard::connector::ldap::{LdapFlavor, LdapSettings};
 use offboard::connector::scim::ScimSettings;
 use offboard::connector::scim::{Scim, Token};
 use offboard::connector::secret::Secret;
-use offboard::connector::{AccountStatus, Conditional, Connector, ErrorKind, Restore};
+use offboard::connector::{AccountStatus, Conditional, Connector, ErrorKind, Lookup, Restore};
 use offboard::policy::{Action, FileFormat, SecretRef};
 
 /// A connector with seven seeded users `user0..user6@acme.com`; `eng` holds users 0-2 and
@@ -203,6 +203,44 @@ mod cases {
             expected.sort();
             assert_eq!(groups, expected, "groups of user{i}");
         }
+    }
+
+    /// A targeted lookup finds exactly what correlation would match, ignoring case, with
+    /// the same groups as a full list; filter metacharacters in a value find nothing.
+    pub async fn find_accounts_matches_like_correlation(b: &Backend) {
+        let lookup = |attribute: &str, value: &str| Lookup {
+            attribute: attribute.into(),
+            value: value.into(),
+        };
+        let lookups = [
+            lookup("email", "USER1@Acme.com"),
+            lookup("username", "user4@acme.com"),
+            lookup("email", "ghost@acme.com"),
+            lookup("email", "x\"*)(|(mail=*) or userName pr"),
+        ];
+        let mut found = b
+            .connector
+            .find_accounts(&lookups)
+            .await
+            .unwrap()
+            .expect("email and username can be looked up");
+        found.sort_by(|a, b| a.username.cmp(&b.username));
+        let names: Vec<&str> = found.iter().map(|a| a.username.as_str()).collect();
+        assert_eq!(names, ["user1@acme.com", "user4@acme.com"]);
+        let listed = b.connector.list_accounts().await.unwrap();
+        for a in &found {
+            let same = listed.iter().find(|l| l.id == a.id).unwrap();
+            let (mut got, mut want) = (a.groups.clone(), same.groups.clone());
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "groups of {}", a.username);
+        }
+        let nobody = b
+            .connector
+            .find_accounts(&[lookup("email", "nobody@acme.com")])
+            .await
+            .unwrap();
+        assert_eq!(nobody.map(|v| v.len()), Some(0));
     }
 
     pub async fn read_account_and_missing(b: &Backend) {
@@ -432,7 +470,7 @@ macro_rules! conformance {
     };
 }
 
-conformance!(file_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
-conformance!(scim_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
-conformance!(openldap_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
-conformance!(active_directory_backend: list_returns_every_account, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
+conformance!(file_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
+conformance!(scim_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
+conformance!(openldap_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
+conformance!(active_directory_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);

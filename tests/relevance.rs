@@ -141,3 +141,81 @@ fn audit_from_kept_accounts_equals_audit_from_all() {
     );
     assert_eq!(audit::audit(&input(&kept)).expect("audit"), from_all);
 }
+
+/// A targeted plan (`plan -p`, `apply -p`: each system asked only for the named person's
+/// accounts) equals the full plan restricted to that person, for every leaver and a sample
+/// of everyone else, on an organisation with case-mangled e-mails, disputed accounts and
+/// orphans: a lookup is a pre-selection, and correlation decides as strictly as ever.
+#[test]
+fn targeted_plans_equal_full_plans_restricted_to_the_person() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    generated_org(dir.path());
+    // Half the systems correlate by e-mail alone, so an account whose address differs in
+    // letter case is found by nothing else: a lookup that minds case would miss it.
+    let systems = dir.path().join("policies/systems.kdl");
+    let text = std::fs::read_to_string(&systems).expect("systems.kdl");
+    let text = text
+        .split_inclusive("\n}\n")
+        .enumerate()
+        .map(|(n, block)| {
+            if n % 2 == 0 {
+                block.replace("    correlate username=\"username\"\n", "")
+            } else {
+                block.to_string()
+            }
+        })
+        .collect::<String>();
+    std::fs::write(&systems, text).expect("systems.kdl");
+    let policy = policy::load_dir(&dir.path().join("policies"), dir.path()).expect("policy");
+    let roster = roster::load(
+        policy.people.as_ref().expect("people source"),
+        dir.path(),
+        &policy.defaults.timezone,
+    )
+    .expect("roster");
+    assert!(
+        policy
+            .systems
+            .iter()
+            .filter(|s| s.correlate.len() == 1)
+            .count()
+            >= 3,
+        "e-mail-only systems"
+    );
+    let full = plan(&policy, &roster, &refresh(&policy, dir.path(), None), None);
+    let total: usize = full.refreshed.iter().map(|s| s.accounts).sum();
+    // Every leaver, and every 97th person (those must get nothing).
+    let people: Vec<usize> = (0..roster.people.len())
+        .filter(|&i| roster.people[i].is_leaver() || i % 97 == 0)
+        .collect();
+    assert!(people.len() > 30, "{} people sampled", people.len());
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut changes_seen = 0;
+    for i in people {
+        let person = &roster.people[i];
+        let key = roster.key_of(person);
+        let lookups = |system: &policy::System| connector::lookup::lookups_for(system, &[person]);
+        let observed = rt.block_on(connector::refresh_targeted(
+            &policy,
+            dir.path(),
+            &|_| {},
+            &|_, _| true,
+            &lookups,
+        ));
+        let read: usize = observed.systems.values().map(|s| s.total).sum();
+        assert!(
+            observed.systems.values().all(|s| s.targeted) && read * 20 < total,
+            "{key}: a targeted read, not a full one ({read} of {total} accounts)"
+        );
+        let targeted = plan(&policy, &roster, &observed, Some(&[i]));
+        let expected: Vec<_> = full.changes.iter().filter(|c| c.person == key).collect();
+        let got: Vec<_> = targeted.changes.iter().collect();
+        assert_eq!(
+            serde_json::to_string_pretty(&got).unwrap(),
+            serde_json::to_string_pretty(&expected).unwrap(),
+            "{key}: the targeted plan differs from the full plan"
+        );
+        changes_seen += got.len();
+    }
+    assert!(changes_seen > 20, "the sample must include real changes");
+}

@@ -79,7 +79,9 @@ pub struct MassDisable {
 pub fn mass_disable(plan: &Plan, policy: &Policy) -> Vec<MassDisable> {
     let mut out = Vec::new();
     for refreshed in &plan.refreshed {
-        if refreshed.accounts == 0 {
+        // A targeted read counted only the named people's accounts: no share of the system
+        // can be computed, and every person was named explicitly.
+        if refreshed.accounts == 0 || refreshed.targeted {
             continue;
         }
         let planned = plan

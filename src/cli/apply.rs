@@ -42,6 +42,18 @@ pub struct ApplyArgs {
     /// apply acts now, so a future instant is refused (preview the future with `plan --at`)
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    /// Without PLAN: plan and apply only for this person (email, username, employee id or
+    /// name; repeatable), looking up their accounts instead of reading every account
+    #[arg(
+        short = 'p',
+        long = "person",
+        value_name = "PERSON",
+        conflicts_with = "plan"
+    )]
+    pub persons: Vec<String>,
+    /// With a name in --person: only match people in this department
+    #[arg(long, value_name = "DEPARTMENT", requires = "persons")]
+    pub department: Option<String>,
 }
 
 /// Ask for a literal `yes` on the terminal; anything else (or no terminal) aborts.
@@ -83,6 +95,8 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
     let request = ops::apply::ApplyRequest {
         plan_file: args.plan.as_deref().map(|p| global.resolve(p)),
         at: args.at.clone(),
+        persons: args.persons.clone(),
+        department: args.department.clone(),
         allow_dirty: args.allow_dirty,
         allow_mass_disable: args.allow_mass_disable,
         concurrency: args.concurrency.map(usize::from),

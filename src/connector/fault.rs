@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Account, Conditional, Connector, ConnectorError, Restore};
+use super::{Account, Conditional, Connector, ConnectorError, Lookup, Restore};
 use crate::policy::Action;
 
 /// A scripted fault for the next `perform` calls.
@@ -93,6 +93,12 @@ impl<C: Connector> Connector for FaultInjecting<C> {
     async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {
         self.inner.read_account(id).await
     }
+    async fn find_accounts(
+        &self,
+        lookups: &[Lookup],
+    ) -> Result<Option<Vec<Account>>, ConnectorError> {
+        self.inner.find_accounts(lookups).await
+    }
     async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
         self.perform_counted(id, action).await.0
     }
@@ -171,6 +177,13 @@ mod tests {
             self.saw("read");
             Ok(None)
         }
+        async fn find_accounts(
+            &self,
+            _lookups: &[Lookup],
+        ) -> Result<Option<Vec<Account>>, ConnectorError> {
+            self.saw("find");
+            Ok(Some(Vec::new()))
+        }
         async fn perform(&self, _id: &str, _action: Action) -> Result<(), ConnectorError> {
             self.saw("perform");
             Ok(())
@@ -210,6 +223,7 @@ mod tests {
         )));
         assert_eq!(stack.list_accounts().await.unwrap().len(), 0);
         assert_eq!(stack.read_counted("a").await.1, 1);
+        assert_eq!(stack.find_accounts(&[]).await.unwrap(), Some(Vec::new()));
         // One injected 503 below the retry layer: two calls, and the second got through.
         let (result, calls) = stack.perform_counted("a", Action::Disable).await;
         assert!(result.is_ok());
@@ -223,6 +237,9 @@ mod tests {
         );
         assert_eq!(stack.restore_counted("a", &Restore::Enable).await.1, 1);
         let seen = bottom.calls.lock().unwrap().clone();
-        assert_eq!(seen, ["list", "read", "perform", "conditional", "restore"]);
+        assert_eq!(
+            seen,
+            ["list", "read", "find", "perform", "conditional", "restore"]
+        );
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod fault;
 pub mod kind;
+pub mod lookup;
 mod refresh;
 pub mod retry;
 pub mod secret;
@@ -27,7 +28,8 @@ kind::registry! {
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub use refresh::{Keep, Observed, SystemSnapshot, refresh, refresh_keeping};
+pub use lookup::Lookup;
+pub use refresh::{Keep, Observed, SystemSnapshot, refresh, refresh_keeping, refresh_targeted};
 
 // The shared vocabulary, under the paths connectors have always used.
 pub use crate::vocabulary::{Account, AccountStatus, ConnectorError, ErrorKind, same_container};
@@ -48,6 +50,18 @@ pub trait Connector: Send + Sync {
 
     /// One account by id; `Ok(None)` when it does not exist (any more).
     async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError>;
+
+    /// The accounts that have any of `lookups`' values, found with the system's own filters
+    /// (a targeted read, see [`lookup`]): at least every account such a value correlates,
+    /// possibly more (correlation decides). `Ok(None)` (the default) when this connector
+    /// cannot look up by these attributes: the caller then lists every account.
+    async fn find_accounts(
+        &self,
+        lookups: &[Lookup],
+    ) -> Result<Option<Vec<Account>>, ConnectorError> {
+        let _ = lookups;
+        Ok(None)
+    }
 
     /// Carry out one action. Must be idempotent: disabling a disabled account and deleting a
     /// missing one succeed. Confirmation is the caller's job (read the account back).
@@ -134,6 +148,12 @@ impl<C: Connector + ?Sized> Connector for std::sync::Arc<C> {
     }
     async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {
         (**self).read_account(id).await
+    }
+    async fn find_accounts(
+        &self,
+        lookups: &[Lookup],
+    ) -> Result<Option<Vec<Account>>, ConnectorError> {
+        (**self).find_accounts(lookups).await
     }
     async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
         (**self).perform(id, action).await

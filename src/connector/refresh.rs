@@ -10,7 +10,7 @@ use std::path::Path;
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 
-use super::{Account, Connector, ConnectorError};
+use super::{Account, Connector, ConnectorError, Lookup};
 use crate::policy::{Policy, System};
 
 /// What one system looked like when it was read.
@@ -22,12 +22,20 @@ pub struct SystemSnapshot {
     pub total: usize,
     /// Digest of the whole account list.
     pub fingerprint: String,
+    /// Read by a targeted lookup ([`refresh_targeted`]): `accounts` and `total` cover only the
+    /// people looked up, so nothing can be said about the system's other accounts (orphans,
+    /// disputes, its size).
+    #[serde(default)]
+    pub targeted: bool,
 }
 
 /// Which accounts of a system a refresh keeps in memory. A plan needs only the accounts
 /// that can change or be noted, an audit only those that can yield a finding; at a million
 /// accounts, keeping the rest would cost more memory than everything else together.
 pub type Keep<'k> = dyn Fn(&System, &Account) -> bool + Sync + 'k;
+
+/// What a targeted read looks up in each system (see [`super::lookup::lookups_for`]).
+pub type Lookups<'l> = dyn Fn(&System) -> Vec<Lookup> + Sync + 'l;
 
 impl SystemSnapshot {
     /// Every account, sorted and fingerprinted.
@@ -67,6 +75,7 @@ impl SystemSnapshot {
             accounts,
             total,
             fingerprint,
+            targeted: false,
         }
     }
 }
@@ -111,30 +120,66 @@ pub async fn refresh_keeping(
     on_done: &(dyn Fn(&str) + Sync),
     keep: &Keep<'_>,
 ) -> Observed {
+    refresh_with(policy, root, on_done, keep, None).await
+}
+
+/// A targeted read (see [`super::lookup`]): every system is asked for the accounts that have
+/// the values `lookups` gives for it, and only a system whose connector cannot look up by
+/// them is listed whole. The snapshots of targeted systems are marked so. `keep` applies to
+/// both.
+pub async fn refresh_targeted(
+    policy: &Policy,
+    root: &Path,
+    on_done: &(dyn Fn(&str) + Sync),
+    keep: &Keep<'_>,
+    lookups: &Lookups<'_>,
+) -> Observed {
+    refresh_with(policy, root, on_done, keep, Some(lookups)).await
+}
+
+/// What one system's read returned.
+enum Read {
+    Full(Vec<Account>),
+    Targeted(Vec<Account>),
+}
+
+async fn refresh_with(
+    policy: &Policy,
+    root: &Path,
+    on_done: &(dyn Fn(&str) + Sync),
+    keep: &Keep<'_>,
+    lookups: Option<&Lookups<'_>>,
+) -> Observed {
     let tasks = policy.systems.iter().filter_map(|system| {
         let connector = system.connector()?.connect(system.name(), root);
         let name = system.name().to_string();
         Some(async move {
-            let result = match connector {
+            let read = match connector {
                 // Reads are retried like writes: a rate limit must not fail a whole plan.
                 Ok(c) => {
                     let c: std::sync::Arc<dyn Connector> = std::sync::Arc::from(c);
-                    super::retry::Retrying::new(c, super::retry::RetryPolicy::default())
-                        .list_accounts()
-                        .await
+                    let c = super::retry::Retrying::new(c, super::retry::RetryPolicy::default());
+                    read(&c, lookups.map(|f| f(system))).await
                 }
                 Err(e) => Err(e),
             };
-            let result = match result {
+            let result = match read {
                 // Sorting and hashing need no policy: they run on the blocking pool, in
                 // parallel with other systems' work.
-                Ok(accounts) => {
+                Ok(read) => {
+                    let (accounts, targeted) = match read {
+                        Read::Full(accounts) => (accounts, false),
+                        Read::Targeted(accounts) => (accounts, true),
+                    };
                     match tokio::task::spawn_blocking(move || sort_and_fingerprint(accounts)).await
                     {
                         Ok((accounts, fingerprint)) => {
-                            Ok(SystemSnapshot::from_sorted(accounts, fingerprint, &|a| {
-                                keep(system, a)
-                            }))
+                            let mut snapshot =
+                                SystemSnapshot::from_sorted(accounts, fingerprint, &|a| {
+                                    keep(system, a)
+                                });
+                            snapshot.targeted = targeted;
+                            Ok(snapshot)
                         }
                         Err(e) => Err(ConnectorError::permanent(
                             &name,
@@ -160,4 +205,24 @@ pub async fn refresh_keeping(
         }
     }
     observed
+}
+
+/// A targeted lookup when there are `lookups` and the connector can do it; else a full list.
+async fn read(
+    connector: &dyn Connector,
+    lookups: Option<Vec<Lookup>>,
+) -> Result<Read, ConnectorError> {
+    if let Some(lookups) = lookups {
+        // Nobody to look up: correlation needs a value, so no account can be theirs.
+        if lookups.is_empty() {
+            return Ok(Read::Targeted(Vec::new()));
+        }
+        if let Some(mut found) = connector.find_accounts(&lookups).await? {
+            // Several lookups (or filter chunks) may find one account.
+            found.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+            found.dedup_by(|a, b| a.id == b.id);
+            return Ok(Read::Targeted(found));
+        }
+    }
+    connector.list_accounts().await.map(Read::Full)
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 
-use super::{Account, Conditional, Connector, ConnectorError, ErrorKind, Restore};
+use super::{Account, Conditional, Connector, ConnectorError, ErrorKind, Lookup, Restore};
 use crate::policy::Action;
 
 #[derive(Debug, Clone, Copy)]
@@ -102,6 +102,14 @@ impl<C: Connector> Connector for Retrying<C> {
     }
     async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {
         self.read_counted(id).await.0
+    }
+    async fn find_accounts(
+        &self,
+        lookups: &[Lookup],
+    ) -> Result<Option<Vec<Account>>, ConnectorError> {
+        self.run(|| async { (self.inner.find_accounts(lookups).await, 1) })
+            .await
+            .0
     }
     async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
         self.perform_counted(id, action).await.0

@@ -29,6 +29,11 @@ pub struct ApplyRequest {
     pub plan_file: Option<PathBuf>,
     /// Plan as of an earlier instant (only without a plan file); a future one is refused.
     pub at: Option<String>,
+    /// Only these people (without a plan file; `apply -p`), their accounts looked up rather
+    /// than every account listed.
+    pub persons: Vec<String>,
+    /// With a name in `persons`: only people in this department.
+    pub department: Option<String>,
     pub allow_dirty: bool,
     pub allow_mass_disable: bool,
     /// Changes in flight per system, overriding the policy.
@@ -93,6 +98,8 @@ pub fn prepare(
         None => {
             let plan_request = super::plan::PlanRequest {
                 at: request.at.clone(),
+                persons: request.persons.clone(),
+                department: request.department.clone(),
                 ..Default::default()
             };
             super::plan::plan_with(ws, &plan_request, &policy, &roster, observer)?
@@ -268,9 +275,23 @@ pub fn execute(
         .map_err(evidence)?;
 
     // Re-audit: read every system again; trust nothing the executor believes. Only leavers'
-    // accounts matter to it, and those are what a plan's keep filter keeps.
+    // accounts matter to it, and those are what a plan's keep filter keeps. A targeted plan
+    // is re-audited with a targeted read of its leavers.
     let keep = crate::reconcile::plan_relevance(policy, roster, None);
-    let observed = runtime.block_on(connector::refresh_keeping(policy, &ws.root, &|_| {}, &keep));
+    let observed = match reaudit_people(plan, roster) {
+        Some(people) => {
+            let lookups =
+                |system: &crate::policy::System| connector::lookup::lookups_for(system, &people);
+            runtime.block_on(connector::refresh_targeted(
+                policy,
+                &ws.root,
+                &|_| {},
+                &keep,
+                &lookups,
+            ))
+        }
+        None => runtime.block_on(connector::refresh_keeping(policy, &ws.root, &|_| {}, &keep)),
+    };
     let tasks = executor.journal.lock().tasks().map_err(evidence)?;
     let audit = reaudit::reaudit(plan, policy, roster, &observed, &reports, &tasks);
     let counts = count(&reports, tasks_opened);
@@ -328,7 +349,9 @@ fn run_start(
         system_accounts: plan
             .refreshed
             .iter()
-            .filter(|s| s.fingerprint.is_some())
+            // A targeted read's count is not the system's size: it must not become the
+            // baseline an emptied system is compared with.
+            .filter(|s| s.fingerprint.is_some() && !s.targeted)
             .map(|s| (s.system.clone(), s.accounts))
             .collect(),
         leavers: plan
@@ -361,4 +384,24 @@ fn count(reports: &[ChangeReport], tasks_opened: usize) -> ApplyCounts {
         }
     }
     c
+}
+
+/// For a plan made from a targeted read, the people its re-audit looks up: its leavers.
+/// `None` for a plan made from full reads, which is re-audited with full reads.
+fn reaudit_people<'r>(plan: &Plan, roster: &'r Roster) -> Option<Vec<&'r crate::roster::Person>> {
+    if !plan.refreshed.iter().any(|s| s.targeted) {
+        return None;
+    }
+    let keys: HashSet<String> = plan
+        .leavers
+        .iter()
+        .map(|l| l.person.to_lowercase())
+        .collect();
+    Some(
+        roster
+            .people
+            .iter()
+            .filter(|p| keys.contains(&roster.key_of(p).to_lowercase()))
+            .collect(),
+    )
 }

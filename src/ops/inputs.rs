@@ -8,9 +8,9 @@ use std::time::Instant;
 use jiff::Timestamp;
 
 use super::{Cause, Observer, OpError, Workspace, journal};
-use crate::connector::{self, Observed};
+use crate::connector::{self, Observed, lookup};
 use crate::policy::{self, Policy};
-use crate::roster::{self, Roster};
+use crate::roster::{self, Person, Roster};
 
 /// The policy of the workspace, or every diagnostic.
 pub fn load_policy(ws: &Workspace) -> Result<Policy, OpError> {
@@ -143,6 +143,29 @@ pub fn read_live_state(
     keep: &connector::Keep<'_>,
     observer: &dyn Observer,
 ) -> Result<Observed, OpError> {
+    read_systems(ws, policy, keep, None, observer)
+}
+
+/// The live state of `people` only: each system is asked for their accounts with its own
+/// filters (a targeted read, see [`connector::lookup`]), so the time to read does not grow
+/// with the size of the organisation. Systems that cannot look up are read whole.
+pub fn read_live_state_of(
+    ws: &Workspace,
+    policy: &Policy,
+    keep: &connector::Keep<'_>,
+    people: &[&Person],
+    observer: &dyn Observer,
+) -> Result<Observed, OpError> {
+    read_systems(ws, policy, keep, Some(people), observer)
+}
+
+fn read_systems(
+    ws: &Workspace,
+    policy: &Policy,
+    keep: &connector::Keep<'_>,
+    people: Option<&[&Person]>,
+    observer: &dyn Observer,
+) -> Result<Observed, OpError> {
     let total = policy
         .systems
         .iter()
@@ -158,7 +181,15 @@ pub fn read_live_state(
             t.push((name.to_string(), started.elapsed()));
         }
     };
-    let observed = runtime.block_on(connector::refresh_keeping(policy, &ws.root, &on_done, keep));
+    let observed = match people {
+        None => runtime.block_on(connector::refresh_keeping(policy, &ws.root, &on_done, keep)),
+        Some(people) => {
+            let lookups = |system: &crate::policy::System| lookup::lookups_for(system, people);
+            runtime.block_on(connector::refresh_targeted(
+                policy, &ws.root, &on_done, keep, &lookups,
+            ))
+        }
+    };
     for (name, after) in timings.into_inner().unwrap_or_default() {
         let accounts = observed.systems.get(&name).map(|s| s.total);
         observer.system_read(&name, after, accounts);
@@ -196,7 +227,8 @@ fn check_empty_systems(
         return Ok(());
     };
     let mut refused = Vec::new();
-    for (name, snapshot) in &observed.systems {
+    // A targeted read sees the looked-up people's accounts only: no accounts is no news.
+    for (name, snapshot) in observed.systems.iter().filter(|(_, s)| !s.targeted) {
         let before = last.system_accounts.get(name).copied().unwrap_or(0);
         if snapshot.total > 0 || before == 0 {
             continue;

@@ -15,7 +15,7 @@ use crate::connector::Observed;
 use crate::plan::Plan;
 use crate::policy::Policy;
 use crate::reconcile::{self, PlanError, PlanInput};
-use crate::roster::{self, PersonQuery, Roster};
+use crate::roster::{self, Person, PersonQuery, Roster};
 
 /// What to plan.
 #[derive(Debug, Clone, Default)]
@@ -131,9 +131,17 @@ fn plan_reading(
     let only = people(roster, request)?;
     let only = only.as_deref();
     let keep = reconcile::plan_relevance(policy, roster, only);
-    let observed = inputs::read_live_state(ws, read, &keep, observer)?;
+    // Named people: their accounts are looked up, not every account listed (time to a cut
+    // must not grow with the organisation).
+    let observed = match only {
+        Some(only) => {
+            let people: Vec<&Person> = only.iter().map(|&i| &roster.people[i]).collect();
+            inputs::read_live_state_of(ws, read, &keep, &people, observer)?
+        }
+        None => inputs::read_live_state(ws, read, &keep, observer)?,
+    };
     let provenance = crate::vcs::provenance(&ws.policies_dir);
-    plan_against(
+    let mut plan = plan_against(
         ws,
         policy,
         roster,
@@ -142,7 +150,20 @@ fn plan_reading(
         only,
         &known_tasks,
         provenance.as_ref(),
-    )
+    )?;
+    let targeted: Vec<&str> = plan
+        .refreshed
+        .iter()
+        .filter(|s| s.targeted)
+        .map(|s| s.system.as_str())
+        .collect();
+    if !targeted.is_empty() {
+        plan.warnings.push(format!(
+            "targeted read: only the named people's accounts were looked up in {}; orphaned and disputed accounts there were not looked for (a full `offboard plan` or `offboard audit` does)",
+            targeted.join(", "),
+        ));
+    }
+    Ok(plan)
 }
 
 /// Plan one policy against already-read live state.

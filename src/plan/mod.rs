@@ -78,6 +78,10 @@ pub struct RefreshedSystem {
     pub accounts: usize,
     /// `None` for manual lanes, which have no accounts to read.
     pub fingerprint: Option<String>,
+    /// Read by a targeted lookup: `accounts` counts the named people's accounts only, and the
+    /// system's other accounts were not seen.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub targeted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -348,6 +348,7 @@ fn refreshed(policy: &Policy, observed: &Observed) -> Vec<RefreshedSystem> {
                 connector: s.kind().to_string(),
                 accounts: snap.map_or(0, |x| x.total),
                 fingerprint: snap.map(|x| x.fingerprint.clone()),
+                targeted: snap.is_some_and(|x| x.targeted),
             }
         })
         .collect();

@@ -20,6 +20,7 @@ use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Mod, Scope};
 
 pub mod entry;
+mod find;
 mod settings;
 
 pub use settings::{LdapFlavor, LdapSettings};
@@ -28,7 +29,7 @@ use entry::{ACCOUNTDISABLE, Entry, LOCKED_FOREVER, split_dn};
 
 use super::kind::Kind;
 use super::secret::Secret;
-use super::{Account, Connector, ConnectorError, ErrorKind, Restore};
+use super::{Account, Connector, ConnectorError, ErrorKind, Lookup, Restore};
 use crate::policy::Action;
 
 pub struct Ldap3 {
@@ -411,6 +412,13 @@ impl Connector for Ldap3 {
             .iter()
             .filter_map(|e| e.account(self.cfg.flavor))
             .collect())
+    }
+
+    async fn find_accounts(
+        &self,
+        lookups: &[Lookup],
+    ) -> Result<Option<Vec<Account>>, ConnectorError> {
+        self.find_by(lookups).await
     }
 
     async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {

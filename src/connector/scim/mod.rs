@@ -11,6 +11,7 @@
 //! [`response`], with limits (body size, paging that repeats or never ends), so a broken or
 //! hostile server is an error rather than a hang, a crash or a missing account.
 
+mod find;
 mod http;
 pub mod response;
 mod settings;
@@ -26,7 +27,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::kind::Kind;
-use super::{Account, Conditional, Connector, ConnectorError, Restore};
+use super::{Account, Conditional, Connector, ConnectorError, Lookup, Restore};
 use crate::policy::Action;
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -359,6 +360,13 @@ impl Connector for Scim {
                 self.to_account(u, groups)
             })
             .collect()
+    }
+
+    async fn find_accounts(
+        &self,
+        lookups: &[Lookup],
+    ) -> Result<Option<Vec<Account>>, ConnectorError> {
+        self.find(lookups).await
     }
 
     async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {
