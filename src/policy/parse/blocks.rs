@@ -111,7 +111,7 @@ pub(super) fn check(text: &str) -> Option<BlockProblem> {
     while i < b.len() {
         match b[i] {
             b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
+                while i < b.len() && !is_newline(b, i) {
                     i += 1;
                 }
             }
@@ -148,6 +148,19 @@ pub(super) fn check(text: &str) -> Option<BlockProblem> {
     }
 }
 
+/// Whether a KDL v2 newline starts at `i`: LF, CR, form feed, NEL, LS or PS. A `//` comment
+/// ends at any of them, and so does what the parser reads as a single-line string: a scan
+/// that ended lines at LF alone would hide the blocks after a form feed from itself, and
+/// fuzzing found the parser crawling through exactly those.
+fn is_newline(b: &[u8], i: usize) -> bool {
+    match b[i] {
+        b'\n' | b'\r' | 0x0C => true,
+        0xC2 => b.get(i + 1) == Some(&0x85),
+        0xE2 => b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xA8 | 0xA9)),
+        _ => false,
+    }
+}
+
 /// The offset after a `/* ... */` comment starting at `i` (they nest in KDL); `None` when
 /// it is never closed.
 fn skip_block_comment(b: &[u8], mut i: usize) -> Option<usize> {
@@ -178,7 +191,7 @@ fn skip_string(b: &[u8], i: usize) -> Option<usize> {
     let triple = b.get(start..start + 3) == Some(b"\"\"\"");
     // A multi-line string's `"""` ends its line; anything else after it is a syntax error
     // (and no string the scan could skip).
-    if triple && !matches!(b.get(start + 3), Some(b'\n' | b'\r')) {
+    if triple && (start + 3 >= b.len() || !is_newline(b, start + 3)) {
         return None;
     }
     let quotes = if triple { 3 } else { 1 };
@@ -189,7 +202,7 @@ fn skip_string(b: &[u8], i: usize) -> Option<usize> {
             continue;
         }
         // A single-line string cannot hold a line break (an escaped one was skipped above).
-        if !triple && matches!(b[j], b'\n' | b'\r') {
+        if !triple && is_newline(b, j) {
             return None;
         }
         let closes = b[j..].iter().take(quotes).filter(|&&c| c == b'"').count() == quotes
@@ -245,6 +258,15 @@ mod tests {
             Some(BlockProblem::Unterminated(2))
         );
         assert_eq!(check("a \"x\\\n  y\" b"), None);
+        // KDL v2 ends lines at a form feed, NEL, LS and PS too: a comment does not hide the
+        // blocks after one.
+        for newline in ["\x0C", "\u{85}", "\u{2028}", "\u{2029}", "\r"] {
+            let text = format!("a // x{newline}/-{{ y\n");
+            assert!(
+                matches!(check(&text), Some(BlockProblem::Unclosed(_))),
+                "{newline:?}"
+            );
+        }
         assert_eq!(
             check("a \"\"\"# b\n/-{ \"\"\""),
             Some(BlockProblem::Unterminated(2))
