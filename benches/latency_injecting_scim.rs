@@ -1,8 +1,10 @@
 //! LatencyInjectingScim: a minimal SCIM 2.0 stand-in that waits a fixed time on every request.
 //!
 //! Not a SCIM implementation to test against (the real scim2-server does that): it answers
-//! just enough for the connector's disable (service provider configuration, list users, GET a
-//! user, PATCH `active` with If-Match, 204) and adds a fixed latency, so the executor's scheduling can be compared with
+//! just enough for the connector's disable (service provider configuration, list users, a
+//! filtered list (`ATTR eq "VALUE"` terms joined by `or`, on `userName` and `emails.value`,
+//! case-insensitive as RFC 7643 says), GET a user, PATCH `active` with If-Match, 204) and
+//! adds a fixed latency, so the executor's scheduling can be compared with
 //! the ideal time. It is written in Rust on tokio because a Python stand-in serialises
 //! requests on its interpreter lock and measured itself rather than the executor: at 80
 //! concurrent connections it made apply look 2.5x slower than ideal.
@@ -155,7 +157,24 @@ fn route(store: &Store, method: &str, target: &str, if_match: Option<&str>) -> (
                     .unwrap_or(default)
             };
             let (start, count) = (param("startIndex", 1).max(1), param("count", 100));
-            let mut ids: Vec<&String> = tenant.keys().collect();
+            let filter = query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| *k == "filter")
+                .map(|(_, v)| percent_decode(v));
+            let mut ids: Vec<&String> = match &filter {
+                // Every user's userName and email is `{id}@acme.example`: a value names one.
+                Some(filter) => terms(filter)
+                    .iter()
+                    .filter_map(|value| {
+                        let id = value.to_lowercase();
+                        let id = id.strip_suffix("@acme.example")?;
+                        tenant.get_key_value(id).map(|(k, _)| k)
+                    })
+                    .collect(),
+                None => tenant.keys().collect(),
+            };
+            ids.dedup();
             ids.sort_by_key(|id| id[1..].parse::<usize>().unwrap_or(0));
             let page: Vec<serde_json::Value> = ids
                 .iter()
@@ -193,4 +212,41 @@ fn route(store: &Store, method: &str, target: &str, if_match: Option<&str>) -> (
             r#"{"detail":"unknown path"}"#.into(),
         ),
     }
+}
+
+/// The values of a filter's `userName eq "..."` and `emails.value eq "..."` terms.
+fn terms(filter: &str) -> Vec<String> {
+    filter
+        .split(" or ")
+        .filter_map(|term| {
+            let (attribute, value) = term.trim().split_once(" eq ")?;
+            matches!(attribute, "userName" | "emails.value")
+                .then(|| serde_json::from_str::<String>(value.trim()).ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// `application/x-www-form-urlencoded` decoding of a query value.
+fn percent_decode(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or(""), 16) {
+                    Ok(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
