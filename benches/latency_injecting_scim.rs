@@ -23,7 +23,13 @@ struct User {
     version: u64,
 }
 
-type Store = Arc<Mutex<HashMap<String, HashMap<String, User>>>>;
+/// One tenant's users, and their ids in listing order (sorted once, not per page).
+struct Tenant {
+    users: HashMap<String, User>,
+    order: Vec<String>,
+}
+
+type Store = Arc<Mutex<HashMap<String, Tenant>>>;
 
 /// Start the stand-in on its own thread and runtime; returns the port it listens on.
 pub fn start(tenants: usize, users: usize, latency: Duration) -> u16 {
@@ -33,10 +39,12 @@ pub fn start(tenants: usize, users: usize, latency: Duration) -> u16 {
     let store: Store = Arc::new(Mutex::new(
         (0..tenants)
             .map(|t| {
-                let users = (0..users)
-                    .map(|i| {
+                let order: Vec<String> = (0..users).map(|i| format!("u{i}")).collect();
+                let users = order
+                    .iter()
+                    .map(|id| {
                         (
-                            format!("u{i}"),
+                            id.clone(),
                             User {
                                 active: true,
                                 version: 1,
@@ -44,7 +52,7 @@ pub fn start(tenants: usize, users: usize, latency: Duration) -> u16 {
                         )
                     })
                     .collect();
-                (format!("t{t}"), users)
+                (format!("t{t}"), Tenant { users, order })
             })
             .collect(),
     ));
@@ -169,18 +177,17 @@ fn route(store: &Store, method: &str, target: &str, if_match: Option<&str>) -> (
                     .filter_map(|value| {
                         let id = value.to_lowercase();
                         let id = id.strip_suffix("@acme.example")?;
-                        tenant.get_key_value(id).map(|(k, _)| k)
+                        tenant.users.get_key_value(id).map(|(k, _)| k)
                     })
                     .collect(),
-                None => tenant.keys().collect(),
+                None => tenant.order.iter().collect(),
             };
             ids.dedup();
-            ids.sort_by_key(|id| id[1..].parse::<usize>().unwrap_or(0));
             let page: Vec<serde_json::Value> = ids
                 .iter()
                 .skip(start - 1)
                 .take(count)
-                .map(|id| user_json(id, &tenant[*id]))
+                .map(|id| user_json(id, &tenant.users[*id]))
                 .collect();
             let body = serde_json::json!({
                 "totalResults": ids.len(),
@@ -190,7 +197,7 @@ fn route(store: &Store, method: &str, target: &str, if_match: Option<&str>) -> (
             ("200 OK".into(), body.to_string())
         }
         [_, _, "Users", id] => {
-            let Some(user) = tenant.get_mut(*id) else {
+            let Some(user) = tenant.users.get_mut(*id) else {
                 return ("404 Not Found".into(), r#"{"detail":"not found"}"#.into());
             };
             if method == "PATCH" {
