@@ -164,7 +164,7 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
     })
 }
 
-fn progress_line(r: &ChangeReport) -> String {
+pub(super) fn progress_line(r: &ChangeReport) -> String {
     let c = &r.change;
     let account = c.account.as_ref().map_or("", |a| a.id.as_str());
     let actions = c

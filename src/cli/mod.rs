@@ -13,6 +13,7 @@ pub mod apply;
 pub mod audit;
 mod common;
 pub mod journal;
+pub mod leave;
 pub mod plan;
 pub mod report;
 pub mod rollback;
@@ -183,6 +184,17 @@ then reads every system again. Exit 0 only when no leaver of the plan keeps an a
 Examples:\n  offboard plan --out plan.json && offboard apply plan.json\n  offboard apply --auto-approve"
     )]
     Apply(apply::ApplyArgs),
+    /// Offboard one person now, guided: identify, choose, review, confirm, watch, summary
+    #[command(
+        long_about = "Name the person (email, username, employee id, or a name with \
+--department; asked for on a terminal when omitted). When several people match, choose one from a \
+numbered list (on a terminal; otherwise the candidates are listed and nothing changes). Their plan \
+is made from a targeted read (each system is asked for their accounts only), shown, and applied \
+after a literal `yes` (or --auto-approve), tier by tier, verified and journaled; the summary names \
+the systems cut, the tasks opened, the re-audit's verdict and the certificate command. Someone the \
+roster lists as active is refused.\n\nExamples:\n  offboard leave john.doe@acme.com\n  offboard leave \"John\" --department \"Product Management\"\n  offboard leave jdoe --auto-approve --format json"
+    )]
+    Leave(leave::LeaveArgs),
     /// Re-enable what an apply run disabled (a mistaken termination)
     Rollback(rollback::RollbackArgs),
     /// Manual lanes: open, overdue and escalated tasks; `tasks done ID --note ...` closes one
@@ -216,6 +228,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Show(args) => plan::show(&cli.global, args),
         Command::Apply(args) => apply::run(&cli.global, args),
+        Command::Leave(args) => leave::run(&cli.global, args),
         Command::Rollback(args) => rollback::run(&cli.global, args),
         Command::Tasks(args) => tasks::run(&cli.global, args),
         Command::Journal(args) => journal::run(&cli.global, args),

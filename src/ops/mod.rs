@@ -14,6 +14,8 @@
 //!   and `--compare` between two revisions.
 //! - [`apply`]: prepare (plan or read the plan), guard, and after approval execute and
 //!   re-audit, journaling every step.
+//! - [`leave`]: whom an operator means (one person, or candidates to choose from), for the
+//!   guided offboarding of one person.
 //! - [`rollback`]: what a run's rollback can restore, and restoring it as a run of its own.
 //! - [`audit`]: findings on the live state (orphaned and leftover access, ...), and who the
 //!   journal records as offboarded.
@@ -25,6 +27,7 @@ pub mod apply;
 pub mod audit;
 pub mod inputs;
 pub mod journal;
+pub mod leave;
 pub mod plan;
 pub mod policy_tests;
 pub mod report;
