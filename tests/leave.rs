@@ -154,4 +154,14 @@ fn a_script_gets_json_and_ambiguity_or_an_active_person_changes_nothing() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("~ okta     00u1a2b3"), "{err}");
     assert_eq!(status(dir.path(), "okta", "00u1a2b3"), "disabled");
+    // The journal says what started the run.
+    let runs = offboard(dir.path())
+        .args(["journal", "list", "--format", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let runs: serde_json::Value = serde_json::from_slice(&runs).unwrap();
+    assert_eq!(runs[0]["start"]["trigger"], "leave john.doe@acme.com");
 }

@@ -90,6 +90,7 @@ fn apply_p_cuts_one_person_and_leaves_the_baselines_to_full_reads() {
     let runs: serde_json::Value = serde_json::from_str(&runs).unwrap();
     let start = &runs[0]["start"];
     assert_eq!(start["changes"], 5, "{start}");
+    assert_eq!(start["trigger"], "apply -p john.doe@acme.com", "{start}");
     assert!(
         start["system_accounts"]
             .as_object()

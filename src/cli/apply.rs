@@ -84,6 +84,21 @@ fn lock_timeout(text: &str) -> Result<Duration, Exit> {
         })
 }
 
+/// The command line that started the run, for the journal (no secrets: paths and people).
+fn trigger(args: &ApplyArgs) -> String {
+    let mut words = vec!["apply".to_string()];
+    if let Some(plan) = &args.plan {
+        words.push(plan.display().to_string());
+    }
+    for person in &args.persons {
+        words.push(format!("-p {person}"));
+    }
+    if let Some(department) = &args.department {
+        words.push(format!("--department {department}"));
+    }
+    words.join(" ")
+}
+
 pub fn run(global: &GlobalArgs, args: &ApplyArgs) -> Exit {
     match run_inner(global, args) {
         Ok(exit) | Err(exit) => exit,
@@ -107,6 +122,7 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         lock_timeout: lock_timeout(&args.lock_timeout)?,
         actor: common::actor(global),
         host: common::host(),
+        trigger: trigger(args),
     };
     let observer = common::Stderr::new(global);
     let fail = |e: ops::OpError| common::report(global, &e);

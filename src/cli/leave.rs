@@ -118,6 +118,7 @@ fn run_inner(global: &GlobalArgs, args: &LeaveArgs) -> Result<Exit, Exit> {
         lock_timeout: Duration::from_secs(30),
         actor: common::actor(global),
         host: common::host(),
+        trigger: format!("leave {}", person.email),
     };
     let prepared = ops::apply::prepare(ws, &request, &observer).map_err(fail)?;
     let plan_text = render::text(

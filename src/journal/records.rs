@@ -64,6 +64,10 @@ pub struct RunStart {
     /// from the journal alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub leavers: Vec<LeaverRecord>,
+    /// What started the run, as the operator wrote it: `apply`, `apply PLANFILE`,
+    /// `apply -p PERSON`, `leave PERSON`, `rollback RUN` (a server will add its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
 }
 
 /// One leaver of a run, as the plan described them.
@@ -329,6 +333,7 @@ mod tests {
                     cutoff: at,
                     rules: vec!["involuntary".into()],
                 }],
+                trigger: Some("leave ann@acme.com".into()),
             }),
             Record::Intent(ActionIntent {
                 run_id: "r1".into(),

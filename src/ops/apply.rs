@@ -44,6 +44,8 @@ pub struct ApplyRequest {
     /// Who runs it, and where (journaled).
     pub actor: String,
     pub host: String,
+    /// What started the run, journaled with it (`apply -p PERSON`, `leave PERSON`, ...).
+    pub trigger: String,
 }
 
 /// A plan ready to be approved, with what it was made from.
@@ -365,6 +367,7 @@ fn run_start(
                 rules: l.rules.clone(),
             })
             .collect(),
+        trigger: Some(request.trigger.clone()).filter(|t| !t.is_empty()),
     }
 }
 

@@ -185,6 +185,7 @@ pub fn execute(
             roster_people: None,
             system_accounts: Default::default(),
             leavers: Vec::new(),
+            trigger: Some(format!("rollback {}", original.run_id)),
         }))
         .map_err(evidence)?;
     let executor = Executor {
