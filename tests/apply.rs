@@ -6,7 +6,7 @@ use offboard_test_support as common;
 
 use std::path::{Path, PathBuf};
 
-use common::{copy_dir, root};
+use common::{account_status, copy_dir, root};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -42,18 +42,6 @@ fn save_plan(dir: &Path) -> PathBuf {
         .assert()
         .code(0);
     file
-}
-
-fn account_status(dir: &Path, system: &str, id: &str) -> Option<String> {
-    let text =
-        std::fs::read_to_string(dir.join(format!("inventory/accounts/{system}.json"))).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == id)
-        .map(|a| a["status"].as_str().unwrap().to_string())
 }
 
 #[test]

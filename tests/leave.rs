@@ -12,16 +12,7 @@ use rexpect::session::spawn_command;
 const TIMEOUT_MS: u64 = 30_000;
 
 fn status(dir: &Path, system: &str, id: &str) -> String {
-    let text =
-        std::fs::read_to_string(dir.join(format!("inventory/accounts/{system}.json"))).unwrap();
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["id"] == id)
-        .map(|a| a["status"].as_str().unwrap().to_string())
-        .unwrap()
+    common::account_status(dir, system, id).expect("the account is in the export")
 }
 
 fn leave_on_a_terminal(dir: &Path, args: &[&str]) -> rexpect::session::PtySession {

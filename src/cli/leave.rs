@@ -150,10 +150,7 @@ fn run_inner(global: &GlobalArgs, args: &LeaveArgs) -> Result<Exit, Exit> {
             certificate,
         };
         if json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&summary).unwrap_or_default()
-            );
+            print_json(&summary);
         } else {
             println!(
                 "\nNothing to cut: {} holds no access the policy removes now.",
@@ -199,10 +196,7 @@ fn run_inner(global: &GlobalArgs, args: &LeaveArgs) -> Result<Exit, Exit> {
         certificate,
     };
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary).unwrap_or_default()
-        );
+        print_json(&summary);
     } else {
         print!("{}", summary_text(&summary));
     }
@@ -211,6 +205,13 @@ fn run_inner(global: &GlobalArgs, args: &LeaveArgs) -> Result<Exit, Exit> {
     } else {
         Exit::Error
     })
+}
+
+fn print_json(summary: &Summary<'_>) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(summary).unwrap_or_default()
+    );
 }
 
 fn summary_text(s: &Summary<'_>) -> String {

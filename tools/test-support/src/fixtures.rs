@@ -45,3 +45,17 @@ pub fn commit_all(dir: &Path, message: &str) {
     repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[])
         .unwrap();
 }
+
+/// The `status` of account `id` in the JSON export `inventory/accounts/SYSTEM.json` under
+/// `dir`; `None` when the export has no such account.
+pub fn account_status(dir: &Path, system: &str, id: &str) -> Option<String> {
+    let text =
+        std::fs::read_to_string(dir.join(format!("inventory/accounts/{system}.json"))).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id)
+        .map(|a| a["status"].as_str().unwrap().to_string())
+}
