@@ -70,6 +70,8 @@ pub(super) enum BlockProblem {
     Unclosed(usize),
     /// A string (or `/*` comment) that runs to the end of the file, from here.
     Unterminated(usize),
+    /// A `\` escape KDL does not have (`\q`, `\/`, `\u{D800}`), here.
+    BadEscape(usize),
 }
 
 impl BlockProblem {
@@ -96,6 +98,13 @@ impl BlockProblem {
             )
             .label("not closed")
             .help("close it (`\"`, `\"#` for a raw string, `*/` for a comment)"),
+            BlockProblem::BadEscape(offset) => Diagnostic::error(
+                "policy::kdl-syntax",
+                Span::new(file, offset, 2),
+                "this escape is not valid in a KDL string",
+            )
+            .label("invalid escape")
+            .help("KDL strings know \\\" \\\\ \\b \\f \\n \\r \\t \\s, \\u{hex} and a backslash before whitespace; write the character itself, or use a raw string (#\"...\"#) where backslashes are literal"),
         }
     }
 }
@@ -124,8 +133,8 @@ pub(super) fn check(text: &str) -> Option<BlockProblem> {
             }
             b'#' | b'"' => {
                 match skip_string(b, i) {
-                    Some(end) => i = end,
-                    None => return Some(BlockProblem::Unterminated(i)),
+                    Ok(end) => i = end,
+                    Err(problem) => return Some(problem),
                 }
                 continue;
             }
@@ -180,30 +189,33 @@ fn skip_block_comment(b: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// The offset after the string starting at `i`: `"..."` with escapes, `"""..."""`, and their
-/// raw forms with any number of `#`; `None` when it is not closed (single-line strings by
-/// the end of their line). A `#` that starts no string (`#true`) is skipped alone.
-fn skip_string(b: &[u8], i: usize) -> Option<usize> {
+/// raw forms with any number of `#`. A string that is not closed (single-line strings by the
+/// end of their line) is [`BlockProblem::Unterminated`]; an escape KDL does not have is
+/// [`BlockProblem::BadEscape`] (the parser would end the string there, and its recovery from
+/// what follows can be just as slow). A `#` that starts no string (`#true`) is skipped alone.
+fn skip_string(b: &[u8], i: usize) -> Result<usize, BlockProblem> {
     let hashes = b[i..].iter().take_while(|&&c| c == b'#').count();
     let start = i + hashes;
     if b.get(start) != Some(&b'"') {
-        return Some(i + hashes.max(1));
+        return Ok(i + hashes.max(1));
     }
+    let unterminated = BlockProblem::Unterminated(i);
     let triple = b.get(start..start + 3) == Some(b"\"\"\"");
     // A multi-line string's `"""` ends its line; anything else after it is a syntax error
     // (and no string the scan could skip).
     if triple && (start + 3 >= b.len() || !is_newline(b, start + 3)) {
-        return None;
+        return Err(unterminated);
     }
     let quotes = if triple { 3 } else { 1 };
     let mut j = start + quotes;
     while j < b.len() {
         if hashes == 0 && b[j] == b'\\' {
-            j += 2;
+            j = skip_escape(b, j)?;
             continue;
         }
         // A single-line string cannot hold a line break (an escaped one was skipped above).
         if !triple && is_newline(b, j) {
-            return None;
+            return Err(unterminated);
         }
         let closes = b[j..].iter().take(quotes).filter(|&&c| c == b'"').count() == quotes
             && b[j + quotes..]
@@ -213,11 +225,52 @@ fn skip_string(b: &[u8], i: usize) -> Option<usize> {
                 .count()
                 == hashes;
         if closes {
-            return Some(j + quotes + hashes);
+            return Ok(j + quotes + hashes);
         }
         j += 1;
     }
-    None
+    Err(unterminated)
+}
+
+/// The offset after the escape whose `\` is at `j`, as KDL v2 defines escapes: one of
+/// `" \ b f n r t s`, `u{` and one to six hex digits naming a Unicode scalar value `}`, or
+/// whitespace (a whitespace escape, which also swallows the line breaks and whitespace after
+/// it). A backslash before a non-ASCII character is let through: it may be Unicode whitespace.
+fn skip_escape(b: &[u8], j: usize) -> Result<usize, BlockProblem> {
+    let bad = BlockProblem::BadEscape(j);
+    let Some(&next) = b.get(j + 1) else {
+        return Ok(j + 1);
+    };
+    match next {
+        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' | b's' => Ok(j + 2),
+        b'u' => {
+            if b.get(j + 2) != Some(&b'{') {
+                return Err(bad);
+            }
+            let digits = b[j + 3..]
+                .iter()
+                .take_while(|c| c.is_ascii_hexdigit())
+                .count();
+            let close = j + 3 + digits;
+            if !(1..=6).contains(&digits) || b.get(close) != Some(&b'}') {
+                return Err(bad);
+            }
+            let hex = std::str::from_utf8(&b[j + 3..close]).unwrap_or("");
+            match u32::from_str_radix(hex, 16).ok().and_then(char::from_u32) {
+                Some(_) => Ok(close + 1),
+                None => Err(bad),
+            }
+        }
+        _ if matches!(next, b' ' | b'\t') || is_newline(b, j + 1) => {
+            let mut k = j + 1;
+            while k < b.len() && (matches!(b[k], b' ' | b'\t') || is_newline(b, k)) {
+                k += 1;
+            }
+            Ok(k)
+        }
+        _ if next >= 0x80 => Ok(j + 1),
+        _ => Err(bad),
+    }
 }
 
 #[cfg(test)]
@@ -258,6 +311,24 @@ mod tests {
             Some(BlockProblem::Unterminated(2))
         );
         assert_eq!(check("a \"x\\\n  y\" b"), None);
+        // Escapes: the valid ones pass (a whitespace escape may span lines), the others are
+        // refused before the parser's slow recovery from them.
+        for valid in [
+            r#"a "\" \\ \b \f \n \r \t \s \u{41} \u{10FFFF}""#,
+            "a \"x\\   \n   y\"",
+        ] {
+            assert_eq!(check(valid), None, "{valid}");
+        }
+        for bad in [
+            r#"a "\q""#,
+            r#"a "\/""#,
+            r#"a "\u{D800}""#,
+            r#"a "\u{1234567}""#,
+            r#"a "\u41""#,
+            r#"a "\u{}""#,
+        ] {
+            assert_eq!(check(bad), Some(BlockProblem::BadEscape(3)), "{bad}");
+        }
         // KDL v2 ends lines at a form feed, NEL, LS and PS too: a comment does not hide the
         // blocks after one.
         for newline in ["\x0C", "\u{85}", "\u{2028}", "\u{2029}", "\r"] {
