@@ -72,6 +72,9 @@ pub(super) enum BlockProblem {
     Unterminated(usize),
     /// A `\` escape KDL does not have (`\q`, `\/`, `\u{D800}`), here.
     BadEscape(usize),
+    /// A character KDL does not allow outside comments (a control character, a
+    /// bidirectional formatting character, a byte order mark past the start), here.
+    Disallowed(usize),
 }
 
 impl BlockProblem {
@@ -98,6 +101,13 @@ impl BlockProblem {
             )
             .label("not closed")
             .help("close it (`\"`, `\"#` for a raw string, `*/` for a comment)"),
+            BlockProblem::Disallowed(offset) => Diagnostic::error(
+                "policy::kdl-syntax",
+                Span::new(file, offset, 1),
+                "this character is not allowed in a KDL file",
+            )
+            .label("control or formatting character")
+            .help("remove it: KDL forbids control characters and bidirectional formatting characters outside comments (they can make code read differently from what runs)"),
             BlockProblem::BadEscape(offset) => Diagnostic::error(
                 "policy::kdl-syntax",
                 Span::new(file, offset, 2),
@@ -147,6 +157,7 @@ pub(super) fn check(text: &str) -> Option<BlockProblem> {
             b'}' => {
                 open.pop();
             }
+            _ if disallowed_at(b, i) => return Some(BlockProblem::Disallowed(i)),
             _ => {}
         }
         i += 1;
@@ -157,15 +168,32 @@ pub(super) fn check(text: &str) -> Option<BlockProblem> {
     }
 }
 
-/// Whether a KDL v2 newline starts at `i`: LF, CR, form feed, NEL, LS or PS. A `//` comment
+/// Whether a KDL v2 newline starts at `i`: LF, CR, vertical tab, form feed, NEL, LS or PS. A `//` comment
 /// ends at any of them, and so does what the parser reads as a single-line string: a scan
 /// that ended lines at LF alone would hide the blocks after a form feed from itself, and
 /// fuzzing found the parser crawling through exactly those.
 fn is_newline(b: &[u8], i: usize) -> bool {
     match b[i] {
-        b'\n' | b'\r' | 0x0C => true,
+        b'\n' | b'\r' | 0x0B | 0x0C => true,
         0xC2 => b.get(i + 1) == Some(&0x85),
         0xE2 => b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xA8 | 0xA9)),
+        _ => false,
+    }
+}
+
+/// Whether a code point KDL v2 disallows outside comments starts at `i`: C0 controls other
+/// than tab and the line breaks, the bidirectional formatting characters (U+200E, U+200F,
+/// U+202A to U+202E, U+2066 to U+2069) and a byte order mark past the start. The parser
+/// rejects them in strings and names alike (but not in comments), and its recovery from a
+/// string they break was found crawling; DEL is allowed.
+fn disallowed_at(b: &[u8], i: usize) -> bool {
+    match b[i] {
+        0x00..=0x08 | 0x0E..=0x1F => true,
+        0xE2 => matches!(
+            (b.get(i + 1), b.get(i + 2)),
+            (Some(0x80), Some(0x8E | 0x8F | 0xAA..=0xAE)) | (Some(0x81), Some(0xA6..=0xA9))
+        ),
+        0xEF => i > 0 && b.get(i + 1) == Some(&0xBB) && b.get(i + 2) == Some(&0xBF),
         _ => false,
     }
 }
@@ -209,6 +237,9 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize, BlockProblem> {
     let quotes = if triple { 3 } else { 1 };
     let mut j = start + quotes;
     while j < b.len() {
+        if disallowed_at(b, j) {
+            return Err(BlockProblem::Disallowed(j));
+        }
         if hashes == 0 && b[j] == b'\\' {
             j = skip_escape(b, j)?;
             continue;
@@ -329,9 +360,16 @@ mod tests {
         ] {
             assert_eq!(check(bad), Some(BlockProblem::BadEscape(3)), "{bad}");
         }
+        // Control and bidirectional characters are refused outside comments, allowed in them.
+        assert_eq!(check("a \"x\u{1}y\""), Some(BlockProblem::Disallowed(4)));
+        assert_eq!(check("a\u{13}b 1"), Some(BlockProblem::Disallowed(1)));
+        assert_eq!(check("a \"\u{202e}\""), Some(BlockProblem::Disallowed(3)));
+        assert_eq!(check("a #\"\u{2066}\"#"), Some(BlockProblem::Disallowed(4)));
+        assert_eq!(check("// \u{1} \u{202e}\na \"\u{7f}\"\n"), None);
+        assert_eq!(check("\u{feff}a 1\n"), None);
         // KDL v2 ends lines at a form feed, NEL, LS and PS too: a comment does not hide the
         // blocks after one.
-        for newline in ["\x0C", "\u{85}", "\u{2028}", "\u{2029}", "\r"] {
+        for newline in ["\x0B", "\x0C", "\u{85}", "\u{2028}", "\u{2029}", "\r"] {
             let text = format!("a // x{newline}/-{{ y\n");
             assert!(
                 matches!(check(&text), Some(BlockProblem::Unclosed(_))),
