@@ -6,7 +6,6 @@ use offboard_test_support as common;
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use rexpect::session::spawn_command;
 
 const TIMEOUT_MS: u64 = 30_000;
@@ -82,14 +81,7 @@ fn anything_but_yes_changes_nothing() {
     assert_eq!(status(dir.path(), "okta", "00u1a2b3"), "active");
 }
 
-fn offboard(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("offboard").unwrap();
-    cmd.arg("-C")
-        .arg(dir)
-        .env("NO_COLOR", "1")
-        .env("OFFBOARD_ACTOR", "tester@acme.com");
-    cmd
-}
+use common::offboard;
 
 #[test]
 fn a_script_gets_json_and_ambiguity_or_an_active_person_changes_nothing() {
@@ -155,4 +147,26 @@ fn a_script_gets_json_and_ambiguity_or_an_active_person_changes_nothing() {
         .clone();
     let runs: serde_json::Value = serde_json::from_slice(&runs).unwrap();
     assert_eq!(runs[0]["start"]["trigger"], "leave john.doe@acme.com");
+}
+
+/// What an operator reads: the plan, then the summary (snapshot; run ids and the plan's
+/// instant vary and are filtered).
+#[test]
+fn the_summary_reads_as_documented() {
+    let dir = common::example_copy();
+    common::init_journal(dir.path());
+    let out = offboard(dir.path())
+        .args(["leave", "jdoe", "--auto-approve"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    insta::with_settings!({filters => vec![
+        (r"\d{8}T\d{6}Z-[0-9a-f]{6}", "[RUN]"),
+        (r"as of \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", "as of [NOW]"),
+    ]}, {
+        insta::assert_snapshot!("leave_summary", text);
+    });
 }

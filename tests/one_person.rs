@@ -9,14 +9,7 @@ use std::path::Path;
 
 use assert_cmd::Command;
 
-fn offboard(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("offboard").unwrap();
-    cmd.arg("-C")
-        .arg(dir)
-        .env("NO_COLOR", "1")
-        .env("OFFBOARD_ACTOR", "tester@acme.com");
-    cmd
-}
+use common::offboard;
 
 fn status(dir: &Path, system: &str, id: &str) -> String {
     common::account_status(dir, system, id).expect("the account is in the export")

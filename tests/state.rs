@@ -8,7 +8,6 @@ use offboard_test_support as common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 
 const AT: &str = "2026-11-23T09:00:00Z";
@@ -18,14 +17,7 @@ fn example() -> tempfile::TempDir {
     common::example_copy()
 }
 
-fn offboard(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("offboard").unwrap();
-    cmd.arg("-C")
-        .arg(dir)
-        .env("NO_COLOR", "1")
-        .env("OFFBOARD_ACTOR", "tester@acme.com");
-    cmd
-}
+use common::offboard;
 
 fn init(dir: &Path) {
     offboard(dir)

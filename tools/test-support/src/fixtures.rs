@@ -59,3 +59,13 @@ pub fn account_status(dir: &Path, system: &str, id: &str) -> Option<String> {
         .find(|a| a["id"] == id)
         .map(|a| a["status"].as_str().unwrap().to_string())
 }
+
+/// `offboard -C dir` as a test runs it: no colour, a fixed actor for the journal.
+pub fn offboard(dir: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("offboard").expect("the offboard binary");
+    cmd.arg("-C")
+        .arg(dir)
+        .env("NO_COLOR", "1")
+        .env("OFFBOARD_ACTOR", "tester@acme.com");
+    cmd
+}

@@ -19,7 +19,7 @@ pub mod servers;
 pub mod slapd;
 
 pub use executor::{change_for, executor, init_journal, plan_of};
-pub use fixtures::{account_status, commit_all, copy_dir, example_copy, root};
+pub use fixtures::{account_status, commit_all, copy_dir, example_copy, offboard, root};
 pub use scim::{SCIM_TOKEN, ScimClient, ScimServer};
 pub use servers::{free_port, skip_real_servers};
 pub use slapd::{LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LDAP_SUFFIX, Slapd};
