@@ -78,6 +78,8 @@ pub(super) enum BlockProblem {
     /// A character KDL does not allow outside comments (a control character, a
     /// bidirectional formatting character, a byte order mark past the start), here.
     Disallowed(usize),
+    /// A type annotation whose `(` is not followed by one name and `)`, here.
+    BadTypeAnnotation(usize),
 }
 
 impl BlockProblem {
@@ -118,6 +120,13 @@ impl BlockProblem {
             )
             .label("control or formatting character")
             .help("remove it: KDL forbids control characters and bidirectional formatting characters outside comments (they can make code read differently from what runs)"),
+            BlockProblem::BadTypeAnnotation(offset) => Diagnostic::error(
+                "policy::kdl-syntax",
+                Span::new(file, offset, 1),
+                "this `(` does not start a type annotation",
+            )
+            .label("expected one name, then `)`")
+            .help("in KDL a `(` outside strings starts a type annotation: one name in parentheses before a node or value, like `(date)\"2026-01-01\"`; offboard's policies need none, so remove it or quote the text"),
             BlockProblem::BadEscape(offset) => Diagnostic::error(
                 "policy::kdl-syntax",
                 Span::new(file, offset, 2),
@@ -158,6 +167,13 @@ pub(super) fn check(text: &str) -> Option<BlockProblem> {
                 }
                 continue;
             }
+            b'(' => {
+                match skip_type_annotation(b, i) {
+                    Ok(end) => i = end,
+                    Err(problem) => return Some(problem),
+                }
+                continue;
+            }
             b'{' => {
                 open.push(i);
                 if open.len() > MAX_BLOCK_DEPTH {
@@ -191,6 +207,17 @@ fn is_newline(b: &[u8], i: usize) -> bool {
     }
 }
 
+/// How many bytes the line break at `k` takes (CRLF is one line break; NEL two bytes, LS and
+/// PS three).
+fn newline_len(b: &[u8], k: usize) -> usize {
+    match b.get(k) {
+        Some(b'\r') if b.get(k + 1) == Some(&b'\n') => 2,
+        Some(0xC2) => 2,
+        Some(0xE2) => 3,
+        _ => 1,
+    }
+}
+
 /// Whether only spaces and tabs stand between the line break before `j` and `j` (bytes
 /// past ASCII are let through: they may be Unicode whitespace).
 fn only_whitespace_before(b: &[u8], j: usize) -> bool {
@@ -221,6 +248,71 @@ fn disallowed_at(b: &[u8], i: usize) -> bool {
         ),
         0xEF => i > 0 && b.get(i + 1) == Some(&0xBB) && b.get(i + 2) == Some(&0xBF),
         _ => false,
+    }
+}
+
+/// The offset after the type annotation whose `(` is at `i`. KDL v2 allows only a name (an
+/// identifier or a string) between the parentheses, with spaces, `/* */` comments and
+/// escaped line breaks around it; in particular a `//` there starts no comment. The scan
+/// must not read one as a comment either, or it would hide the rest of the line from itself,
+/// and fuzzing found the parser's recovery from `(//` before unclosed `/-{` blocks taking
+/// seconds for a hundred bytes (doubling with each repetition). So anything else is
+/// [`BlockProblem::BadTypeAnnotation`]. Bytes past ASCII count as name characters: they may
+/// be Unicode letters or spaces, and the parser judges them quickly.
+fn skip_type_annotation(b: &[u8], i: usize) -> Result<usize, BlockProblem> {
+    let bad = BlockProblem::BadTypeAnnotation(i);
+    let mut j = skip_node_space(b, i + 1)?;
+    if matches!(b.get(j), Some(b'"' | b'#')) {
+        j = skip_string(b, j)?;
+    } else {
+        let name = b[j..]
+            .iter()
+            .enumerate()
+            .take_while(|&(k, &c)| {
+                !is_newline(b, j + k)
+                    && !disallowed_at(b, j + k)
+                    && (c >= 0x80 || (c.is_ascii_graphic() && !b"\\/(){};[]\"#=".contains(&c)))
+            })
+            .count();
+        if name == 0 {
+            return Err(bad);
+        }
+        j += name;
+    }
+    j = skip_node_space(b, j)?;
+    match b.get(j) {
+        Some(b')') => Ok(j + 1),
+        _ => Err(bad),
+    }
+}
+
+/// The offset after the node space (KDL's spaces within a node) starting at `i`: spaces,
+/// tabs, `/* */` comments, and escaped line breaks (`\`, then an optional `//` comment, then
+/// the line break). A comment there that is never closed is [`BlockProblem::Unterminated`].
+fn skip_node_space(b: &[u8], mut i: usize) -> Result<usize, BlockProblem> {
+    loop {
+        match b.get(i) {
+            Some(b' ' | b'\t') => i += 1,
+            Some(b'/') if b.get(i + 1) == Some(&b'*') => {
+                i = skip_block_comment(b, i).ok_or(BlockProblem::Unterminated(i))?
+            }
+            Some(b'\\') => {
+                let mut k = i + 1;
+                while matches!(b.get(k), Some(b' ' | b'\t')) {
+                    k += 1;
+                }
+                if b.get(k) == Some(&b'/') && b.get(k + 1) == Some(&b'/') {
+                    while k < b.len() && !is_newline(b, k) {
+                        k += 1;
+                    }
+                }
+                if k < b.len() && !is_newline(b, k) {
+                    return Ok(i);
+                }
+                i = (k + newline_len(b, k)).min(b.len());
+            }
+            _ => return Ok(i),
+        }
     }
 }
 
@@ -413,6 +505,31 @@ mod tests {
                 "{newline:?}"
             );
         }
+        // A `(` starts a type annotation, in which `//` is no comment: the scan does not
+        // hide the rest of the line from itself.
+        for valid in [
+            "(date)a (t)\"x\" ( t )1",
+            "a (#\"raw\"#)2 (/* c */ u8 /* d */)3",
+            "a (t \\ // escaped line break\n )4",
+            "a (\"q(\")5 (été)6",
+        ] {
+            assert_eq!(check(valid), None, "{valid}");
+        }
+        for bad in [
+            "a (// /-{) /-{- \n",
+            "a (x",
+            "a ()",
+            "a (x y)",
+            "a (x\n)",
+            "a (\\ x)",
+        ] {
+            assert_eq!(
+                check(bad),
+                Some(BlockProblem::BadTypeAnnotation(2)),
+                "{bad}"
+            );
+        }
+        assert_eq!(check("a (/* x"), Some(BlockProblem::Unterminated(3)));
         assert_eq!(
             check("a \"\"\"# b\n/-{ \"\"\""),
             Some(BlockProblem::Unterminated(2))
