@@ -622,3 +622,53 @@ fn identify_never_guesses() {
         Err(IdentifyError::NotFound { .. })
     ));
 }
+
+/// An emergency override cuts at its own moment whatever the rules say about timing, and
+/// deletes nothing until HR confirms; once HR lists the person as terminated, HR's dates
+/// decide deletion again.
+#[test]
+fn an_emergency_override_cuts_at_its_moment_and_deletes_only_once_hr_confirms() {
+    use offboard::roster::emergency::{self, Emergency};
+    // Rules would wait a week after the last day, and delete after 90 days.
+    let policy = policy_with(r#"rule "grace" { when "true"; cutoff "+7d" }"#);
+    let at: Timestamp = "2026-11-23T08:00:00Z".parse().unwrap();
+    let ann = Emergency {
+        id: "ovr-1".into(),
+        person: "ANN@acme.com".into(),
+        at,
+        by: "sec@acme.com".into(),
+        reason: "for cause".into(),
+        ticket: None,
+        confirmed: false,
+    };
+    let obs = observed(vec![active("a1", "ann@acme.com")]);
+
+    let mut r = roster(&[ANN_ACTIVE]);
+    emergency::apply(&mut r, std::slice::from_ref(&ann));
+    let plan = plan_at(&policy, &r, &obs, "2026-11-23T09:00:00Z").unwrap();
+    let leaver = &plan.leavers[0];
+    assert_eq!((leaver.state, leaver.cutoff), (LeaverState::Due, at));
+    assert_eq!(leaver.delete_at, None);
+    assert!(!leaver.emergency.as_ref().unwrap().confirmed);
+    assert_eq!(plan.changes[0].rules[0], "emergency override ovr-1");
+    // Months later, still unconfirmed: still nothing deleted.
+    let plan = plan_at(&policy, &r, &obs, "2027-06-01T09:00:00Z").unwrap();
+    assert!(plan.changes.iter().all(|c| c.kind != ChangeKind::Delete));
+
+    // HR confirms: terminated, last day the 22nd. The cutoff stays the override's, and the
+    // deletion follows HR's dates (90 days after the cutoff).
+    let confirmed = ANN_ACTIVE.replace(",active,,,,", ",terminated,involuntary,,2026-11-22,");
+    let mut r = roster(&[&confirmed]);
+    emergency::apply(&mut r, std::slice::from_ref(&ann));
+    let plan = plan_at(&policy, &r, &obs, "2026-11-23T09:00:00Z").unwrap();
+    let leaver = &plan.leavers[0];
+    assert!(leaver.emergency.as_ref().unwrap().confirmed);
+    assert_eq!(leaver.cutoff, at);
+    assert_eq!(
+        leaver.delete_at,
+        Some(
+            at.checked_add(jiff::SignedDuration::from_hours(90 * 24))
+                .unwrap()
+        )
+    );
+}

@@ -57,10 +57,12 @@ pub enum Kind {
     /// A terminated person with neither a termination date nor a last day in HR: cut, but
     /// no deletion can be scheduled.
     UndatedLeaver,
+    /// An emergency override HR has not confirmed within `override-confirm-within`.
+    UnconfirmedOverride,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::LeaverActive,
         Kind::Recreated,
         Kind::Orphan,
@@ -69,6 +71,7 @@ impl Kind {
         Kind::StaleExemption,
         Kind::Dormant,
         Kind::UndatedLeaver,
+        Kind::UnconfirmedOverride,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,13 +84,14 @@ impl Kind {
             Kind::StaleExemption => "stale-exemption",
             Kind::Dormant => "dormant",
             Kind::UndatedLeaver => "undated-leaver",
+            Kind::UnconfirmedOverride => "unconfirmed-override",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
             Kind::LeaverActive | Kind::Recreated => Severity::Critical,
-            Kind::Orphan => Severity::High,
+            Kind::Orphan | Kind::UnconfirmedOverride => Severity::High,
             Kind::Disputed | Kind::ExcessAccess | Kind::UndatedLeaver => Severity::Medium,
             Kind::StaleExemption | Kind::Dormant => Severity::Low,
         }
@@ -107,6 +111,9 @@ impl Kind {
             Kind::StaleExemption => "An exemption's account no longer exists or its owner has left",
             Kind::UndatedLeaver => {
                 "HR records a leaver with neither a termination date nor a last day"
+            }
+            Kind::UnconfirmedOverride => {
+                "An emergency override cuts someone HR has not recorded as terminated in time"
             }
             Kind::Dormant => {
                 "An active account has not been used for longer than the policy allows"

@@ -117,6 +117,37 @@ pub fn audit(input: &AuditInput) -> Result<Audit, AuditError> {
             policy_location: policy.people.as_ref().map(|p| policy.sources.location(p.span)),
         });
     }
+    // An operator's emergency word that HR has not backed in time: either HR is behind or
+    // the override was a mistake, and someone must decide which.
+    let grace = policy.defaults.override_confirm_within;
+    for person in &roster.people {
+        let Some(e) = person.emergency.as_ref().filter(|e| !e.confirmed) else {
+            continue;
+        };
+        if now < e.at.checked_add(grace).unwrap_or(e.at) {
+            continue;
+        }
+        let key = roster.key_of(person);
+        undated.push(Finding {
+            kind: Kind::UnconfirmedOverride,
+            severity: Kind::UnconfirmedOverride.severity(),
+            system: "roster".to_string(),
+            account: key.clone(),
+            account_label: person.name.clone(),
+            owner: Some(key.clone()),
+            evidence: format!(
+                "emergency override {} ({} by {}: {}{}) cuts {key}, and HR has not recorded them as terminated within override-confirm-within ({})",
+                e.id,
+                crate::when::human(e.at),
+                e.by,
+                e.reason,
+                e.ticket.as_deref().map(|t| format!("; ticket {t}")).unwrap_or_default(),
+                crate::policy::duration::format(grace),
+            ),
+            remediation: "record the termination in the HR system; if the override was a mistake, roll back its run (`offboard journal list` shows it), which restores the access and revokes the override".to_string(),
+            policy_location: policy.people.as_ref().map(|p| policy.sources.location(p.span)),
+        });
+    }
     let due: HashMap<&str, &crate::plan::Leaver> = plan
         .leavers
         .iter()

@@ -427,6 +427,7 @@ fn kind_color(k: Kind) -> &'static str {
         Kind::StaleExemption => "#2563eb",
         Kind::Dormant => "#6b7280",
         Kind::UndatedLeaver => "#9333ea",
+        Kind::UnconfirmedOverride => "#be185d",
     }
 }
 

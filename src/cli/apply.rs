@@ -123,6 +123,7 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         actor: common::actor(global),
         host: common::host(),
         trigger: trigger(args),
+        emergency: None,
     };
     let observer = common::Stderr::new(global);
     let fail = |e: ops::OpError| common::report(global, &e);

@@ -227,6 +227,22 @@ fn describe(r: &StoredRecord) -> String {
                 }
             )
         }
+        Record::Override(o) => format!(
+            "EMERGENCY OVERRIDE {} by {} on {}: cut {} ({}) now; reason: {}{}",
+            o.override_id,
+            o.by,
+            o.host,
+            o.person,
+            o.name,
+            o.reason,
+            o.ticket
+                .as_deref()
+                .map(|t| format!("; ticket {t}"))
+                .unwrap_or_default()
+        ),
+        Record::OverrideRevoked(r) => {
+            format!("override {} revoked by {} ({})", r.override_id, r.by, r.why)
+        }
         Record::TaskOpen(t) => {
             format!(
                 "task {} for {} on {}: {} by {}, due {}",

@@ -32,6 +32,18 @@ pub struct LeaveArgs {
     /// With a name: only match people in this department
     #[arg(long, value_name = "DEPARTMENT")]
     pub department: Option<String>,
+    /// Cut someone HR still lists as active (termination for cause, a compromised account):
+    /// journals an emergency override that every plan applies (cutoff now, nothing deleted)
+    /// until HR's export agrees or the run is rolled back; `offboard audit` reports it if HR
+    /// has not agreed within `override-confirm-within`
+    #[arg(long, requires = "reason")]
+    pub emergency: bool,
+    /// Why the emergency (journaled with the override)
+    #[arg(long, value_name = "TEXT", requires = "emergency")]
+    pub reason: Option<String>,
+    /// The ticket that authorises the emergency (journaled with the override)
+    #[arg(long, value_name = "ID", requires = "emergency")]
+    pub ticket: Option<String>,
     /// Apply without asking (the plan is still shown)
     #[arg(long)]
     pub auto_approve: bool,
@@ -53,6 +65,9 @@ struct Summary<'a> {
     tasks_opened: usize,
     verdict: Option<Verdict>,
     certificate: String,
+    /// The emergency override journaled for this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    emergency_override: Option<&'a str>,
 }
 
 pub fn run(global: &GlobalArgs, args: &LeaveArgs) -> Exit {
@@ -104,7 +119,30 @@ fn run_inner(global: &GlobalArgs, args: &LeaveArgs) -> Result<Exit, Exit> {
             ));
         }
     };
-    ops::leave::check_leaving(&person).map_err(fail)?;
+    ops::leave::check_leaving(&person, args.emergency).map_err(fail)?;
+    let emergency = match &args.reason {
+        Some(reason) if args.emergency => Some(
+            ops::leave::emergency(
+                &person,
+                &common::actor(global),
+                reason,
+                args.ticket.as_deref(),
+            )
+            .map_err(fail)?,
+        ),
+        _ => None,
+    };
+    if let Some(e) = &emergency {
+        let hr = if person.leaving {
+            "HR lists them as terminated already; the override makes the cutoff now"
+        } else {
+            "HR still lists them as active; every plan will treat them as a leaver cut now until HR agrees or this run is rolled back"
+        };
+        eprintln!(
+            "EMERGENCY: {} <{}>. {hr}. Once approved, override {} is journaled (by {}: {}).",
+            person.name, person.email, e.id, e.by, e.reason
+        );
+    }
 
     let request = ops::apply::ApplyRequest {
         plan_file: None,
@@ -118,7 +156,16 @@ fn run_inner(global: &GlobalArgs, args: &LeaveArgs) -> Result<Exit, Exit> {
         lock_timeout: Duration::from_secs(30),
         actor: common::actor(global),
         host: common::host(),
-        trigger: format!("leave {}", person.email),
+        trigger: format!(
+            "leave {}{}",
+            person.email,
+            if emergency.is_some() {
+                " --emergency"
+            } else {
+                ""
+            }
+        ),
+        emergency: emergency.clone(),
     };
     let prepared = ops::apply::prepare(ws, &request, &observer).map_err(fail)?;
     let plan_text = render::text(
@@ -148,6 +195,7 @@ fn run_inner(global: &GlobalArgs, args: &LeaveArgs) -> Result<Exit, Exit> {
             tasks_opened: 0,
             verdict: None,
             certificate,
+            emergency_override: None,
         };
         if json {
             print_json(&summary);
@@ -194,6 +242,7 @@ fn run_inner(global: &GlobalArgs, args: &LeaveArgs) -> Result<Exit, Exit> {
         tasks_opened: applied.counts.tasks_opened,
         verdict,
         certificate,
+        emergency_override: emergency.as_ref().map(|e| e.id.as_str()),
     };
     if json {
         print_json(&summary);
@@ -240,6 +289,11 @@ fn summary_text(s: &Summary<'_>) -> String {
     );
     if let Some(run) = s.run_id {
         out.push_str(&format!("Run: {run} (offboard journal show {run})\n"));
+    }
+    if let (Some(id), Some(run)) = (s.emergency_override, s.run_id) {
+        out.push_str(&format!(
+            "Emergency override: {id}, in force until HR's export agrees; if this was a mistake, `offboard rollback {run}` restores the access and revokes it.\n"
+        ));
     }
     out
 }

@@ -53,7 +53,7 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
     let fail = |e: ops::OpError| common::report(global, &e);
     let plan = ops::rollback::prepare(ws, &args.run, &args.persons).map_err(fail)?;
     let run_id = &plan.run.start.run_id;
-    if plan.restorations.is_empty() {
+    if plan.restorations.is_empty() && plan.revokes.is_none() {
         println!("Nothing in run {run_id} can be restored.");
         for line in &plan.irreversible {
             println!("  {line}");
@@ -87,6 +87,16 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
             r.account_id,
             r.person,
             what.join(", ")
+        );
+    }
+    if let Some(o) = &plan.revokes {
+        println!(
+            "  - emergency override {} ({}, by {}: {}) is revoked: plans follow HR's roster for {} again",
+            o.override_id,
+            crate::when::human(o.at),
+            o.by,
+            o.reason,
+            o.person
         );
     }
     if !plan.irreversible.is_empty() {

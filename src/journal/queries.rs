@@ -1,13 +1,14 @@
 //! The questions commands ask the journal: runs with their outcomes, the newest apply, one
-//! run's records, changes left unfinished by a crash, and manual tasks with their state.
+//! run's records, changes left unfinished by a crash, manual tasks with their state, and the
+//! emergency overrides in force.
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
 use super::{
-    ActionIntent, ActionOutcome, ActionResult, Journal, JournalError, Record, RunFinish, RunMode,
-    RunStart, StoredRecord, TaskDone, TaskOpen,
+    ActionIntent, ActionOutcome, ActionResult, Journal, JournalError, OverrideRecord, Record,
+    RunFinish, RunMode, RunStart, StoredRecord, TaskDone, TaskOpen,
 };
 
 /// A run with its start and (when it finished) its end.
@@ -59,6 +60,23 @@ impl Journal {
             }
         }
         Ok(runs)
+    }
+
+    /// Emergency overrides in force: recorded and not revoked, oldest first.
+    pub fn overrides(&self) -> Result<Vec<OverrideRecord>, JournalError> {
+        let mut overrides = Vec::new();
+        let mut revoked = HashSet::new();
+        for (record, _) in self.typed_records()? {
+            match record {
+                Record::Override(o) => overrides.push(o),
+                Record::OverrideRevoked(r) => {
+                    revoked.insert(r.override_id);
+                }
+                _ => {}
+            }
+        }
+        overrides.retain(|o| !revoked.contains(&o.override_id));
+        Ok(overrides)
     }
 
     /// The start of the newest apply run: what the last run saw of the roster and systems.

@@ -23,6 +23,8 @@ pub const ACTION_INTENT: &str = "intent";
 pub const ACTION_RESULT: &str = "result";
 pub const TASK_OPEN: &str = "task-open";
 pub const TASK_DONE: &str = "task-done";
+pub const OVERRIDE: &str = "override";
+pub const OVERRIDE_REVOKED: &str = "override-revoked";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -68,6 +70,10 @@ pub struct RunStart {
     /// `apply -p PERSON`, `leave PERSON`, `rollback RUN` (a server will add its own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<String>,
+    /// The emergency override this run carries out (`leave --emergency`): rolling the run
+    /// back revokes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency_override: Option<String>,
 }
 
 /// One leaver of a run, as the plan described them.
@@ -208,6 +214,48 @@ pub struct TaskDone {
     pub closed_at: Timestamp,
 }
 
+/// An emergency override (`offboard leave --emergency`): an operator's word that a person
+/// must be cut now, before HR's export says so. Plans read the roster through every override
+/// not revoked (see [`crate::roster::emergency`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverrideRecord {
+    pub override_id: String,
+    /// The person's roster key.
+    pub person: String,
+    pub name: String,
+    pub reason: String,
+    pub ticket: Option<String>,
+    /// Who recorded it, and where.
+    pub by: String,
+    pub host: String,
+    pub at: Timestamp,
+}
+
+impl OverrideRecord {
+    /// The override as the roster overlay takes it.
+    pub fn emergency(&self) -> crate::roster::emergency::Emergency {
+        crate::roster::emergency::Emergency {
+            id: self.override_id.clone(),
+            person: self.person.clone(),
+            at: self.at,
+            by: self.by.clone(),
+            reason: self.reason.clone(),
+            ticket: self.ticket.clone(),
+            confirmed: false,
+        }
+    }
+}
+
+/// An override withdrawn (by rolling back the run it triggered): plans no longer apply it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverrideRevoked {
+    pub override_id: String,
+    pub by: String,
+    pub at: Timestamp,
+    /// Why, as the operator's command put it (`rollback RUN`).
+    pub why: String,
+}
+
 /// Every record the journal holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
@@ -218,13 +266,19 @@ pub enum Record {
     Result(ActionResult),
     TaskOpen(TaskOpen),
     TaskDone(TaskDone),
+    Override(OverrideRecord),
+    OverrideRevoked(OverrideRevoked),
 }
 
 impl Record {
     /// The table the record is stored in.
     pub fn table(&self) -> Table {
         match self {
-            Record::JournalInit(_) | Record::RunStart(_) | Record::RunFinish(_) => Table::Runs,
+            Record::JournalInit(_)
+            | Record::RunStart(_)
+            | Record::RunFinish(_)
+            | Record::Override(_)
+            | Record::OverrideRevoked(_) => Table::Runs,
             Record::Intent(_) | Record::Result(_) => Table::Actions,
             Record::TaskOpen(_) | Record::TaskDone(_) => Table::Tasks,
         }
@@ -240,6 +294,8 @@ impl Record {
             Record::Result(_) => ACTION_RESULT,
             Record::TaskOpen(_) => TASK_OPEN,
             Record::TaskDone(_) => TASK_DONE,
+            Record::Override(_) => OVERRIDE,
+            Record::OverrideRevoked(_) => OVERRIDE_REVOKED,
         }
     }
 
@@ -253,6 +309,8 @@ impl Record {
             Record::Result(b) => to_body(b),
             Record::TaskOpen(b) => to_body(b),
             Record::TaskDone(b) => to_body(b),
+            Record::Override(b) => to_body(b),
+            Record::OverrideRevoked(b) => to_body(b),
         }
     }
 
@@ -264,7 +322,10 @@ impl Record {
             Record::Intent(b) => Some(&b.run_id),
             Record::Result(b) => Some(&b.run_id),
             Record::TaskOpen(b) => Some(&b.run_id),
-            Record::JournalInit(_) | Record::TaskDone(_) => None,
+            Record::JournalInit(_)
+            | Record::TaskDone(_)
+            | Record::Override(_)
+            | Record::OverrideRevoked(_) => None,
         }
     }
 }
@@ -284,6 +345,8 @@ impl StoredRecord {
             (Table::Actions, ACTION_RESULT) => Record::Result(self.parse()?),
             (Table::Tasks, TASK_OPEN) => Record::TaskOpen(self.parse()?),
             (Table::Tasks, TASK_DONE) => Record::TaskDone(self.parse()?),
+            (Table::Runs, OVERRIDE) => Record::Override(self.parse()?),
+            (Table::Runs, OVERRIDE_REVOKED) => Record::OverrideRevoked(self.parse()?),
             (table, kind) => {
                 return Err(corrupt(format!(
                     "unknown record kind `{kind}` in table {}",
@@ -334,6 +397,23 @@ mod tests {
                     rules: vec!["involuntary".into()],
                 }],
                 trigger: Some("leave ann@acme.com".into()),
+                emergency_override: Some("ovr-1".into()),
+            }),
+            Record::Override(OverrideRecord {
+                override_id: "ovr-1".into(),
+                person: "ann@acme.com".into(),
+                name: "Ann".into(),
+                reason: "for cause".into(),
+                ticket: Some("SEC-7".into()),
+                by: "sec".into(),
+                host: "h".into(),
+                at,
+            }),
+            Record::OverrideRevoked(OverrideRevoked {
+                override_id: "ovr-1".into(),
+                by: "sec".into(),
+                at,
+                why: "rollback r1".into(),
             }),
             Record::Intent(ActionIntent {
                 run_id: "r1".into(),

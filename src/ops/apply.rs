@@ -15,12 +15,13 @@ use crate::apply::retry::{RetryPolicy, Retrying};
 use crate::apply::{ChangeReport, Executor, Target, guard as guards, reaudit};
 use crate::connector::{self, ConnectorError};
 use crate::journal::{
-    ActionOutcome, ApplyCounts, JournalLock, LeaverAudit, LeaverRecord, Record, RunFinish, RunMode,
-    RunOutcome, RunStart, Verdict,
+    ActionOutcome, ApplyCounts, JournalLock, LeaverAudit, LeaverRecord, OverrideRecord, Record,
+    RunFinish, RunMode, RunOutcome, RunStart, Verdict,
 };
 use crate::plan::{self, Plan};
 use crate::policy::{Action, Policy};
 use crate::roster::Roster;
+use crate::roster::emergency::{self, Emergency};
 
 /// What to apply and how.
 #[derive(Debug, Clone)]
@@ -46,6 +47,9 @@ pub struct ApplyRequest {
     pub host: String,
     /// What started the run, journaled with it (`apply -p PERSON`, `leave PERSON`, ...).
     pub trigger: String,
+    /// An emergency override to record with the run (`leave --emergency`): the plan is made
+    /// as if it were in force, and it is journaled, before the run, only once approved.
+    pub emergency: Option<Emergency>,
 }
 
 /// A plan ready to be approved, with what it was made from.
@@ -88,7 +92,10 @@ pub fn prepare(
         }
     }
     journal::check(ws)?;
-    let roster = inputs::load_roster(ws, &policy, observer)?;
+    let mut roster = inputs::load_roster(ws, &policy, observer)?;
+    if let Some(e) = &request.emergency {
+        emergency::apply(&mut roster, std::slice::from_ref(e));
+    }
     let plan = match &request.plan_file {
         Some(file) => {
             let plan = plan::read_file(file).map_err(|e| OpError::new(e.to_string()))?;
@@ -256,6 +263,27 @@ pub fn execute(
     let run_id = new_run_id();
     // The commit applied (the trusted revision of the next pull-request plans).
     let commit = crate::vcs::provenance(&ws.policies_dir).and_then(|p| p.commit);
+    // An emergency override is journaled first: from here on every plan applies it.
+    if let Some(e) = &request.emergency {
+        let name = roster
+            .people
+            .iter()
+            .find(|p| roster.key_of(p).eq_ignore_ascii_case(&e.person))
+            .map(|p| p.name.clone())
+            .unwrap_or_default();
+        journal
+            .append(&Record::Override(OverrideRecord {
+                override_id: e.id.clone(),
+                person: e.person.clone(),
+                name,
+                reason: e.reason.clone(),
+                ticket: e.ticket.clone(),
+                by: e.by.clone(),
+                host: request.host.clone(),
+                at: e.at,
+            }))
+            .map_err(evidence)?;
+    }
     journal
         .append(&Record::RunStart(run_start(
             request, prepared, &run_id, dirty, commit,
@@ -368,6 +396,7 @@ fn run_start(
             })
             .collect(),
         trigger: Some(request.trigger.clone()).filter(|t| !t.is_empty()),
+        emergency_override: request.emergency.as_ref().map(|e| e.id.clone()),
     }
 }
 

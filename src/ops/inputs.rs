@@ -1,6 +1,7 @@
 //! The three inputs of every plan, each read with the guards that refuse implausible data:
 //! the policy (valid, or every diagnostic), the roster (inside the repository, every field
-//! the policy reads, not shrunk past `max-roster-drop`) and the live state (every system
+//! the policy reads, not shrunk past `max-roster-drop`, with the journal's emergency
+//! overrides laid over it) and the live state (every system
 //! read, none suddenly empty).
 
 use std::time::Instant;
@@ -96,7 +97,34 @@ pub fn load_roster(
         }
         observer.warn(&format!("{why}; accepted because of --allow-roster-drop"));
     }
+    let mut roster = roster;
+    overlay_overrides(ws, &mut roster, observer)?;
     Ok(roster)
+}
+
+/// Lay the journal's emergency overrides in force over the roster (see
+/// [`roster::emergency`]): until one is revoked, its person is a leaver cut as of it.
+fn overlay_overrides(
+    ws: &Workspace,
+    roster: &mut Roster,
+    observer: &dyn Observer,
+) -> Result<(), OpError> {
+    if !ws.journal_path.exists() {
+        return Ok(());
+    }
+    let overrides: Vec<roster::emergency::Emergency> = journal::read(ws)?
+        .overrides()
+        .map_err(journal::evidence)?
+        .iter()
+        .map(|o| o.emergency())
+        .collect();
+    for missing in roster::emergency::apply(roster, &overrides) {
+        observer.warn(&format!(
+            "emergency override {} names {}, whom the roster does not list; it applies when they appear",
+            missing.id, missing.person
+        ));
+    }
+    Ok(())
 }
 
 /// The roster and every data file a connector reads must resolve inside the repository (or

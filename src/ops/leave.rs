@@ -4,11 +4,14 @@
 //!
 //! Identification never guesses: identifiers match exactly, names match whole words, and
 //! several matches come back as candidates for the operator to choose from. A person HR
-//! still lists as active is refused: offboard cuts people the roster says are leaving.
+//! still lists as active is refused: offboard cuts people the roster says are leaving,
+//! unless the operator declares an emergency, which is journaled as an override (see
+//! [`crate::roster::emergency`]) before anything is cut.
 
 use serde::Serialize;
 
 use super::{Observer, OpError, Workspace, inputs};
+use crate::roster::emergency::Emergency;
 use crate::roster::{self, Candidate, IdentifyError, PersonQuery};
 
 /// Whom a query names.
@@ -23,6 +26,9 @@ pub enum Identified {
 /// A person as the operator is shown them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Person {
+    /// The roster key (what plans and the journal name the person by).
+    #[serde(skip)]
+    pub key: String,
     pub name: String,
     pub email: String,
     pub department: String,
@@ -45,6 +51,7 @@ pub fn identify(
             .iter()
             .find(|p| p.email.eq_ignore_ascii_case(&c.email));
         Person {
+            key: p.map(|p| roster.key_of(p)).unwrap_or_default(),
             name: c.name.clone(),
             email: c.email.clone(),
             department: c.department.clone(),
@@ -77,14 +84,42 @@ pub fn identify(
     }
 }
 
-/// Refuse to offboard someone the roster does not list as leaving.
-pub fn check_leaving(person: &Person) -> Result<(), OpError> {
-    if person.leaving {
+/// Refuse to offboard someone the roster does not list as leaving, unless this is an
+/// emergency (which is then recorded as an override).
+pub fn check_leaving(person: &Person, emergency: bool) -> Result<(), OpError> {
+    if person.leaving || emergency {
         return Ok(());
     }
     Err(OpError::new(format!(
         "{} <{}> is {} in the roster; offboard cuts the people HR has terminated. Nothing was changed.",
         person.name, person.email, person.status
     ))
-    .hint("record the termination in the HR system (or its export), then run `offboard leave` again"))
+    .hint("record the termination in the HR system (or its export), then run `offboard leave` again; if they must be cut before HR can act, add --emergency --reason TEXT (journaled, and reported by `offboard audit` until HR agrees)"))
+}
+
+/// The emergency override `leave --emergency` records for `person`: in force from now, by
+/// `by`, for `reason` (which must say something: it is the evidence of why).
+pub fn emergency(
+    person: &Person,
+    by: &str,
+    reason: &str,
+    ticket: Option<&str>,
+) -> Result<Emergency, OpError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(OpError::new("an emergency override needs a reason")
+            .hint("say why in --reason (it is journaled as the evidence); nothing was changed"));
+    }
+    Ok(Emergency {
+        id: format!("ovr-{}", super::apply::new_run_id()),
+        person: person.key.clone(),
+        at: jiff::Timestamp::now(),
+        by: by.to_string(),
+        reason: reason.to_string(),
+        ticket: ticket
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string),
+        confirmed: person.leaving,
+    })
 }

@@ -2,7 +2,9 @@
 //! termination). [`prepare`] decides, from the journal alone, what can be restored (disabled
 //! accounts enabled, removed groups and licences re-added from the state recorded before the
 //! change) and what cannot (deletions, session revocations, password resets, moves);
-//! [`execute`] restores it as a journaled run of its own, each step read back.
+//! [`execute`] restores it as a journaled run of its own, each step read back. Rolling back
+//! the run of an emergency override (`leave --emergency`) also revokes the override, so the
+//! next plan does not cut the person again.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,8 +15,8 @@ use crate::apply::Executor;
 use crate::apply::retry::RetryPolicy;
 use crate::connector::Restore;
 use crate::journal::{
-    ActionOutcome, ApplyCounts, JournalLock, Record, RunFinish, RunMode, RunOutcome, RunStart,
-    RunSummary,
+    ActionOutcome, ApplyCounts, JournalLock, OverrideRecord, OverrideRevoked, Record, RunFinish,
+    RunMode, RunOutcome, RunStart, RunSummary,
 };
 use crate::policy::{Action, Policy, Tier};
 
@@ -28,6 +30,9 @@ pub struct RollbackPlan {
     pub restorations: Vec<Restoration>,
     /// Steps that cannot be undone, one line each (`system account (person): action ...`).
     pub irreversible: Vec<String>,
+    /// The emergency override the run carried out, still in force: the rollback revokes it,
+    /// or the next plan would cut the person again.
+    pub revokes: Option<OverrideRecord>,
 }
 
 /// How one restoration ended, as it happens.
@@ -139,11 +144,21 @@ pub fn prepare(ws: &Workspace, run: &str, persons: &[String]) -> Result<Rollback
             });
         }
     }
+    let revokes = match &run.start.emergency_override {
+        Some(id) => journal
+            .overrides()
+            .map_err(evidence)?
+            .into_iter()
+            .find(|o| &o.override_id == id)
+            .filter(|o| wanted.is_empty() || wanted.contains(&o.person.to_lowercase())),
+        None => None,
+    };
     Ok(RollbackPlan {
         policy,
         run,
         restorations,
         irreversible,
+        revokes,
     })
 }
 
@@ -186,8 +201,19 @@ pub fn execute(
             system_accounts: Default::default(),
             leavers: Vec::new(),
             trigger: Some(format!("rollback {}", original.run_id)),
+            emergency_override: None,
         }))
         .map_err(evidence)?;
+    if let Some(o) = &plan.revokes {
+        journal
+            .append(&Record::OverrideRevoked(OverrideRevoked {
+                override_id: o.override_id.clone(),
+                by: actor.to_string(),
+                at: jiff::Timestamp::now(),
+                why: format!("rollback {}", original.run_id),
+            }))
+            .map_err(evidence)?;
+    }
     let executor = Executor {
         targets,
         journal: crate::journal::SharedJournal::new(journal),

@@ -118,6 +118,19 @@ pub struct Leaver {
     /// until HR records a date (a cutoff of "now" would move the deletion on every run).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub undated: bool,
+    /// The emergency override that makes this person a leaver cut now (`leave --emergency`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency: Option<EmergencyRef>,
+}
+
+/// An emergency override as a plan shows it: which one, and whether HR agrees yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmergencyRef {
+    pub id: String,
+    pub by: String,
+    pub reason: String,
+    /// HR's export lists the person as terminated too; until it does, nothing is deleted.
+    pub confirmed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

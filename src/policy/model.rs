@@ -435,6 +435,8 @@ pub struct Defaults {
     pub timezone_name: String,
     pub dormant_after: SignedDuration,
     pub escalate_after: SignedDuration,
+    /// How long HR has to confirm an emergency override before `audit` reports it.
+    pub override_confirm_within: SignedDuration,
     pub concurrency: u32,
     pub on_leave: Vec<Action>,
 }
@@ -449,6 +451,7 @@ impl Default for Defaults {
             timezone_name: "UTC".into(),
             dormant_after: SignedDuration::from_hours(90 * 24),
             escalate_after: SignedDuration::from_hours(48),
+            override_confirm_within: SignedDuration::from_hours(24),
             concurrency: 4,
             on_leave: vec![Action::Disable],
         }

@@ -267,6 +267,15 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             notify: base.notify.clone(),
             accounts: accounts.len(),
             undated: base.undated,
+            emergency: person
+                .emergency
+                .as_ref()
+                .map(|e| crate::plan::EmergencyRef {
+                    id: e.id.clone(),
+                    by: e.by.clone(),
+                    reason: e.reason.clone(),
+                    confirmed: e.confirmed,
+                }),
         });
     }
 

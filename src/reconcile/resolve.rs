@@ -2,7 +2,8 @@
 //!
 //! Conflicts resolve toward safety: the earliest cutoff wins, the shortest `delete-after`
 //! wins, and any retention (a `retain` rule or a legal hold in the roster) beats deletion.
-//! `defaults` fill in only what no matching rule decided.
+//! `defaults` fill in only what no matching rule decided. An emergency override (see
+//! [`crate::roster::emergency`]) cuts at its own moment and deletes nothing until HR confirms.
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -83,6 +84,18 @@ pub fn resolve(
             DEFAULTS.to_string(),
         ));
     }
+    // An emergency override cuts at its own moment, whatever the rules say about timing
+    // (and is named as the cause when a rule would cut at the same moment).
+    if let Some(e) = &person.emergency {
+        cutoffs.insert(
+            0,
+            (
+                e.at.min(now),
+                Cutoff::Immediately,
+                format!("emergency override {}", e.id),
+            ),
+        );
+    }
     // Earliest wins; ties go to the first rule in policy order (stable sort).
     cutoffs.sort_by_key(|c| c.0);
     let (cutoff, cutoff_rule, cutoff_source) = cutoffs.swap_remove(0);
@@ -123,7 +136,10 @@ pub fn resolve(
     // data must never delay revocation) but nothing is deleted until HR records a date;
     // plans warn and `audit` reports it every time.
     let undated = person.termination_at.is_none() && person.last_day.is_none();
-    if undated {
+    // Nor is anything deleted on an operator's word alone: deletion waits for HR to confirm
+    // an emergency override.
+    let unconfirmed = person.emergency.as_ref().is_some_and(|e| !e.confirmed);
+    if undated || unconfirmed {
         delete = None;
     }
     let delete_at = delete

@@ -6,6 +6,7 @@
 //! from a plan because their row was malformed. Extra columns are kept and reach conditions
 //! as `person.<column>`.
 
+pub mod emergency;
 mod identify;
 mod parse;
 
@@ -100,6 +101,10 @@ pub struct Person {
     pub extra: BTreeMap<String, String>,
     /// Where the row is (1-based line for CSV, 1-based entry for JSON).
     pub line: usize,
+    /// An emergency override in force for this person (never from the file: the journal's
+    /// overrides are laid over the roster, see [`emergency`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency: Option<emergency::Emergency>,
 }
 
 impl Person {

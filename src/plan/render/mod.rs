@@ -45,6 +45,10 @@ pub(crate) fn for_display(plan: &Plan) -> Plan {
         esc(&mut l.email);
         esc(&mut l.department);
         all(&mut l.notify);
+        if let Some(e) = &mut l.emergency {
+            esc(&mut e.by);
+            esc(&mut e.reason);
+        }
     }
     for c in &mut p.changes {
         esc(&mut c.person);
@@ -112,6 +116,19 @@ pub(crate) fn leaver_when(l: &Leaver, now: Timestamp) -> String {
         LeaverState::Scheduled => format!("cutoff {}", instant(l.cutoff)),
     };
     let mut parts = vec![why, cutoff];
+    if let Some(e) = &l.emergency {
+        parts.push(format!(
+            "EMERGENCY override {} by {} ({}){}",
+            e.id,
+            e.by,
+            e.reason,
+            if e.confirmed {
+                ""
+            } else {
+                ", HR has not confirmed: nothing deleted until it does"
+            }
+        ));
+    }
     if l.undated {
         parts.push("no HR date: nothing deleted until HR records one".to_string());
     } else if !l.retained_by.is_empty() {

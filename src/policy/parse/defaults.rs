@@ -10,6 +10,10 @@ const DEFAULTS: &[Child] = &[
     Child::new("timezone", Args::one("timezone \"Europe/Berlin\"")),
     Child::new("dormant-after", Args::one("dormant-after \"90d\"")),
     Child::new("escalate-after", Args::one("escalate-after \"48h\"")),
+    Child::new(
+        "override-confirm-within",
+        Args::one("override-confirm-within \"24h\""),
+    ),
     Child::new("concurrency", Args::one("concurrency 4")),
     Child::new("on-leave", Args::some(ON_LEAVE_USAGE)),
 ];
@@ -80,6 +84,11 @@ impl FileParser<'_> {
                 "escalate-after" => {
                     if let Some(v) = self.duration_of(child, Sign::Unsigned) {
                         d.escalate_after = v;
+                    }
+                }
+                "override-confirm-within" => {
+                    if let Some(v) = self.duration_of(child, Sign::Unsigned) {
+                        d.override_confirm_within = v;
                     }
                 }
                 "concurrency" => {

@@ -284,6 +284,7 @@ impl Row<'_> {
             location: self.text("location"),
             extra,
             line: self.line,
+            emergency: None,
         })
     }
 
