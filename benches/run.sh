@@ -3,6 +3,8 @@
 #
 #   bash benches/run.sh            # scales 1k, 10k and 100k people (100k: ~2 GB disk, ~3 min)
 #   bash benches/run.sh 1k 10k     # only some scales
+#   bash benches/run.sh 100k:scattered   # the generator's other shape (random systems per
+#                                        # person, per-system group names, no disputed accounts)
 #
 # For each scale it generates a synthetic organisation with offboard-gen (deterministic), then
 # prints wall time and peak RSS of `validate`, `plan` and `audit` (release build), the
@@ -46,23 +48,26 @@ measure() { # label, command...: runs it 3 times, prints "label: S s, M MB" (med
     printf "  %-34s %7.2f s  %6.0f MB peak RSS  (median of 3: %s)\n" "$label" "$SECS" "$(echo "$rss / 1024" | bc -l)" "${runs[*]}"
 }
 
-for scale in "${scales[@]}"; do
+for arg in "${scales[@]}"; do
+    scale=${arg%%:*}
+    shape=departments
+    [ "$arg" != "$scale" ] && shape=${arg#*:}
     case $scale in
         1k) people=1000; accounts=10000; systems=10 ;;
         10k) people=10000; accounts=100000; systems=10 ;;
         100k) people=100000; accounts=1000000; systems=20 ;;
         *) echo "unknown scale $scale (1k, 10k, 100k)" >&2; exit 1 ;;
     esac
-    dir=target/bench/org-$scale
+    dir=target/bench/org-$scale-$shape
     if [ ! -f "$dir/inventory/people.csv" ]; then
-        "$GEN" --people $people --accounts $accounts --systems $systems --rules 30 --out "$dir" 2>/dev/null
+        "$GEN" --people $people --accounts $accounts --systems $systems --rules 30 --shape "$shape" --out "$dir" 2>/dev/null
     fi
     echo
-    echo "== $scale: $people people, ~$accounts accounts, $systems systems, 30 rules =="
+    echo "== $scale ($shape): $people people, ~$accounts accounts, $systems systems, 30 rules =="
     measure "offboard validate" $OFFBOARD -C "$dir" validate
     measure "offboard plan --summary" $OFFBOARD -C "$dir" -q plan --at $AT --summary
     plan_secs=$SECS
-    measure "offboard audit --format json" $OFFBOARD -C "$dir" -q audit --at $AT --format json --output "$dir/audit.json"
+    measure "offboard audit --format json" $OFFBOARD -C "$dir" -q audit --at $AT --format json --output audit.json
     audit_secs=$SECS
     measure "DuckDB reference (python)" "$VENV/bin/python" benches/reference.py "$dir" $AT
     ref_secs=$SECS

@@ -1,8 +1,9 @@
 //! `plan` and `audit` read every account but keep only those that can matter (the keep
 //! filters in `reconcile::plan_relevance` and `audit::relevance`). These tests hold them to
 //! their promise on a generated organisation with every kind of noise (orphans, disputed
-//! accounts, excess groups, dormant logins, exemptions, legal holds): the plan and the
-//! audit made from the kept accounts equal those made from all of them.
+//! accounts, excess groups, dormant logins, exemptions, legal holds), in both of the
+//! generator's shapes: the plan and the audit made from the kept accounts equal those made
+//! from all of them.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -12,14 +13,20 @@ use offboard::connector::{self, Observed};
 use offboard::policy::{self, Policy};
 use offboard::reconcile::{self, PlanInput};
 use offboard::roster::{self, Roster};
+use offboard_gen::Shape;
 
 fn generated_org(dir: &Path) -> (Policy, Roster) {
+    generated_org_shaped(dir, Shape::Departments)
+}
+
+fn generated_org_shaped(dir: &Path, shape: Shape) -> (Policy, Roster) {
     let options = offboard_gen::Options {
         people: 1500,
         accounts: 15000,
         systems: 6,
         rules: 12,
         seed: 7,
+        shape,
     };
     offboard_gen::generate(&options, dir).expect("the organisation is written");
     let policy = policy::load_dir(&dir.join("policies"), dir).expect("generated policy is valid");
@@ -67,8 +74,14 @@ fn plan(
 
 #[test]
 fn plan_from_kept_accounts_equals_plan_from_all() {
+    for shape in [Shape::Departments, Shape::Scattered] {
+        plan_from_kept_accounts_equals_plan_from_all_in(shape);
+    }
+}
+
+fn plan_from_kept_accounts_equals_plan_from_all_in(shape: Shape) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (policy, roster) = generated_org(dir.path());
+    let (policy, roster) = generated_org_shaped(dir.path(), shape);
     let all = refresh(&policy, dir.path(), None);
     let keep = reconcile::plan_relevance(&policy, &roster, None);
     let kept = refresh(&policy, dir.path(), Some(&keep));
@@ -118,8 +131,14 @@ fn plan_for_some_people_from_kept_accounts_equals_plan_from_all() {
 
 #[test]
 fn audit_from_kept_accounts_equals_audit_from_all() {
+    for shape in [Shape::Departments, Shape::Scattered] {
+        audit_from_kept_accounts_equals_audit_from_all_in(shape);
+    }
+}
+
+fn audit_from_kept_accounts_equals_audit_from_all_in(shape: Shape) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (policy, roster) = generated_org(dir.path());
+    let (policy, roster) = generated_org_shaped(dir.path(), shape);
     let all = refresh(&policy, dir.path(), None);
     let keep = audit::relevance(&policy, &roster, now());
     let kept = refresh(&policy, dir.path(), Some(&keep));
@@ -137,7 +156,7 @@ fn audit_from_kept_accounts_equals_audit_from_all() {
     let kinds: HashSet<_> = from_all.findings.iter().map(|f| f.kind).collect();
     assert!(
         kinds.len() >= 5,
-        "the generated organisation should show most kinds of finding: {kinds:?}"
+        "the generated organisation ({shape:?}) should show most kinds of finding: {kinds:?}"
     );
     assert_eq!(audit::audit(&input(&kept)).expect("audit"), from_all);
 }

@@ -5,6 +5,14 @@
 //! noise: orphaned accounts, disputed accounts, excess groups and case differences in
 //! emails. The same [`Options`] always produce the same bytes.
 //!
+//! Two [`Shape`]s, so that no optimisation is tuned to one organisation only:
+//! `departments` (the default) gives each person accounts in consecutive systems, every group
+//! named after a department, a few accounts listing a second person's email (disputed); `scattered`
+//! draws each person's systems at random, gives every system its own group names (a
+//! department group plus, for about 2% of accounts, one of 200 system-specific extras), and one
+//! email per account (no disputed accounts). Both have about 2% leavers, 1% orphans and 5% of
+//! emails in other letter case.
+//!
 //! It is a tool of offboard's own development, not part of the product: the benchmarks
 //! (`benches/run.sh`) run its binary, and tests that need an organisation call [`generate`].
 //!
@@ -75,6 +83,16 @@ struct Person {
     leaver: bool,
 }
 
+/// How accounts are spread over systems and named (see the module documentation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shape {
+    /// Consecutive systems per person, department groups, some disputed accounts.
+    #[default]
+    Departments,
+    /// Random systems per person, per-system group names, one email per account.
+    Scattered,
+}
+
 /// The organisation to generate.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -88,6 +106,7 @@ pub struct Options {
     pub rules: usize,
     /// Seed for the deterministic generator.
     pub seed: u64,
+    pub shape: Shape,
 }
 
 impl Default for Options {
@@ -98,6 +117,7 @@ impl Default for Options {
             systems: 10,
             rules: 5,
             seed: 42,
+            shape: Shape::Departments,
         }
     }
 }
@@ -205,7 +225,12 @@ pub fn generate(args: &Options, out: &Path) -> std::io::Result<Written> {
     // `admins` memberships (about 2%) are access no role explains.
     for (d, name) in DEPARTMENTS.iter().enumerate() {
         let grants: String = (0..args.systems)
-            .map(|s| format!("    grant app-{s} group=\"dept-{d}\"\n"))
+            .map(|s| {
+                format!(
+                    "    grant app-{s} group=\"{}\"\n",
+                    dept_group(args.shape, s, d)
+                )
+            })
             .collect();
         roles.push_str(&format!(
             "role dept-{d} when=\"person.department == \\\"{name}\\\"\" {{\n{grants}}}\n"
@@ -250,10 +275,25 @@ pub fn generate(args: &Options, out: &Path) -> std::io::Result<Written> {
             first[s] = false;
             write!(files[s], "{sep}{json}")
         };
+    let mut systems_of_person: Vec<usize> = Vec::with_capacity(per_person);
     for (i, p) in people.iter().enumerate() {
+        systems_of_person.clear();
         let start = rng.below(args.systems.max(1));
-        for k in 0..per_person {
-            let s = (start + k) % args.systems;
+        match args.shape {
+            Shape::Departments => {
+                systems_of_person.extend((0..per_person).map(|k| (start + k) % args.systems))
+            }
+            Shape::Scattered => {
+                // A random subset: draw until `per_person` distinct systems are chosen.
+                while systems_of_person.len() < per_person {
+                    let s = rng.below(args.systems.max(1));
+                    if !systems_of_person.contains(&s) {
+                        systems_of_person.push(s);
+                    }
+                }
+            }
+        }
+        for &s in &systems_of_person {
             id += 1;
             let email = if rng.chance(50) {
                 p.email.to_uppercase()
@@ -265,12 +305,17 @@ pub fn generate(args: &Options, out: &Path) -> std::io::Result<Written> {
             } else {
                 "active"
             };
-            let mut groups = format!("\"dept-{}\"", p.department);
+            let mut groups = format!("\"{}\"", dept_group(args.shape, s, p.department));
             if rng.chance(20) {
-                groups.push_str(", \"admins\"");
+                match args.shape {
+                    Shape::Departments => groups.push_str(", \"admins\""),
+                    Shape::Scattered => {
+                        groups.push_str(&format!(", \"app-{s}-g{}\"", rng.below(200)))
+                    }
+                }
             }
             // A few accounts list a second person's email: disputed.
-            let emails = if rng.chance(2) && i > 0 {
+            let emails = if args.shape == Shape::Departments && rng.chance(2) && i > 0 {
                 format!("\"{email}\", \"{}\"", people[rng.below(i)].email)
             } else {
                 format!("\"{email}\"")
@@ -299,7 +344,8 @@ pub fn generate(args: &Options, out: &Path) -> std::io::Result<Written> {
         let s = rng.below(args.systems.max(1));
         id += 1;
         let json = format!(
-            "{{\"id\": \"a{id:09}\", \"username\": \"ghost{n}\", \"emails\": [\"ghost{n}@acme.example\"], \"status\": \"active\", \"groups\": [\"dept-0\"]}}"
+            "{{\"id\": \"a{id:09}\", \"username\": \"ghost{n}\", \"emails\": [\"ghost{n}@acme.example\"], \"status\": \"active\", \"groups\": [\"{}\"]}}",
+            dept_group(args.shape, s, 0)
         );
         write_account(&mut files, s, json)?;
     }
@@ -312,6 +358,14 @@ pub fn generate(args: &Options, out: &Path) -> std::io::Result<Written> {
         systems: args.systems,
         accounts: id,
     })
+}
+
+/// The group a department's role grants on system `s`.
+fn dept_group(shape: Shape, s: usize, department: usize) -> String {
+    match shape {
+        Shape::Departments => format!("dept-{department}"),
+        Shape::Scattered => format!("app-{s}-dept-{department}"),
+    }
 }
 
 fn people_email(people: &[Person], i: usize) -> String {

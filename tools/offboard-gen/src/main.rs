@@ -24,6 +24,11 @@ struct Args {
     /// Seed for the deterministic generator
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// How accounts are spread and named: `departments` (consecutive systems, department
+    /// groups, some disputed accounts) or `scattered` (random systems, per-system group
+    /// names, one email per account)
+    #[arg(long, value_enum, default_value_t = offboard_gen::Shape::Departments)]
+    shape: offboard_gen::Shape,
     /// Output directory (a policy repository root)
     #[arg(long)]
     out: PathBuf,
@@ -37,6 +42,7 @@ fn main() -> std::io::Result<()> {
         systems: args.systems,
         rules: args.rules,
         seed: args.seed,
+        shape: args.shape,
     };
     let written = offboard_gen::generate(&options, &args.out)?;
     eprintln!(
