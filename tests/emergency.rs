@@ -31,6 +31,15 @@ fn on_a_terminal(dir: &Path, args: &[&str]) -> rexpect::session::PtySession {
 
 /// Cut John Smith in an emergency, as a script would; returns the run id and override id.
 fn emergency_cut(dir: &Path) -> (String, String) {
+    let summary = emergency_summary(dir);
+    (
+        summary["run_id"].as_str().unwrap().to_string(),
+        summary["emergency_override"].as_str().unwrap().to_string(),
+    )
+}
+
+/// `leave --emergency` for John Smith as a script: its JSON summary.
+fn emergency_summary(dir: &Path) -> serde_json::Value {
     let out = offboard(dir)
         .args([
             "leave",
@@ -48,11 +57,25 @@ fn emergency_cut(dir: &Path) -> (String, String) {
         .code(0)
         .get_output()
         .clone();
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    (
-        summary["run_id"].as_str().unwrap().to_string(),
-        summary["emergency_override"].as_str().unwrap().to_string(),
-    )
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// What an administrator does by hand: disable the account, empty its groups, end its
+/// sessions.
+fn cut_by_hand(dir: &Path, system: &str, id: &str) {
+    let file = dir.join(format!("inventory/accounts/{system}.json"));
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let account = v["accounts"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|a| a["id"] == id)
+        .expect("the account is in the export");
+    account["status"] = "disabled".into();
+    account["groups"] = serde_json::json!([]);
+    account["sessions"] = 0.into();
+    std::fs::write(&file, serde_json::to_string_pretty(&v).unwrap()).unwrap();
 }
 
 fn plan_json(dir: &Path) -> serde_json::Value {
@@ -335,4 +358,77 @@ fn no_override_is_recorded_by_accident() {
             .unwrap();
     assert!(journal.overrides().unwrap().is_empty());
     assert!(smith_in(&plan_json(dir.path())).is_none());
+}
+
+/// Review findings: the override and its run are one transaction and `journal show RUN`
+/// lists both; a second emergency for someone already under one is refused; an emergency
+/// for someone with nothing left to cut is still journaled (with an empty run, the handle
+/// to roll it back).
+#[test]
+fn the_override_belongs_to_its_run_and_is_never_doubled_or_dropped() {
+    let dir = common::example_copy();
+    common::init_journal(dir.path());
+    let (run, override_id) = emergency_cut(dir.path());
+    let out = offboard(dir.path())
+        .args(["journal", "show", &run])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let shown = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        shown.contains(&format!(
+            "EMERGENCY OVERRIDE {override_id} by tester@acme.com"
+        )),
+        "{shown}"
+    );
+    // Already cut by an override: another is refused; without --emergency, what remains
+    // may still be cut.
+    let out = offboard(dir.path())
+        .args([
+            "leave",
+            SMITH,
+            "--emergency",
+            "--reason",
+            "again",
+            "--auto-approve",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!("already cut by emergency override {override_id}")),
+        "{err}"
+    );
+    let journal =
+        offboard::journal::Journal::open_read_only(&dir.path().join(".offboard/journal.db"))
+            .unwrap();
+    assert_eq!(journal.overrides().unwrap().len(), 1);
+
+    // Someone whose access was removed by hand already: the override is still journaled.
+    let rollback = offboard(dir.path())
+        .args(["rollback", &run, "--auto-approve"])
+        .output()
+        .unwrap();
+    assert!(rollback.status.success());
+    for (system, id) in [
+        ("okta", SMITH_OKTA),
+        ("corp-ad", "jsmith"),
+        ("vpn", "1717"),
+        ("github", "4865050"),
+        ("slack", "U001COTT9JX"),
+    ] {
+        cut_by_hand(dir.path(), system, id);
+    }
+    let summary = emergency_summary(dir.path());
+    assert_eq!(summary["accounts_cut"], serde_json::json!([]), "{summary}");
+    let second = summary["emergency_override"].as_str().unwrap().to_string();
+    let journal =
+        offboard::journal::Journal::open_read_only(&dir.path().join(".offboard/journal.db"))
+            .unwrap();
+    let in_force = journal.overrides().unwrap();
+    assert_eq!(in_force.len(), 1);
+    assert_eq!(in_force[0].override_id, second);
 }

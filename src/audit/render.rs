@@ -192,6 +192,8 @@ pub fn json(a: &Audit) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
 
+use crate::plan::render::markdown::cell;
+
 fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -229,11 +231,13 @@ pub fn markdown(a: &Audit) -> String {
             let _ = writeln!(
                 out,
                 "| {} | `{}` {} | {} | {} | {} |",
-                md(&f.system),
-                md(&f.account),
-                md(&f.account_label),
-                md(f.owner.as_deref().unwrap_or("")),
-                md(&f.evidence),
+                // What systems, the roster and operators wrote is escaped like the plan's
+                // cells (no links, tags or mentions in a PR comment); the remediation is ours.
+                cell(&f.system),
+                cell(&f.account),
+                cell(&f.account_label),
+                cell(f.owner.as_deref().unwrap_or("")),
+                cell(&f.evidence),
                 md(&f.remediation)
             );
         }

@@ -138,9 +138,14 @@ fn run_inner(global: &GlobalArgs, args: &LeaveArgs) -> Result<Exit, Exit> {
         } else {
             "HR still lists them as active; every plan will treat them as a leaver cut now until HR agrees or this run is rolled back"
         };
+        let esc = crate::escape::terminal;
         eprintln!(
             "EMERGENCY: {} <{}>. {hr}. Once approved, override {} is journaled (by {}: {}).",
-            person.name, person.email, e.id, e.by, e.reason
+            esc(&person.name),
+            esc(&person.email),
+            e.id,
+            esc(&e.by),
+            esc(&e.reason)
         );
     }
 
@@ -185,7 +190,9 @@ fn run_inner(global: &GlobalArgs, args: &LeaveArgs) -> Result<Exit, Exit> {
         print!("{plan_text}");
     }
     let certificate = format!("offboard report {}", person.email);
-    if !prepared.plan.has_changes() {
+    // An emergency is journaled even when nothing is left to cut (access removed by hand
+    // already): from then on plans and audits treat the person as a leaver.
+    if !prepared.plan.has_changes() && emergency.is_none() {
         let summary = Summary {
             person: &person,
             run_id: None,
@@ -274,8 +281,8 @@ fn summary_text(s: &Summary<'_>) -> String {
     };
     let mut out = format!(
         "\n{} <{}>: {} cut in {} ({}), {}{}.\nVerification: {verdict}.\nCertificate: {}\n",
-        s.person.name,
-        s.person.email,
+        crate::escape::terminal(&s.person.name),
+        crate::escape::terminal(&s.person.email),
         plural(s.accounts_cut.len(), "account", "accounts"),
         plural(s.systems_cut.len(), "system", "systems"),
         s.systems_cut.join(", "),
@@ -298,8 +305,20 @@ fn summary_text(s: &Summary<'_>) -> String {
     out
 }
 
+/// A person as a line for the operator (roster values escaped for the terminal).
 fn shown(p: &Person) -> String {
-    format!("{} <{}>, {} ({})", p.name, p.email, p.department, p.status)
+    let esc = crate::escape::terminal;
+    format!(
+        "{} <{}>, {} ({}{})",
+        esc(&p.name),
+        esc(&p.email),
+        esc(&p.department),
+        p.status,
+        p.emergency_override
+            .as_deref()
+            .map(|id| format!(", cut by emergency override {id}"))
+            .unwrap_or_default()
+    )
 }
 
 /// One line from the terminal, trimmed; `None` on end of input.

@@ -90,13 +90,14 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
         );
     }
     if let Some(o) = &plan.revokes {
+        let esc = crate::escape::terminal;
         println!(
             "  - emergency override {} ({}, by {}: {}) is revoked: plans follow HR's roster for {} again",
             o.override_id,
             crate::when::human(o.at),
-            o.by,
-            o.reason,
-            o.person
+            esc(&o.by),
+            esc(&o.reason),
+            esc(&o.person)
         );
     }
     if !plan.irreversible.is_empty() {

@@ -220,6 +220,9 @@ pub struct TaskDone {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverrideRecord {
     pub override_id: String,
+    /// The run that carries it out (journaled in the same transaction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     /// The person's roster key.
     pub person: String,
     pub name: String,
@@ -250,6 +253,9 @@ impl OverrideRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverrideRevoked {
     pub override_id: String,
+    /// The rollback run that revoked it (journaled in the same transaction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     pub by: String,
     pub at: Timestamp,
     /// Why, as the operator's command put it (`rollback RUN`).
@@ -322,10 +328,9 @@ impl Record {
             Record::Intent(b) => Some(&b.run_id),
             Record::Result(b) => Some(&b.run_id),
             Record::TaskOpen(b) => Some(&b.run_id),
-            Record::JournalInit(_)
-            | Record::TaskDone(_)
-            | Record::Override(_)
-            | Record::OverrideRevoked(_) => None,
+            Record::Override(b) => b.run_id.as_deref(),
+            Record::OverrideRevoked(b) => b.run_id.as_deref(),
+            Record::JournalInit(_) | Record::TaskDone(_) => None,
         }
     }
 }
@@ -401,6 +406,7 @@ mod tests {
             }),
             Record::Override(OverrideRecord {
                 override_id: "ovr-1".into(),
+                run_id: Some("r1".into()),
                 person: "ann@acme.com".into(),
                 name: "Ann".into(),
                 reason: "for cause".into(),
@@ -411,6 +417,7 @@ mod tests {
             }),
             Record::OverrideRevoked(OverrideRevoked {
                 override_id: "ovr-1".into(),
+                run_id: Some("r2".into()),
                 by: "sec".into(),
                 at,
                 why: "rollback r1".into(),

@@ -93,8 +93,13 @@ pub fn prepare(
     }
     journal::check(ws)?;
     let mut roster = inputs::load_roster(ws, &policy, observer)?;
-    if let Some(e) = &request.emergency {
-        emergency::apply(&mut roster, std::slice::from_ref(e));
+    if let Some(e) = &request.emergency
+        && !emergency::apply(&mut roster, std::slice::from_ref(e)).is_empty()
+    {
+        return Err(OpError::new(format!(
+            "the emergency override names {}, whom the roster does not list; nothing was changed.",
+            e.person
+        )));
     }
     let plan = match &request.plan_file {
         Some(file) => {
@@ -263,32 +268,35 @@ pub fn execute(
     let run_id = new_run_id();
     // The commit applied (the trusted revision of the next pull-request plans).
     let commit = crate::vcs::provenance(&ws.policies_dir).and_then(|p| p.commit);
-    // An emergency override is journaled first: from here on every plan applies it.
-    if let Some(e) = &request.emergency {
-        let name = roster
-            .people
-            .iter()
-            .find(|p| roster.key_of(p).eq_ignore_ascii_case(&e.person))
-            .map(|p| p.name.clone())
-            .unwrap_or_default();
-        journal
-            .append(&Record::Override(OverrideRecord {
-                override_id: e.id.clone(),
-                person: e.person.clone(),
-                name,
-                reason: e.reason.clone(),
-                ticket: e.ticket.clone(),
-                by: e.by.clone(),
-                host: request.host.clone(),
-                at: e.at,
-            }))
-            .map_err(evidence)?;
-    }
-    journal
-        .append(&Record::RunStart(run_start(
-            request, prepared, &run_id, dirty, commit,
-        )))
-        .map_err(evidence)?;
+    // An emergency override is journaled with the run that carries it out, in one
+    // transaction: from here on every plan applies it, and the run is what rolls it back.
+    let start = Record::RunStart(run_start(request, prepared, &run_id, dirty, commit));
+    let records = match &request.emergency {
+        Some(e) => {
+            let name = roster
+                .people
+                .iter()
+                .find(|p| roster.key_of(p).eq_ignore_ascii_case(&e.person))
+                .map(|p| p.name.clone())
+                .unwrap_or_default();
+            vec![
+                Record::Override(OverrideRecord {
+                    override_id: e.id.clone(),
+                    run_id: Some(run_id.clone()),
+                    person: e.person.clone(),
+                    name,
+                    reason: e.reason.clone(),
+                    ticket: e.ticket.clone(),
+                    by: e.by.clone(),
+                    host: request.host.clone(),
+                    at: e.at,
+                }),
+                start,
+            ]
+        }
+        None => vec![start],
+    };
+    journal.append_batch(&records).map_err(evidence)?;
 
     let executor = Executor {
         targets,

@@ -109,16 +109,20 @@ fn overlay_overrides(
     roster: &mut Roster,
     observer: &dyn Observer,
 ) -> Result<(), OpError> {
-    if !ws.journal_path.exists() {
-        return Ok(());
-    }
-    let overrides: Vec<roster::emergency::Emergency> = journal::read(ws)?
-        .overrides()
-        .map_err(journal::evidence)?
-        .iter()
-        .map(|o| o.emergency())
-        .collect();
-    for missing in roster::emergency::apply(roster, &overrides) {
+    let overrides = match ws.overrides.get() {
+        Some(known) => known,
+        None if !ws.journal_path.exists() => return Ok(()),
+        None => {
+            let read: Vec<roster::emergency::Emergency> = journal::read(ws)?
+                .overrides()
+                .map_err(journal::evidence)?
+                .iter()
+                .map(|o| o.emergency())
+                .collect();
+            ws.overrides.get_or_init(|| read)
+        }
+    };
+    for missing in roster::emergency::apply(roster, overrides) {
         observer.warn(&format!(
             "emergency override {} names {}, whom the roster does not list; it applies when they appear",
             missing.id, missing.person

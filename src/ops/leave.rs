@@ -32,9 +32,13 @@ pub struct Person {
     pub name: String,
     pub email: String,
     pub department: String,
-    /// What the roster says (`terminated`, `active`, ...).
+    /// What HR's roster says (`terminated`, `active`, ...), before any emergency override.
     pub status: String,
+    /// Whether the person is a leaver (in HR's roster, or by an override in force).
     pub leaving: bool,
+    /// The emergency override in force for them, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emergency_override: Option<String>,
 }
 
 /// The people `query` names, from the workspace's roster.
@@ -45,32 +49,36 @@ pub fn identify(
 ) -> Result<Identified, OpError> {
     let policy = inputs::load_policy(ws)?;
     let roster = inputs::load_roster(ws, &policy, observer)?;
-    let person = |c: &Candidate| {
-        let p = roster
-            .people
-            .iter()
-            .find(|p| p.email.eq_ignore_ascii_case(&c.email));
+    let shown = |p: &roster::Person| {
+        // The roster is read through the overrides in force; the operator is shown what HR
+        // says, and the override beside it.
+        let unconfirmed = p.emergency.as_ref().is_some_and(|e| !e.confirmed);
         Person {
-            key: p.map(|p| roster.key_of(p)).unwrap_or_default(),
-            name: c.name.clone(),
-            email: c.email.clone(),
-            department: c.department.clone(),
-            status: p.map(|p| p.status.to_string()).unwrap_or_default(),
-            leaving: p.is_some_and(|p| p.is_leaver()),
+            key: roster.key_of(p),
+            name: p.name.clone(),
+            email: p.email.clone(),
+            department: p.department.clone(),
+            status: if unconfirmed {
+                "active".to_string()
+            } else {
+                p.status.to_string()
+            },
+            leaving: p.is_leaver(),
+            emergency_override: p.emergency.as_ref().map(|e| e.id.clone()),
         }
     };
+    let by_email = |c: &Candidate| {
+        roster
+            .people
+            .iter()
+            .find(|p| p.email.eq_ignore_ascii_case(&c.email))
+            .map(shown)
+    };
     match roster::identify(&roster, query) {
-        Ok(i) => {
-            let p = &roster.people[i];
-            Ok(Identified::One(person(&Candidate {
-                name: p.name.clone(),
-                email: p.email.clone(),
-                department: p.department.clone(),
-            })))
-        }
-        Err(IdentifyError::Ambiguous { candidates, .. }) => {
-            Ok(Identified::Several(candidates.iter().map(person).collect()))
-        }
+        Ok(i) => Ok(Identified::One(shown(&roster.people[i]))),
+        Err(IdentifyError::Ambiguous { candidates, .. }) => Ok(Identified::Several(
+            candidates.iter().filter_map(by_email).collect(),
+        )),
         Err(e @ IdentifyError::NotFound { .. }) => {
             let mut details = Vec::new();
             if let IdentifyError::NotFound { similar, .. } = &e
@@ -87,6 +95,13 @@ pub fn identify(
 /// Refuse to offboard someone the roster does not list as leaving, unless this is an
 /// emergency (which is then recorded as an override).
 pub fn check_leaving(person: &Person, emergency: bool) -> Result<(), OpError> {
+    if let (true, Some(id)) = (emergency, &person.emergency_override) {
+        return Err(OpError::new(format!(
+            "{} <{}> is already cut by emergency override {id}; nothing was changed.",
+            person.name, person.email
+        ))
+        .hint("run `offboard leave` without --emergency to cut what remains; `offboard journal list` shows the override's run"));
+    }
     if person.leaving || emergency {
         return Ok(());
     }
@@ -120,6 +135,6 @@ pub fn emergency(
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .map(str::to_string),
-        confirmed: person.leaving,
+        confirmed: person.leaving && person.emergency_override.is_none(),
     })
 }

@@ -56,6 +56,8 @@ pub struct Workspace {
     pub allow_empty: Vec<String>,
     /// The journal's newest apply run, read once (several guards ask for it).
     pub(crate) last_apply: OnceLock<Option<crate::journal::RunStart>>,
+    /// The emergency overrides in force, read once (every roster load lays them over it).
+    pub(crate) overrides: OnceLock<Vec<crate::roster::emergency::Emergency>>,
 }
 
 /// Why an operation failed, with everything an operator needs to fix it.

@@ -184,36 +184,35 @@ pub fn execute(
     let targets = super::apply::targets(ws, policy, None, RetryPolicy::default())?;
     let run_id = super::apply::new_run_id();
     let original = &plan.run.start;
-    journal
-        .append(&Record::RunStart(RunStart {
-            run_id: run_id.clone(),
-            mode: RunMode::Rollback,
-            initiator: actor.to_string(),
-            host: host.to_string(),
-            policy_hash: policy.content_hash.clone(),
-            git_commit: None,
-            allow_dirty: false,
-            plan_hash: original.plan_hash.clone(),
-            plan_created_at: original.plan_created_at,
-            rollback_of: Some(original.run_id.clone()),
-            changes: plan.restorations.len(),
-            roster_people: None,
-            system_accounts: Default::default(),
-            leavers: Vec::new(),
-            trigger: Some(format!("rollback {}", original.run_id)),
-            emergency_override: None,
-        }))
-        .map_err(evidence)?;
+    let mut records = vec![Record::RunStart(RunStart {
+        run_id: run_id.clone(),
+        mode: RunMode::Rollback,
+        initiator: actor.to_string(),
+        host: host.to_string(),
+        policy_hash: policy.content_hash.clone(),
+        git_commit: None,
+        allow_dirty: false,
+        plan_hash: original.plan_hash.clone(),
+        plan_created_at: original.plan_created_at,
+        rollback_of: Some(original.run_id.clone()),
+        changes: plan.restorations.len(),
+        roster_people: None,
+        system_accounts: Default::default(),
+        leavers: Vec::new(),
+        trigger: Some(format!("rollback {}", original.run_id)),
+        emergency_override: None,
+    })];
+    // Revoked in the same transaction as the run that gives the access back.
     if let Some(o) = &plan.revokes {
-        journal
-            .append(&Record::OverrideRevoked(OverrideRevoked {
-                override_id: o.override_id.clone(),
-                by: actor.to_string(),
-                at: jiff::Timestamp::now(),
-                why: format!("rollback {}", original.run_id),
-            }))
-            .map_err(evidence)?;
+        records.push(Record::OverrideRevoked(OverrideRevoked {
+            override_id: o.override_id.clone(),
+            run_id: Some(run_id.clone()),
+            by: actor.to_string(),
+            at: jiff::Timestamp::now(),
+            why: format!("rollback {}", original.run_id),
+        }));
     }
+    journal.append_batch(&records).map_err(evidence)?;
     let executor = Executor {
         targets,
         journal: crate::journal::SharedJournal::new(journal),

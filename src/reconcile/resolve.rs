@@ -86,11 +86,12 @@ pub fn resolve(
     }
     // An emergency override cuts at its own moment, whatever the rules say about timing
     // (and is named as the cause when a rule would cut at the same moment).
-    if let Some(e) = &person.emergency {
+    // (Not in a plan `--at` an instant before the override existed.)
+    if let Some(e) = person.emergency.as_ref().filter(|e| e.at <= now) {
         cutoffs.insert(
             0,
             (
-                e.at.min(now),
+                e.at,
                 Cutoff::Immediately,
                 format!("emergency override {}", e.id),
             ),

@@ -419,13 +419,26 @@ fn may_hold(text: &str, needles: &[String]) -> bool {
     if text.bytes().any(|b| b == b'\\' || !b.is_ascii()) {
         return true;
     }
+    // Custom attributes may be numbers or lists, whose decoded text can differ from the
+    // raw (`1E3`): an account with any is decoded.
+    if text.contains("\"attributes\"") {
+        return true;
+    }
     let lower = text.to_ascii_lowercase();
     needles.iter().any(|n| lower.contains(n.as_str()))
 }
 
+/// The id of an account a targeted read does not decode: ids are still checked across the
+/// whole export (a duplicate would let a change reach another person's account).
+#[derive(Deserialize)]
+struct IdOnly<'a> {
+    #[serde(borrow, default)]
+    id: Option<std::borrow::Cow<'a, str>>,
+}
+
 /// The accounts of a JSON export; with `only`, just those whose text [`may_hold`] one of
-/// those values (a targeted read: the others are neither decoded nor checked; a full read
-/// checks every account).
+/// those values (a targeted read: the others are not decoded, only their ids checked; a full
+/// read checks every account whole).
 fn parse_json(
     system: &str,
     path: &Path,
@@ -479,42 +492,46 @@ fn parse_json(
     }
     let mut accounts = Vec::with_capacity(raw.accounts.len());
     let mut at = Vec::with_capacity(raw.accounts.len());
+    let mut skipped: Vec<(std::borrow::Cow<'_, str>, usize)> = Vec::new();
     for value in raw.accounts {
-        if only.is_some_and(|needles| !may_hold(value.get(), needles)) {
-            continue;
-        }
         let line = offset_in(bytes, value.get()).map_or(0, |o| lines.line_at(o));
-        let account: Account = serde_json::from_str(value.get()).map_err(|e| {
+        let malformed = |e: serde_json::Error| {
             ConnectorError::permanent(
                 system,
                 format!("{}:{line}: not a valid account: {e}", path.display()),
             )
             .hint("each account needs at least `id`, `username` and `status` (active|disabled)")
-        })?;
+        };
+        if only.is_some_and(|needles| !may_hold(value.get(), needles)) {
+            let id: IdOnly<'_> = serde_json::from_str(value.get()).map_err(malformed)?;
+            skipped.push((id.id.unwrap_or_default(), line));
+            continue;
+        }
+        let account: Account = serde_json::from_str(value.get()).map_err(malformed)?;
         accounts.push(account);
         at.push(line);
     }
-    check_ids(system, path, &accounts, &at)?;
+    let ids: Vec<(&str, usize)> = accounts
+        .iter()
+        .map(|a| a.id.as_str())
+        .zip(at.iter().copied())
+        .chain(skipped.iter().map(|(id, line)| (id.as_ref(), *line)))
+        .collect();
+    check_ids(system, path, &ids)?;
     Ok(accounts)
 }
 
 /// Every account has an id, and no id is given twice: a duplicate would be planned on every
 /// run and never converge, an empty id cannot be changed or read back.
-fn check_ids(
-    system: &str,
-    path: &Path,
-    accounts: &[Account],
-    lines: &[usize],
-) -> Result<(), ConnectorError> {
+fn check_ids(system: &str, path: &Path, ids: &[(&str, usize)]) -> Result<(), ConnectorError> {
     let mut problems = Vec::new();
-    let mut first: HashMap<&str, usize> = HashMap::with_capacity(accounts.len());
-    for (account, &line) in accounts.iter().zip(lines) {
-        if account.id.trim().is_empty() {
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(ids.len());
+    for &(id, line) in ids {
+        if id.trim().is_empty() {
             problems.push(format!("line {line}: the account has an empty `id`"));
-        } else if let Some(before) = first.insert(&account.id, line) {
+        } else if let Some(before) = first.insert(id, line) {
             problems.push(format!(
-                "line {line}: account id `{}` is given again (first on line {before})",
-                account.id
+                "line {line}: account id `{id}` is given again (first on line {before})"
             ));
         }
     }
@@ -630,7 +647,12 @@ fn parse_csv(system: &str, path: &Path, bytes: &[u8]) -> Result<Vec<Account>, Co
             attributes: Default::default(),
         });
     }
-    check_ids(system, path, &accounts, &at)?;
+    let ids: Vec<(&str, usize)> = accounts
+        .iter()
+        .map(|a| a.id.as_str())
+        .zip(at.iter().copied())
+        .collect();
+    check_ids(system, path, &ids)?;
     Ok(accounts)
 }
 
@@ -657,5 +679,33 @@ mod tests {
             &needles
         ));
         assert!(may_hold(r#"{"id":"5","username":"ÅSA"}"#, &needles));
+        // Custom attributes may be numbers written otherwise (`1E3`): decoded.
+        assert!(may_hold(r#"{"id":"6","attributes":{"n":1E3}}"#, &needles));
+    }
+
+    /// Accounts a targeted read does not decode still have their ids checked: a duplicate
+    /// could let a change reach another person's account.
+    #[test]
+    fn a_targeted_read_still_refuses_duplicate_ids() {
+        let export = br#"{"accounts": [
+            {"id": "a1", "username": "ann", "emails": ["ann@acme.example"], "status": "active"},
+            {"id": "b1", "username": "bo", "status": "active"},
+            {"id": "b1", "username": "cy", "status": "active"}
+        ]}"#;
+        let path = std::path::Path::new("x.json");
+        let needles = ["ann@acme.example".to_string()];
+        let found = super::parse_json("x", path, &export[..70], Some(&needles));
+        assert!(found.is_err(), "a truncated export is refused");
+        let err = super::parse_json("x", path, export, Some(&needles)).unwrap_err();
+        assert!(
+            err.message.contains("account id `b1` is given again"),
+            "{}",
+            err.message
+        );
+        let fine = br#"[{"id": "a1", "username": "ann", "emails": ["ANN@acme.example"], "status": "active"},
+                        {"id": "b1", "username": "bo", "status": "active"}]"#;
+        let accounts = super::parse_json("x", path, fine, Some(&needles)).unwrap();
+        assert_eq!(accounts.len(), 1);
+        assert_eq!(accounts[0].id, "a1");
     }
 }

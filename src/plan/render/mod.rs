@@ -3,7 +3,7 @@
 //! Renderers only read the [`Plan`](super::Plan) model; they never compute policy. Shared
 //! phrasing (what a change does, when a cutoff is) lives here so every format says the same.
 
-mod markdown;
+pub(crate) mod markdown;
 mod text;
 
 pub use markdown::{MAX_COMMENT_CHARS, cell as markdown_cell, markdown, markdown_within};
