@@ -6,6 +6,9 @@
 #   - Python venv with PyPI scim2-server==0.8.3, the real SCIM 2.0 server the SCIM tests start
 #   - Debian slapd + ldap-utils (OpenLDAP 2.5), the real directory the LDAP tests start
 #   - Debian chromium, to check the audit's HTML page headless
+#   - Debian postgresql, the real server the journal's PostgreSQL backend is tested against
+#     (started by the tests as a plain process on a free port; the package's own cluster is
+#     not used)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +34,11 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
     echo "tests/run.sh: installing chromium"
     apt_install chromium
+fi
+
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! id postgres >/dev/null 2>&1; then
+    echo "tests/run.sh: installing postgresql"
+    apt_install postgresql
 fi
 
 VENV=target/venv

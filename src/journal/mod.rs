@@ -7,10 +7,13 @@
 //! and the hash of the record before it, so `verify` detects an edited, deleted or reordered
 //! record. The journal never stores secrets: bodies hold names, ids and states only.
 //!
-//! The storage is behind plain functions on [`Journal`] so another SQL backend can follow.
+//! The storage is a SQLite file, or a PostgreSQL database shared by several runners
+//! ([`postgres`]): the same tables, records and chain, behind the same functions on
+//! [`Journal`].
 
 mod group;
 mod lock;
+pub mod postgres;
 mod queries;
 mod records;
 
@@ -70,6 +73,8 @@ pub enum JournalError {
     Missing { path: String },
     #[error("a journal already exists at {path}; it is never overwritten")]
     Exists { path: String },
+    #[error("journal {location}: {message}")]
+    Postgres { location: String, message: String },
 }
 
 /// A record's body; secrets are redacted before anything is stored: the journal is
@@ -119,8 +124,15 @@ impl Verification {
 }
 
 pub struct Journal {
-    conn: Connection,
+    backend: Backend,
+    /// The file, or the database's connection string without its password.
     path: PathBuf,
+}
+
+/// Where the records are.
+enum Backend {
+    Sqlite(Connection),
+    Postgres(Box<postgres::PgStore>),
 }
 
 /// The newest record of each table by primary key (an index lookup each), then the newest
@@ -145,6 +157,20 @@ fn head_of(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
         }
     }
     Ok(head)
+}
+
+/// A journal's first record: a lineage no other journal has (time, process, host, place).
+fn init_record(created_by: &str, host: &str, place: &str) -> Record {
+    let mut h = blake3::Hasher::new();
+    h.update(&Timestamp::now().as_nanosecond().to_le_bytes());
+    h.update(&std::process::id().to_le_bytes());
+    h.update(host.as_bytes());
+    h.update(place.as_bytes());
+    Record::JournalInit(JournalInit {
+        lineage: h.finalize().to_hex()[..32].to_string(),
+        created_by: created_by.to_string(),
+        host: host.to_string(),
+    })
 }
 
 fn record_hash(seq: i64, table: Table, kind: &str, at: &str, body: &str, prev: &str) -> String {
@@ -172,18 +198,44 @@ impl Journal {
             })?;
         }
         let mut journal = Journal::connect(path)?;
-        let mut h = blake3::Hasher::new();
-        h.update(&Timestamp::now().as_nanosecond().to_le_bytes());
-        h.update(&std::process::id().to_le_bytes());
-        h.update(host.as_bytes());
-        h.update(shown.as_bytes());
-        let lineage = h.finalize().to_hex()[..32].to_string();
-        journal.append(&Record::JournalInit(JournalInit {
-            lineage,
-            created_by: created_by.to_string(),
-            host: host.to_string(),
-        }))?;
+        journal.append(&init_record(created_by, host, &shown))?;
         Ok(journal)
+    }
+
+    /// Start a new journal in the PostgreSQL database at `url`: the tables (with their
+    /// schema version), then the first record. A database that holds a journal already is
+    /// never written over.
+    pub fn create_postgres(
+        url: &str,
+        created_by: &str,
+        host: &str,
+    ) -> Result<Journal, JournalError> {
+        let store = postgres::PgStore::connect(url)?;
+        let shown = store.location.clone();
+        if store.has_schema()? && store.head()?.is_some() {
+            return Err(JournalError::Exists { path: shown });
+        }
+        store.create_schema()?;
+        let mut journal = Journal {
+            backend: Backend::Postgres(Box::new(store)),
+            path: PathBuf::from(&shown),
+        };
+        journal.append(&init_record(created_by, host, &shown))?;
+        Ok(journal)
+    }
+
+    /// Open the journal in the PostgreSQL database at `url`, to read or append. A database
+    /// without one is an error, never a silently started journal.
+    pub fn open_postgres(url: &str) -> Result<Journal, JournalError> {
+        let store = postgres::PgStore::connect(url)?;
+        let shown = store.location.clone();
+        if !store.has_schema()? {
+            return Err(JournalError::Missing { path: shown });
+        }
+        Ok(Journal {
+            backend: Backend::Postgres(Box::new(store)),
+            path: PathBuf::from(shown),
+        })
     }
 
     /// Open an existing journal to append to it. A missing journal is an error, never a
@@ -216,7 +268,7 @@ impl Journal {
         )
         .map_err(sql)?;
         Ok(Journal {
-            conn,
+            backend: Backend::Sqlite(conn),
             path: path.to_path_buf(),
         })
     }
@@ -225,13 +277,15 @@ impl Journal {
     /// lineages existed takes its first record's hash as its lineage.
     pub fn identity(&self) -> Result<crate::plan::JournalRef, JournalError> {
         let (head_seq, head_hash) = self.head()?.unwrap_or((0, GENESIS.to_string()));
-        let first: Option<(String, String, String)> = self
-            .conn
-            .query_row("SELECT kind, body, hash FROM runs WHERE seq = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()
-            .map_err(|e| self.sql(e))?;
+        let first: Option<(String, String, String)> = match &self.backend {
+            Backend::Sqlite(conn) => conn
+                .query_row("SELECT kind, body, hash FROM runs WHERE seq = 1", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+                .map_err(|e| self.sql(e))?,
+            Backend::Postgres(pg) => pg.first_run()?,
+        };
         let lineage = match first {
             Some((kind, body, _)) if kind == JOURNAL_INIT => {
                 serde_json::from_str::<JournalInit>(&body)
@@ -253,9 +307,12 @@ impl Journal {
 
     /// The hash of record `seq`, if there is one.
     pub fn hash_at(&self, seq: i64) -> Result<Option<String>, JournalError> {
+        let conn = match &self.backend {
+            Backend::Sqlite(conn) => conn,
+            Backend::Postgres(pg) => return pg.hash_at(seq),
+        };
         for table in Table::ALL {
-            let hash: Option<String> = self
-                .conn
+            let hash: Option<String> = conn
                 .query_row(
                     &format!("SELECT hash FROM {} WHERE seq = ?1", table.name()),
                     [seq],
@@ -272,7 +329,10 @@ impl Journal {
 
     /// The newest record's sequence number and hash.
     fn head(&self) -> Result<Option<(i64, String)>, JournalError> {
-        head_of(&self.conn).map_err(|e| self.sql(e))
+        match &self.backend {
+            Backend::Sqlite(conn) => head_of(conn).map_err(|e| self.sql(e)),
+            Backend::Postgres(pg) => pg.head(),
+        }
     }
 
     /// Open an existing journal without writing to it: `verify`, `list`, `show` and
@@ -327,7 +387,7 @@ impl Journal {
             return Err(JournalError::NotAJournal { path: shown });
         }
         Ok(Journal {
-            conn,
+            backend: Backend::Sqlite(conn),
             path: path.to_path_buf(),
         })
     }
@@ -366,13 +426,16 @@ impl Journal {
         records: &[(Table, &'static str, String)],
     ) -> Result<Vec<i64>, JournalError> {
         let at = Timestamp::now().to_string();
+        let conn = match &mut self.backend {
+            Backend::Sqlite(conn) => conn,
+            Backend::Postgres(pg) => return pg.append(records, &at),
+        };
         let path = self.path.display().to_string();
         let sql = |source| JournalError::Sql {
             path: path.clone(),
             source,
         };
-        let tx = self
-            .conn
+        let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
         let head = head_of(&tx).map_err(sql)?;
@@ -398,10 +461,13 @@ impl Journal {
 
     /// Every record of every table, in sequence order.
     pub fn records(&self) -> Result<Vec<StoredRecord>, JournalError> {
+        let conn = match &self.backend {
+            Backend::Sqlite(conn) => conn,
+            Backend::Postgres(pg) => return pg.records(),
+        };
         let mut out = Vec::new();
         for table in Table::ALL {
-            let mut stmt = self
-                .conn
+            let mut stmt = conn
                 .prepare(&format!(
                     "SELECT seq, kind, at, body, prev_hash, hash FROM {} ORDER BY seq",
                     table.name()

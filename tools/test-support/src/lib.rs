@@ -5,6 +5,7 @@
 //!   explicit local-only switch that skips them;
 //! - [`scim`]: a real `scim2-server` and an independent SCIM client;
 //! - [`slapd`]: a real OpenLDAP `slapd`;
+//! - [`postgres`]: a real PostgreSQL server, for the journal;
 //! - [`executor`]: a journal, a plan of given changes and an executor, for driving `apply`
 //!   directly.
 //!
@@ -14,12 +15,14 @@
 
 pub mod executor;
 pub mod fixtures;
+pub mod postgres;
 pub mod scim;
 pub mod servers;
 pub mod slapd;
 
 pub use executor::{change_for, executor, init_journal, plan_of};
 pub use fixtures::{account_status, commit_all, copy_dir, example_copy, offboard, root};
+pub use postgres::Postgres;
 pub use scim::{SCIM_TOKEN, ScimClient, ScimServer};
 pub use servers::{free_port, skip_real_servers};
 pub use slapd::{LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LDAP_SUFFIX, Slapd};
