@@ -15,6 +15,11 @@ const SMITH: &str = "john.smith@acme.com";
 /// John Smith's Okta account: active in the example, and HR lists him as active.
 const SMITH_OKTA: &str = "00ushgm9";
 
+/// The example's journal, opened read-only as an auditor would.
+fn journal_of(dir: &Path) -> offboard::journal::Journal {
+    offboard::journal::Journal::open_read_only(&dir.join(".offboard/journal.db")).unwrap()
+}
+
 fn status(dir: &Path, system: &str, id: &str) -> String {
     common::account_status(dir, system, id).expect("the account is in the export")
 }
@@ -157,9 +162,7 @@ fn an_emergency_cuts_an_active_person_on_a_terminal_and_is_journaled_first() {
     assert_eq!(status(dir.path(), "okta", SMITH_OKTA), "disabled");
 
     // The journal holds the override (who, why, ticket) before the run it triggered.
-    let journal =
-        offboard::journal::Journal::open_read_only(&dir.path().join(".offboard/journal.db"))
-            .unwrap();
+    let journal = journal_of(dir.path());
     let records = journal.typed_records().unwrap();
     let kinds: Vec<&str> = records.iter().map(|(r, _)| r.kind()).collect();
     let at_override = kinds.iter().position(|k| *k == "override").unwrap();
@@ -236,9 +239,7 @@ fn rolling_back_the_emergency_run_on_a_terminal_gives_access_back_and_revokes_th
     session.exp_eof().unwrap();
 
     assert_eq!(status(dir.path(), "okta", SMITH_OKTA), "active");
-    let journal =
-        offboard::journal::Journal::open_read_only(&dir.path().join(".offboard/journal.db"))
-            .unwrap();
+    let journal = journal_of(dir.path());
     assert!(journal.overrides().unwrap().is_empty());
     // HR's roster rules again: no leaver, no finding, nothing for the next apply to cut.
     assert!(smith_in(&plan_json(dir.path())).is_none());
@@ -353,9 +354,7 @@ fn no_override_is_recorded_by_accident() {
         .unwrap();
     session.exp_eof().unwrap();
     assert_eq!(status(dir.path(), "okta", SMITH_OKTA), "active");
-    let journal =
-        offboard::journal::Journal::open_read_only(&dir.path().join(".offboard/journal.db"))
-            .unwrap();
+    let journal = journal_of(dir.path());
     assert!(journal.overrides().unwrap().is_empty());
     assert!(smith_in(&plan_json(dir.path())).is_none());
 }
@@ -402,9 +401,7 @@ fn the_override_belongs_to_its_run_and_is_never_doubled_or_dropped() {
         err.contains(&format!("already cut by emergency override {override_id}")),
         "{err}"
     );
-    let journal =
-        offboard::journal::Journal::open_read_only(&dir.path().join(".offboard/journal.db"))
-            .unwrap();
+    let journal = journal_of(dir.path());
     assert_eq!(journal.overrides().unwrap().len(), 1);
 
     // Someone whose access was removed by hand already: the override is still journaled.
@@ -425,9 +422,7 @@ fn the_override_belongs_to_its_run_and_is_never_doubled_or_dropped() {
     let summary = emergency_summary(dir.path());
     assert_eq!(summary["accounts_cut"], serde_json::json!([]), "{summary}");
     let second = summary["emergency_override"].as_str().unwrap().to_string();
-    let journal =
-        offboard::journal::Journal::open_read_only(&dir.path().join(".offboard/journal.db"))
-            .unwrap();
+    let journal = journal_of(dir.path());
     let in_force = journal.overrides().unwrap();
     assert_eq!(in_force.len(), 1);
     assert_eq!(in_force[0].override_id, second);
