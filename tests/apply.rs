@@ -10,7 +10,7 @@ use common::{account_status, copy_dir, root};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
-use offboard::journal::{Journal, JournalLock};
+use offboard::journal::{Journal, JournalLock, Location};
 use predicates::prelude::*;
 
 const AT: &str = "2026-11-23T09:00:00Z";
@@ -223,7 +223,7 @@ fn mass_disable_is_refused_unless_allowed() {
 fn second_apply_waits_then_names_the_lock_holder() {
     let dir = example();
     let file = save_plan(dir.path());
-    let journal = dir.path().join(".offboard/journal.db");
+    let journal = Location::File(dir.path().join(".offboard/journal.db"));
     let _held = JournalLock::acquire(
         &journal,
         "alice@acme.com on ci-runner-7",

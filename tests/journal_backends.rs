@@ -150,3 +150,79 @@ fn concurrent_appends_keep_one_linear_chain_on_both_backends() {
         assert_eq!(verification.records, 101, "{name}");
     }
 }
+
+/// The command line with a PostgreSQL journal: `--journal postgres://...` or
+/// `OFFBOARD_JOURNAL`, the password from `PGPASSWORD` (never in the connection string, never
+/// in any output), `journal init`, a whole `apply`, `verify`, and the apply lock.
+#[test]
+fn apply_with_a_postgres_journal_from_the_command_line() {
+    let pg = common::Postgres::start();
+    let dir = common::example_copy();
+    let url = pg.url_without_password();
+    let offboard = |args: &[&str]| {
+        let mut cmd = common::offboard(dir.path());
+        cmd.env("OFFBOARD_JOURNAL", &url)
+            .env("PGPASSWORD", common::postgres::PG_PASSWORD)
+            .args(args);
+        cmd
+    };
+    let no_password = |out: &std::process::Output| {
+        for stream in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(stream);
+            assert!(!text.contains(common::postgres::PG_PASSWORD), "{text}");
+        }
+    };
+
+    // No journal in the database yet: apply refuses, never starts one.
+    let out = offboard(&["apply", "--auto-approve"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no journal at postgres://offboard@127.0.0.1")
+    );
+    no_password(&out);
+
+    let out = offboard(&["journal", "init"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("Started the journal {url}")));
+
+    // One applier at a time: an apply waits, then names the holder.
+    let held = offboard::journal::JournalLock::acquire(
+        &offboard::journal::Location::Postgres(pg.url()),
+        "alice@acme.com on ci-runner-7",
+        std::time::Duration::from_secs(1),
+    )
+    .unwrap();
+    let out = offboard(&["apply", "--auto-approve", "--lock-timeout", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("alice@acme.com on ci-runner-7"), "{err}");
+    drop(held);
+
+    let out = offboard(&["apply", "--auto-approve"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    no_password(&out);
+    let out = offboard(&["journal", "verify"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("hash chain intact"));
+    // The same journal through --journal and the password in the URL works too.
+    let out = common::offboard(dir.path())
+        .args(["--journal", &pg.url(), "journal", "list"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("success"));
+    assert_eq!(
+        common::account_status(dir.path(), "okta", "00u1a2b3").as_deref(),
+        Some("disabled")
+    );
+}

@@ -67,7 +67,7 @@ fn init(global: &GlobalArgs) -> Result<Exit, OpError> {
     let id = ops::journal::init(global.workspace(), &common::actor(global), &common::host())?;
     println!(
         "Started the journal {} (lineage {}).",
-        global.journal_path().display(),
+        global.workspace().journal,
         &id.lineage[..id.lineage.len().min(12)]
     );
     Ok(Exit::Success)
@@ -89,7 +89,7 @@ fn verify(global: &GlobalArgs, checked: &Checked) -> Exit {
         }
         eprintln!(
             "Error: the journal at {} has been tampered with ({} problems in {} records).",
-            global.journal_path().display(),
+            global.workspace().journal,
             v.problems.len(),
             v.records
         );

@@ -62,9 +62,11 @@ pub struct GlobalArgs {
     /// Directory of policy files [default: DIR/policies]
     #[arg(long, global = true, value_name = "DIR")]
     pub policies: Option<PathBuf>,
-    /// The journal (SQLite) [default: DIR/.offboard/journal.db]
-    #[arg(long, global = true, value_name = "PATH")]
-    pub journal: Option<PathBuf>,
+    /// The journal: a SQLite file, or a PostgreSQL database shared by every runner
+    /// (`postgres://USER@HOST/DB`; the password from PGPASSWORD or the file
+    /// OFFBOARD_JOURNAL_PASSWORD_FILE names) [default: DIR/.offboard/journal.db]
+    #[arg(long, global = true, value_name = "PATH|URL", env = "OFFBOARD_JOURNAL")]
+    pub journal: Option<String>,
     /// When to use colour; NO_COLOR in the environment means never for `auto`
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -96,7 +98,7 @@ impl GlobalArgs {
         self.workspace.get_or_init(|| crate::ops::Workspace {
             root: self.root.clone(),
             policies_dir: self.policies_dir(),
-            journal_path: self.journal_path(),
+            journal: self.journal_location(),
             data_roots: self.data_root.clone(),
             allow_roster_drop: self.allow_roster_drop,
             allow_empty: self.allow_empty.clone(),
@@ -110,11 +112,11 @@ impl GlobalArgs {
             .map_or_else(|| self.root.join("policies"), |p| self.resolve(p))
     }
 
-    pub fn journal_path(&self) -> PathBuf {
-        self.journal.as_deref().map_or_else(
-            || self.root.join(".offboard/journal.db"),
-            |p| self.resolve(p),
-        )
+    pub fn journal_location(&self) -> crate::journal::Location {
+        match self.journal.as_deref() {
+            Some(text) => crate::journal::Location::parse(text, |p| self.resolve(p)),
+            None => crate::journal::Location::File(self.root.join(".offboard/journal.db")),
+        }
     }
 
     /// A path from the command line: relative paths are relative to `-C DIR`, as with

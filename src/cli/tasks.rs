@@ -31,11 +31,13 @@ pub enum TasksCommand {
 }
 
 pub fn run(global: &GlobalArgs, args: &TasksArgs) -> Exit {
-    if !global.journal_path().exists() {
-        println!(
-            "No tasks: nothing has been applied yet (no journal at {}).",
-            global.journal_path().display()
-        );
+    let journal = &global.workspace().journal;
+    let exists = match journal.exists() {
+        Ok(exists) => exists,
+        Err(e) => return common::report(global, &ops::journal::error(e)),
+    };
+    if !exists {
+        println!("No tasks: nothing has been applied yet (no journal at {journal}).");
         return if args.command.is_some() {
             Exit::Error
         } else {

@@ -1,12 +1,17 @@
-//! One apply at a time per journal: an exclusive OS file lock beside the database.
+//! One apply at a time per journal: an exclusive OS file lock beside a SQLite journal, or a
+//! PostgreSQL session advisory lock in the journal's database.
 //!
-//! The lock file also says who holds it and since when, so a second apply that gives up can
-//! tell its operator whom to ask. The OS releases the lock if the holder dies (even SIGKILL).
+//! Either says who holds it and since when (the lock file's content; the holding session's
+//! `application_name` and start), so a second apply that gives up can tell its operator whom
+//! to ask. The lock is released if the holder dies, even by SIGKILL: the OS closes the file,
+//! the server ends the session.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use super::Location;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
@@ -17,17 +22,90 @@ pub enum LockError {
         path: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Journal(#[from] super::JournalError),
 }
 
 /// Held until dropped.
 pub struct JournalLock {
-    file: File,
-    path: PathBuf,
+    held: Held,
+}
+
+enum Held {
+    File(File),
+    /// The session holding the advisory lock.
+    Postgres(Box<postgres::Client>),
 }
 
 impl JournalLock {
     /// Take the lock for `journal`, waiting up to `timeout`; `holder` describes us.
     pub fn acquire(
+        journal: &Location,
+        holder: &str,
+        timeout: Duration,
+    ) -> Result<JournalLock, LockError> {
+        match journal {
+            Location::File(path) => JournalLock::acquire_file(path, holder, timeout),
+            Location::Postgres(url) => JournalLock::acquire_postgres(url, holder, timeout),
+        }
+    }
+
+    fn acquire_postgres(
+        url: &str,
+        holder: &str,
+        timeout: Duration,
+    ) -> Result<JournalLock, LockError> {
+        use super::postgres::{APPLY_LOCK, config, connect_with, without_password};
+        let location = without_password(url);
+        let pg = |e: postgres::Error| {
+            LockError::Journal(super::JournalError::Postgres {
+                location: location.clone(),
+                message: crate::redact::redact(&e.to_string()).into_owned(),
+            })
+        };
+        let mut config = config(url)?;
+        // Who holds the lock is the session's name, as other sessions see it (at most 63
+        // bytes: PostgreSQL's limit).
+        let mut name = format!("offboard apply: {holder}, pid {}", std::process::id());
+        while name.len() > 63 {
+            name.pop();
+        }
+        config.application_name(&name);
+        let mut client = connect_with(&config, &location)?;
+        let start = Instant::now();
+        loop {
+            let got: bool = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&APPLY_LOCK])
+                .map_err(pg)?
+                .get(0);
+            if got {
+                return Ok(JournalLock {
+                    held: Held::Postgres(Box::new(client)),
+                });
+            }
+            if start.elapsed() >= timeout {
+                let row = client
+                    .query_opt(
+                        "SELECT a.application_name || ', since ' || a.backend_start::text
+                         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                         WHERE l.locktype = 'advisory' AND l.granted
+                           AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
+                         LIMIT 1",
+                        &[&APPLY_LOCK],
+                    )
+                    .map_err(pg)?;
+                return Err(LockError::Busy {
+                    holder: row
+                        .and_then(|r| r.get::<_, Option<String>>(0))
+                        .unwrap_or_else(|| "unknown holder".into()),
+                    waited: start.elapsed(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn acquire_file(
         journal: &Path,
         holder: &str,
         timeout: Duration,
@@ -83,17 +161,26 @@ impl JournalLock {
         )
         .map_err(io)?;
         file.flush().map_err(io)?;
-        Ok(JournalLock { file, path })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(JournalLock {
+            held: Held::File(file),
+        })
     }
 }
 
 impl Drop for JournalLock {
     fn drop(&mut self) {
-        let _ = self.file.set_len(0);
-        let _ = self.file.unlock();
+        match &mut self.held {
+            Held::File(file) => {
+                let _ = file.set_len(0);
+                let _ = file.unlock();
+            }
+            // Ending the session would release it too; this says so at once.
+            Held::Postgres(client) => {
+                let _ = client.execute(
+                    "SELECT pg_advisory_unlock($1)",
+                    &[&super::postgres::APPLY_LOCK],
+                );
+            }
+        }
     }
 }

@@ -12,6 +12,7 @@
 //! [`Journal`].
 
 mod group;
+mod location;
 mod lock;
 pub mod postgres;
 mod queries;
@@ -26,6 +27,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use location::Location;
 pub use lock::{JournalLock, LockError};
 pub use queries::{RunSummary, TaskState};
 pub use records::*;

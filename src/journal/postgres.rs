@@ -22,6 +22,10 @@ pub const SCHEMA_VERSION: i32 = 1;
 /// The advisory lock key appends serialise on (an arbitrary constant: "offboard" in ASCII).
 const APPEND_LOCK: i64 = 0x006f_6666_626f_6172;
 
+/// The advisory lock key one applier at a time holds for a whole run ("apply" in ASCII):
+/// the database's counterpart of the lock file beside a SQLite journal.
+pub const APPLY_LOCK: i64 = 0x0061_7070_6c79;
+
 /// A connection to a journal database.
 pub struct PgStore {
     client: RefCell<Client>,
@@ -41,15 +45,52 @@ pub fn without_password(url: &str) -> String {
     }
 }
 
+/// The connection settings of `url`, its password (when it has none) from `PGPASSWORD` or
+/// the file `OFFBOARD_JOURNAL_PASSWORD_FILE` names; the password is registered with the
+/// redactor whatever its source.
+pub fn config(url: &str) -> Result<postgres::Config, JournalError> {
+    let fail = |message: String| JournalError::Postgres {
+        location: without_password(url),
+        message,
+    };
+    let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+        fail(format!(
+            "not a valid connection string: {}",
+            crate::redact::redact(&e.to_string())
+        ))
+    })?;
+    if config.get_password().is_none() {
+        if let Ok(password) = std::env::var("PGPASSWORD") {
+            config.password(password);
+        } else if let Ok(file) = std::env::var("OFFBOARD_JOURNAL_PASSWORD_FILE") {
+            let password = std::fs::read_to_string(&file).map_err(|e| {
+                fail(format!(
+                    "cannot read the password file {file} (OFFBOARD_JOURNAL_PASSWORD_FILE): {e}"
+                ))
+            })?;
+            config.password(password.trim_end_matches(['\r', '\n']));
+        }
+    }
+    if let Some(password) = config.get_password() {
+        crate::redact::register(&String::from_utf8_lossy(password));
+    }
+    Ok(config)
+}
+
+/// Connect with `config`; errors name the server, never the password.
+pub fn connect_with(config: &postgres::Config, location: &str) -> Result<Client, JournalError> {
+    config.connect(NoTls).map_err(|e| JournalError::Postgres {
+        location: location.to_string(),
+        message: crate::redact::redact(&e.to_string()).into_owned(),
+    })
+}
+
 impl PgStore {
     /// Connect to the journal database at `url` (TLS is not negotiated: use a local socket,
     /// a tunnel, or a server on the runner's network).
     pub fn connect(url: &str) -> Result<PgStore, JournalError> {
         let location = without_password(url);
-        let client = Client::connect(url, NoTls).map_err(|e| JournalError::Postgres {
-            location: location.clone(),
-            message: crate::redact::redact(&e.to_string()).into_owned(),
-        })?;
+        let client = connect_with(&config(url)?, &location)?;
         Ok(PgStore {
             client: RefCell::new(client),
             location,

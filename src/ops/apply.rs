@@ -238,12 +238,10 @@ pub fn execute(
         ..
     } = prepared;
     let holder = format!("{} on {}", request.actor, request.host);
-    let _lock =
-        JournalLock::acquire(&ws.journal_path, &holder, request.lock_timeout).map_err(|e| {
-            OpError::new(e.to_string()).hint(
-                "wait for it to finish, or pass a longer --lock-timeout. Nothing was changed.",
-            )
-        })?;
+    let _lock = JournalLock::acquire(&ws.journal, &holder, request.lock_timeout).map_err(|e| {
+        OpError::new(e.to_string())
+            .hint("wait for it to finish, or pass a longer --lock-timeout. Nothing was changed.")
+    })?;
     let mut journal = journal::open(ws)?;
     let current = journal.identity().map_err(evidence)?;
     let planned_head = match &plan.journal {

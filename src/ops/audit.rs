@@ -65,7 +65,7 @@ pub fn audit(
 /// People whose offboarding the journal records as complete (no active credential left),
 /// by roster key in lower case. No journal: nobody.
 pub fn offboarded(ws: &Workspace) -> Result<HashSet<String>, OpError> {
-    if !ws.journal_path.exists() {
+    if !journal::exists(ws)? {
         return Ok(HashSet::new());
     }
     let journal = journal::read(ws)?;

@@ -111,7 +111,7 @@ fn overlay_overrides(
 ) -> Result<(), OpError> {
     let overrides = match ws.overrides.get() {
         Some(known) => known,
-        None if !ws.journal_path.exists() => return Ok(()),
+        None if !journal::exists(ws)? => return Ok(()),
         None => {
             let read: Vec<roster::emergency::Emergency> = journal::read(ws)?
                 .overrides()

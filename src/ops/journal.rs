@@ -35,7 +35,7 @@ pub fn evidence(e: JournalError) -> OpError {
 /// Open the journal to append to it: it must exist (`offboard journal init` makes one) and
 /// its hash chain must verify, so nothing is ever added to evidence that was tampered with.
 pub fn open(ws: &Workspace) -> Result<Journal, OpError> {
-    let journal = Journal::open(&ws.journal_path).map_err(error)?;
+    let journal = ws.journal.open().map_err(error)?;
     refuse_broken_chain(ws, &journal)?;
     Ok(journal)
 }
@@ -47,7 +47,12 @@ pub fn check(ws: &Workspace) -> Result<(), OpError> {
 
 /// Open the journal only to read it.
 pub fn read(ws: &Workspace) -> Result<Journal, OpError> {
-    Journal::open_read_only(&ws.journal_path).map_err(error)
+    ws.journal.open_read_only().map_err(error)
+}
+
+/// Whether the workspace has a journal yet (a database that cannot be reached is an error).
+pub fn exists(ws: &Workspace) -> Result<bool, OpError> {
+    ws.journal.exists().map_err(error)
 }
 
 fn refuse_broken_chain(ws: &Workspace, journal: &Journal) -> Result<(), OpError> {
@@ -57,7 +62,7 @@ fn refuse_broken_chain(ws: &Workspace, journal: &Journal) -> Result<(), OpError>
     }
     Err(OpError::new(format!(
         "the journal {} fails verification, and nothing is appended to a broken chain:",
-        ws.journal_path.display()
+        ws.journal
     ))
     .details(verification.problems.clone())
     .hint("keep this file as evidence (`offboard journal verify` shows the damage); restore the journal from a verified copy, or start a new one with `offboard journal init --journal NEW` and keep the old one beside it. Nothing was changed."))
@@ -65,7 +70,7 @@ fn refuse_broken_chain(ws: &Workspace, journal: &Journal) -> Result<(), OpError>
 
 /// The journal's lineage and head for a new plan; `None` when there is no journal yet.
 pub fn identity(ws: &Workspace) -> Result<Option<JournalRef>, OpError> {
-    if !ws.journal_path.exists() {
+    if !exists(ws)? {
         return Ok(None);
     }
     read(ws)?.identity().map(Some).map_err(error)
@@ -77,8 +82,9 @@ pub fn last_apply(ws: &Workspace) -> Result<Option<RunStart>, OpError> {
     if let Some(known) = ws.last_apply.get() {
         return Ok(known.clone());
     }
-    let run = if ws.journal_path.exists() {
-        Journal::open_read_only(&ws.journal_path)
+    let run = if exists(ws)? {
+        ws.journal
+            .open_read_only()
             .and_then(|j| j.last_apply())
             .map_err(|e| OpError::new(e.to_string()))?
     } else {
@@ -95,17 +101,19 @@ pub fn last_applied_commit(ws: &Workspace) -> Result<Option<String>, OpError> {
 
 /// Tasks the journal already has, so plans do not ask for them again. No journal, no tasks.
 pub fn known_tasks(ws: &Workspace) -> Result<HashSet<(String, String)>, OpError> {
-    if !ws.journal_path.exists() {
+    if !exists(ws)? {
         return Ok(HashSet::new());
     }
-    Journal::open_read_only(&ws.journal_path)
+    ws.journal
+        .open_read_only()
         .and_then(|j| j.known_tasks())
         .map_err(|e| OpError::new(e.to_string()))
 }
 
 /// Start a new journal at the workspace's path (never over an existing one); its identity.
 pub fn init(ws: &Workspace, actor: &str, host: &str) -> Result<JournalRef, OpError> {
-    Journal::create(&ws.journal_path, actor, host)
+    ws.journal
+        .create(actor, host)
         .and_then(|j| j.identity())
         .map_err(error)
 }

@@ -47,7 +47,8 @@ pub struct Workspace {
     /// The policy repository.
     pub root: PathBuf,
     pub policies_dir: PathBuf,
-    pub journal_path: PathBuf,
+    /// The journal: a SQLite file or a PostgreSQL database.
+    pub journal: crate::journal::Location,
     /// Directories besides the repository that data files may come from.
     pub data_roots: Vec<PathBuf>,
     /// Accept a roster that shrank more than `max-roster-drop`.

@@ -14,10 +14,10 @@ pub fn certificate(
     person: &str,
     observer: &dyn Observer,
 ) -> Result<Certificate, OpError> {
-    if !ws.journal_path.exists() {
+    if !journal::exists(ws)? {
         return Err(OpError::new(format!(
             "no journal at {}; nothing has been applied yet",
-            ws.journal_path.display()
+            ws.journal
         )));
     }
     let key = roster_key(ws, person, observer).unwrap_or_else(|| person.to_string());

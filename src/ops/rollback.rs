@@ -172,7 +172,7 @@ pub fn execute(
     on_done: &dyn Fn(&Restoration, Restored<'_>),
 ) -> Result<RolledBack, OpError> {
     let _lock = JournalLock::acquire(
-        &ws.journal_path,
+        &ws.journal,
         &format!("{actor} on {host}"),
         Duration::from_secs(30),
     )
