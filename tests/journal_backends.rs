@@ -226,3 +226,83 @@ fn apply_with_a_postgres_journal_from_the_command_line() {
         Some("disabled")
     );
 }
+
+/// `journal migrate`: SQLite -> PostgreSQL -> SQLite gives byte-identical `journal show`
+/// and `verify`; a target that holds a journal, and a source that fails verification, are
+/// refused.
+#[test]
+fn migrate_round_trip_sqlite_postgres_sqlite() {
+    let pg = common::Postgres::start();
+    let dir = common::example_copy();
+    common::init_journal(dir.path());
+    common::offboard(dir.path())
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .success();
+    let original = dir.path().join(".offboard/journal.db");
+    let back = dir.path().join("back/journal.db");
+    let show = |journal: &str| {
+        let runs = common::offboard(dir.path())
+            .args(["--journal", journal, "journal", "list", "--format", "json"])
+            .output()
+            .unwrap();
+        let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+        let run = runs[0]["start"]["run_id"].as_str().unwrap().to_string();
+        let out = common::offboard(dir.path())
+            .args([
+                "--journal",
+                journal,
+                "journal",
+                "show",
+                &run,
+                "--format",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+
+    let migrate = |from: &str, to: &str| {
+        common::offboard(dir.path())
+            .args(["journal", "migrate", from, to])
+            .output()
+            .unwrap()
+    };
+    let original = original.to_str().unwrap();
+    let out = migrate(original, &pg.url());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("the copy verifies"), "{said}");
+    assert!(!said.contains(common::postgres::PG_PASSWORD), "{said}");
+    let out = migrate(&pg.url(), back.to_str().unwrap());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(show(original), show(&pg.url()));
+    assert_eq!(show(original), show(back.to_str().unwrap()));
+
+    // A target with a journal is never written over.
+    let out = migrate(original, &pg.url());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    // A broken chain is not copied.
+    rusqlite::Connection::open(&back)
+        .unwrap()
+        .execute_batch("DELETE FROM actions WHERE seq = 3")
+        .unwrap();
+    let out = migrate(
+        back.to_str().unwrap(),
+        dir.path().join("third.db").to_str().unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fails verification"));
+    assert!(!dir.path().join("third.db").exists());
+}

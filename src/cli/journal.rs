@@ -1,5 +1,6 @@
-//! `offboard journal init | list | show RUN | verify`: start the journal once, then read
-//! the evidence. Reading never writes: a read-only copy handed to an auditor verifies.
+//! `offboard journal init | list | show RUN | verify | migrate FROM TO`: start the journal
+//! once, then read the evidence, or copy it to another backend. Reading never writes: a
+//! read-only copy handed to an auditor verifies.
 
 use clap::{Args, Subcommand};
 
@@ -36,12 +37,41 @@ silently begin again and re-open every manual task. An existing journal is never
     },
     /// Recompute the hash chain; exit 1 if any record was edited, deleted or reordered
     Verify,
+    /// Copy a journal to another backend, record for record (SQLite file <-> PostgreSQL)
+    #[command(
+        long_about = "Copy the journal FROM into TO, which must hold no journal yet: a SQLite \
+file into a PostgreSQL database (`postgres://USER@HOST/DB`, the password from PGPASSWORD or \
+OFFBOARD_JOURNAL_PASSWORD_FILE) when runners start sharing one journal, or back. Records are \
+copied verbatim, so the copy is the same chain (same lineage, head and hashes): plans made \
+against one are accepted by the other. A journal that fails verification is not copied, and \
+the copy is verified and compared before the command succeeds. Point `--journal` (or \
+OFFBOARD_JOURNAL) at TO afterwards and keep FROM as it is."
+    )]
+    Migrate {
+        /// The journal to copy (a path or a connection string)
+        from: String,
+        /// Where to copy it (a path or a connection string; empty)
+        to: String,
+    },
 }
 
 pub fn run(global: &GlobalArgs, args: &JournalArgs) -> Exit {
     let ws = global.workspace();
     let shown = match &args.command {
         JournalCommand::Init => init(global),
+        JournalCommand::Migrate { from, to } => {
+            let from = crate::journal::Location::parse(from, |p| global.resolve(p));
+            let to = crate::journal::Location::parse(to, |p| global.resolve(p));
+            ops::journal::migrate(&from, &to).map(|done| {
+                let head = done.head.as_deref().unwrap_or_default();
+                println!(
+                    "Copied {} records from {from} to {to}; the copy verifies, head {}.",
+                    done.records,
+                    head.get(..16).unwrap_or(head)
+                );
+                Exit::Success
+            })
+        }
         JournalCommand::List { format } => ops::journal::runs(ws).map(|runs| {
             match format {
                 Format::Json => println!("{}", json(&runs)),

@@ -14,6 +14,7 @@
 mod group;
 mod location;
 mod lock;
+pub mod migrate;
 pub mod postgres;
 mod queries;
 mod records;

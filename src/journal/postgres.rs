@@ -243,6 +243,25 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Insert `records` exactly as they are, in one transaction (`journal migrate`).
+    pub fn import(&self, records: &[StoredRecord]) -> Result<(), JournalError> {
+        let mut c = self.client.borrow_mut();
+        let mut tx = c.transaction().map_err(|e| self.error(e))?;
+        for r in records {
+            tx.execute(
+                &format!(
+                    "INSERT INTO {} (seq, kind, at, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)",
+                    r.table.name()
+                ),
+                &[&r.seq, &r.kind, &r.at, &r.body, &r.prev_hash, &r.hash],
+            )
+            .map_err(|e| self.error(e))?;
+        }
+        tx.commit().map_err(|e| self.error(e))
+    }
+}
+
 /// The newest record of each table by primary key, then the newest of those.
 fn head_of(c: &mut impl postgres::GenericClient) -> Result<Option<(i64, String)>, postgres::Error> {
     let mut head: Option<(i64, String)> = None;

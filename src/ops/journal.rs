@@ -118,6 +118,14 @@ pub fn init(ws: &Workspace, actor: &str, host: &str) -> Result<JournalRef, OpErr
         .map_err(error)
 }
 
+/// Copy the journal at `from` into the empty `to` (see [`crate::journal::migrate`]).
+pub fn migrate(
+    from: &crate::journal::Location,
+    to: &crate::journal::Location,
+) -> Result<crate::journal::migrate::Migrated, OpError> {
+    crate::journal::migrate::migrate(from, to).map_err(error)
+}
+
 /// Every run, oldest first.
 pub fn runs(ws: &Workspace) -> Result<Vec<RunSummary>, OpError> {
     read(ws)?.runs().map_err(error)
