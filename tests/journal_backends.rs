@@ -306,3 +306,68 @@ fn migrate_round_trip_sqlite_postgres_sqlite() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("fails verification"));
     assert!(!dir.path().join("third.db").exists());
 }
+
+/// Four `apply` processes at once against one PostgreSQL journal: one applies, the others
+/// wait for the lock and then refuse their plan (made against a head the journal has moved
+/// past), or find nothing left to do; the chain verifies, and no change was carried out twice.
+#[test]
+fn four_concurrent_applies_share_one_postgres_journal() {
+    let pg = common::Postgres::start();
+    let dir = common::example_copy();
+    let journal = offboard::journal::Location::Postgres(pg.url());
+    journal.create("tester", "h").unwrap();
+    let children: Vec<std::process::Child> = (0..4)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_offboard"))
+                .arg("-C")
+                .arg(dir.path())
+                .args([
+                    "--journal",
+                    &pg.url(),
+                    "apply",
+                    "--auto-approve",
+                    "--lock-timeout",
+                    "60s",
+                ])
+                .env("NO_COLOR", "1")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outcomes: Vec<(Option<i32>, String)> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+        .collect();
+    let applied = outcomes.iter().filter(|(code, _)| *code == Some(0)).count();
+    assert!(applied >= 1, "{outcomes:?}");
+    for (code, err) in &outcomes {
+        assert!(
+            *code == Some(0) || err.contains("Nothing was changed"),
+            "a refused apply says so: {code:?} {err}"
+        );
+    }
+    let journal = journal.open_read_only().unwrap();
+    assert!(journal.verify().unwrap().ok());
+    let runs = journal.runs().unwrap();
+    let mut performed = std::collections::HashSet::new();
+    for run in &runs {
+        for result in journal.results(&run.start.run_id).unwrap() {
+            if !result.performed.is_empty() {
+                assert!(
+                    performed.insert(result.change_id.clone()),
+                    "change {} was carried out twice",
+                    result.change_id
+                );
+            }
+        }
+    }
+    assert!(!performed.is_empty());
+}
