@@ -223,20 +223,51 @@ impl PgStore {
         let (mut seq, mut prev) = head_of(&mut tx)
             .map_err(|e| self.error(e))?
             .unwrap_or((0, super::GENESIS.to_string()));
+        // Hash every record first, then one multi-row INSERT per table: a group commit of
+        // many records costs a handful of round trips, not one per record.
         let mut seqs = Vec::with_capacity(records.len());
+        let mut rows: Vec<(Table, i64, &str, &str, String, String)> = Vec::new();
         for (table, kind, body) in records {
             seq += 1;
             let hash = super::record_hash(seq, *table, kind, at, body, &prev);
-            tx.execute(
-                &format!(
-                    "INSERT INTO {} (seq, kind, at, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)",
-                    table.name()
-                ),
-                &[&seq, kind, &at, body, &prev, &hash],
-            )
-            .map_err(|e| self.error(e))?;
+            rows.push((
+                *table,
+                seq,
+                kind,
+                body,
+                std::mem::replace(&mut prev, hash.clone()),
+                hash,
+            ));
             seqs.push(seq);
-            prev = hash;
+        }
+        for table in Table::ALL {
+            let mine: Vec<&(Table, i64, &str, &str, String, String)> =
+                rows.iter().filter(|r| r.0 == table).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let mut sql = format!(
+                "INSERT INTO {} (seq, kind, at, body, prev_hash, hash) VALUES ",
+                table.name()
+            );
+            let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = Vec::new();
+            for (n, (_, seq, kind, body, prev, hash)) in mine.iter().enumerate() {
+                let base = n * 6;
+                if n > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${})",
+                    base + 1,
+                    base + 2,
+                    base + 3,
+                    base + 4,
+                    base + 5,
+                    base + 6
+                ));
+                params.extend_from_slice(&[seq, kind, &at, body, prev, hash]);
+            }
+            tx.execute(&sql, &params).map_err(|e| self.error(e))?;
         }
         tx.commit().map_err(|e| self.error(e))?;
         Ok(seqs)
@@ -262,25 +293,23 @@ impl PgStore {
     }
 }
 
-/// The newest record of each table by primary key, then the newest of those.
+/// The newest record of each table by primary key (an index lookup each), then the newest of
+/// those: the head of the chain, in one round trip.
 fn head_of(c: &mut impl postgres::GenericClient) -> Result<Option<(i64, String)>, postgres::Error> {
-    let mut head: Option<(i64, String)> = None;
-    for t in Table::ALL {
-        let last = c.query_opt(
-            &format!(
-                "SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1",
+    let parts: Vec<String> = Table::ALL
+        .iter()
+        .map(|t| {
+            format!(
+                "(SELECT seq, hash FROM {} ORDER BY seq DESC LIMIT 1)",
                 t.name()
-            ),
-            &[],
-        )?;
-        if let Some(row) = last {
-            let last: (i64, String) = (row.get(0), row.get(1));
-            if head.as_ref().is_none_or(|h| last.0 > h.0) {
-                head = Some(last);
-            }
-        }
-    }
-    Ok(head)
+            )
+        })
+        .collect();
+    let row = c.query_opt(
+        &format!("{} ORDER BY seq DESC LIMIT 1", parts.join(" UNION ALL ")),
+        &[],
+    )?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
 #[cfg(test)]

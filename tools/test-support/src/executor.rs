@@ -72,6 +72,21 @@ pub fn executor(
     )>,
     dir: &Path,
 ) -> offboard::apply::Executor {
+    executor_with(
+        systems,
+        offboard::journal::Journal::create(&dir.join("j.db"), "test", "localhost").unwrap(),
+    )
+}
+
+/// An executor for `systems` appending to `journal` (either backend).
+pub fn executor_with(
+    systems: Vec<(
+        String,
+        std::sync::Arc<dyn offboard::connector::Connector>,
+        usize,
+    )>,
+    journal: offboard::journal::Journal,
+) -> offboard::apply::Executor {
     use offboard::apply::retry::{RetryPolicy, Retrying};
     let targets = systems
         .into_iter()
@@ -85,9 +100,7 @@ pub fn executor(
         .collect();
     offboard::apply::Executor {
         targets,
-        journal: offboard::journal::SharedJournal::new(
-            offboard::journal::Journal::create(&dir.join("j.db"), "test", "localhost").unwrap(),
-        ),
+        journal: offboard::journal::SharedJournal::new(journal),
         run_id: "bench".into(),
         touched: Default::default(),
     }

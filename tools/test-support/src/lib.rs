@@ -20,7 +20,7 @@ pub mod scim;
 pub mod servers;
 pub mod slapd;
 
-pub use executor::{change_for, executor, init_journal, plan_of};
+pub use executor::{change_for, executor, executor_with, init_journal, plan_of};
 pub use fixtures::{account_status, commit_all, copy_dir, example_copy, offboard, root};
 pub use postgres::Postgres;
 pub use scim::{SCIM_TOKEN, ScimClient, ScimServer};
