@@ -80,6 +80,8 @@ pub(super) enum BlockProblem {
     Disallowed(usize),
     /// A type annotation whose `(` is not followed by one name and `)`, here.
     BadTypeAnnotation(usize),
+    /// A line of a multi-line string without the closing line's indentation, here.
+    BadIndent(usize),
 }
 
 impl BlockProblem {
@@ -127,6 +129,13 @@ impl BlockProblem {
             )
             .label("expected one name, then `)`")
             .help("in KDL a `(` outside strings starts a type annotation: one name in parentheses before a node or value, like `(date)\"2026-01-01\"`; offboard's policies need none, so remove it or quote the text"),
+            BlockProblem::BadIndent(offset) => Diagnostic::error(
+                "policy::kdl-syntax",
+                Span::new(file, offset, 1),
+                "this line of a multi-line string is not indented like its closing quotes",
+            )
+            .label("less indented than the closing `\"\"\"`")
+            .help("KDL removes the closing line's indentation from every line of a multi-line string, so each line must start with it; indent this line, or the closing quotes less"),
             BlockProblem::BadEscape(offset) => Diagnostic::error(
                 "policy::kdl-syntax",
                 Span::new(file, offset, 2),
@@ -379,11 +388,50 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize, BlockProblem> {
             if triple && !only_whitespace_before(b, j) {
                 return Err(BlockProblem::BadClose(j));
             }
+            if triple && let Some(line) = misindented_line(b, start + 3, j, hashes > 0) {
+                return Err(BlockProblem::BadIndent(line));
+            }
             return Ok(j + quotes + hashes);
         }
         j += 1;
     }
     Err(unterminated)
+}
+
+/// The first line of a multi-line string's body (from `body`, just after the opening
+/// quotes, to the closing quotes at `close`) that does not start with the closing line's
+/// indentation, which KDL v2 strips from every line: the parser rejects such a string and
+/// its recovery from the text inside was found crawling. Whitespace-only lines are exempt,
+/// as in KDL. A string with whitespace escapes (`\` before a line break) is left to the
+/// parser, which joins its lines.
+fn misindented_line(b: &[u8], body: usize, close: usize, raw: bool) -> Option<usize> {
+    let mut line_start = close;
+    while line_start > body && !is_newline(b, line_start - 1) {
+        line_start -= 1;
+    }
+    let indent = &b[line_start..close];
+    if !raw && b[body..close].contains(&b'\\') {
+        return None;
+    }
+    let mut i = body;
+    while i < line_start {
+        // The next line: from i to the next line break.
+        let mut end = i;
+        while end < line_start && !is_newline(b, end) {
+            end += 1;
+        }
+        let line = &b[i..end];
+        let blank = line.iter().all(|c| matches!(c, b' ' | b'\t'));
+        if !blank && !line.starts_with(indent) {
+            return Some(i);
+        }
+        i = if end < line_start {
+            end + newline_len(b, end)
+        } else {
+            end
+        };
+    }
+    None
 }
 
 /// The offset after the escape whose `\` is at `j`, as KDL v2 defines escapes: one of
@@ -505,6 +553,17 @@ mod tests {
                 "{newline:?}"
             );
         }
+        // Every line of a multi-line string starts with the closing line's indentation
+        // (blank lines aside).
+        assert_eq!(check("a \"\"\"\n    x\n\n    y\n    \"\"\"\n"), None);
+        assert_eq!(
+            check("a \"\"\"\n    x\nG /-{\n    \"\"\"\n"),
+            Some(BlockProblem::BadIndent(12))
+        );
+        assert_eq!(
+            check("a #\"\"\"\n  x\n y\n  \"\"\"#\n"),
+            Some(BlockProblem::BadIndent(11))
+        );
         // A `(` starts a type annotation, in which `//` is no comment: the scan does not
         // hide the rest of the line from itself.
         for valid in [
