@@ -1,4 +1,5 @@
-//! Crash safety: `offboard apply` killed with SIGKILL at spread-out points, 20 times.
+//! Crash safety: `offboard apply` killed with SIGKILL at spread-out points, 20 times, with
+//! the journal in a SQLite file and again in a real PostgreSQL server.
 //!
 //! Each time a re-run of the same plan file must converge (0 active credentials), no
 //! destructive action may have run twice, and the journal's hash chain must verify.
@@ -17,12 +18,16 @@ use offboard::policy::Action;
 const AT: &str = "2026-11-23T09:00:00Z";
 const RUNS: u64 = 20;
 
-fn offboard(dir: &Path) -> std::process::Command {
+/// `offboard -C dir`, with the journal at `journal` (a connection string) when given.
+fn offboard_with(dir: &Path, journal: Option<&str>) -> std::process::Command {
     let mut cmd = std::process::Command::cargo_bin("offboard").unwrap();
     cmd.arg("-C")
         .arg(dir)
         .arg("--quiet")
         .env("OFFBOARD_ACTOR", "crash-test");
+    if let Some(url) = journal {
+        cmd.env("OFFBOARD_JOURNAL", url);
+    }
     cmd
 }
 
@@ -54,10 +59,37 @@ fn organisation() -> tempfile::TempDir {
 
 #[test]
 fn killed_applies_converge_without_repeating_destructive_actions() {
+    killed_applies_converge(&|_| None);
+}
+
+/// The same with the journal in PostgreSQL: a fresh database per run.
+#[test]
+fn killed_applies_converge_with_a_postgres_journal() {
+    let pg = common::Postgres::start();
+    killed_applies_converge(&|run| {
+        let url = pg.database(&format!("crash{run}"));
+        let out = offboard_with(Path::new("."), Some(&url))
+            .args(["journal", "init"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(url)
+    });
+}
+
+/// Kill and re-run 20 times; `journal_for(run)` gives run `run` its journal (`None`: the
+/// organisation's SQLite file).
+fn killed_applies_converge(journal_for: &dyn Fn(u64) -> Option<String>) {
     let template = organisation();
     // Measure a full apply once, to spread the kill points over its duration.
     let probe = tempfile::tempdir().unwrap();
     common::copy_dir(template.path(), probe.path());
+    let journal = journal_for(RUNS);
+    let offboard = |dir: &Path| offboard_with(dir, journal.as_deref());
     let plan = probe.path().join("p.json");
     run_ok(
         offboard(probe.path())
@@ -70,6 +102,8 @@ fn killed_applies_converge_without_repeating_destructive_actions() {
 
     let mut killed_mid_run = 0;
     for i in 0..RUNS {
+        let journal = journal_for(i);
+        let offboard = |dir: &Path| offboard_with(dir, journal.as_deref());
         let dir = tempfile::tempdir().unwrap();
         common::copy_dir(template.path(), dir.path());
         let plan: PathBuf = dir.path().join("p.json");
@@ -101,7 +135,10 @@ fn killed_applies_converge_without_repeating_destructive_actions() {
             out.contains(" 0 active credentials remain"),
             "run {i}: {out}"
         );
-        let journal = Journal::open(&dir.path().join(".offboard/journal.db")).unwrap();
+        let journal = match &journal {
+            Some(url) => Journal::open_postgres(url).unwrap(),
+            None => Journal::open(&dir.path().join(".offboard/journal.db")).unwrap(),
+        };
         let verification = journal.verify().unwrap();
         assert!(verification.ok(), "run {i}: {:?}", verification.problems);
 

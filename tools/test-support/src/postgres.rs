@@ -145,6 +145,16 @@ impl Postgres {
         self.url_of(PG_DATABASE)
     }
 
+    /// A further empty database `name` on this server; its connection string.
+    pub fn database(&self, name: &str) -> String {
+        let mut client = postgres::Client::connect(&self.url_of("postgres"), postgres::NoTls)
+            .expect("the server accepts logins");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("CREATE DATABASE");
+        self.url_of(name)
+    }
+
     /// The connection string without the password (offboard reads it from the environment).
     pub fn url_without_password(&self) -> String {
         format!("postgres://{PG_USER}@127.0.0.1:{}/{PG_DATABASE}", self.port)
