@@ -73,7 +73,7 @@ fn shipped_ci_recipes_are_valid_yaml_with_the_expected_jobs() {
         &std::fs::read_to_string(common::root().join("inventory/ci/github-actions.yml")).unwrap(),
     )
     .unwrap();
-    for job in ["review", "apply", "audit"] {
+    for job in ["review", "apply", "cut-leavers", "audit"] {
         assert!(
             gh["jobs"][job]["steps"]
                 .as_sequence()
@@ -88,17 +88,30 @@ fn shipped_ci_recipes_are_valid_yaml_with_the_expected_jobs() {
             && gh_text.contains("upload-sarif")
             && gh_text.contains("apply plan.json")
             && gh_text.contains("offboard journal init")
+            && gh_text.contains("apply --auto-approve")
+            && gh_text.contains("*/15 * * * *")
     );
     let gl: serde_yaml::Value = serde_yaml::from_str(
         &std::fs::read_to_string(common::root().join("inventory/ci/gitlab-ci.yml")).unwrap(),
     )
     .unwrap();
-    for job in ["review", "apply", "audit"] {
+    for job in ["review", "apply", "cut-leavers", "audit"] {
         assert!(
             gl[job]["script"]
                 .as_sequence()
                 .is_some_and(|s| !s.is_empty()),
             "gitlab job {job}"
+        );
+    }
+    // The journal is shared in PostgreSQL (or a durable path), never kept in a CI cache,
+    // which evicts it.
+    for recipe in ["github-actions.yml", "gitlab-ci.yml"] {
+        let text =
+            std::fs::read_to_string(common::root().join("inventory/ci").join(recipe)).unwrap();
+        assert!(text.contains("OFFBOARD_JOURNAL"), "{recipe}");
+        assert!(
+            !text.contains("actions/cache") && !text.contains("cache:"),
+            "{recipe} keeps the journal in a cache"
         );
     }
 }
