@@ -33,7 +33,7 @@ pub fn migrate(from: &Location, to: &Location) -> Result<Migrated, JournalError>
             ),
         });
     }
-    let mut target = empty(to)?;
+    let mut target = Journal::create_empty(to)?;
     target.import(&records)?;
     let copied = to.open_read_only()?.records()?;
     if copied != records {
@@ -46,40 +46,6 @@ pub fn migrate(from: &Location, to: &Location) -> Result<Migrated, JournalError>
         records: records.len(),
         head: records.last().map(|r| r.hash.clone()),
     })
-}
-
-/// A journal at `to` with its tables and no record; one with records is never written to.
-fn empty(to: &Location) -> Result<Journal, JournalError> {
-    let journal = match to {
-        Location::File(path) => {
-            if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
-                return Err(JournalError::Exists {
-                    path: path.display().to_string(),
-                });
-            }
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| JournalError::Dir {
-                    path: path.display().to_string(),
-                    source,
-                })?;
-            }
-            Journal::connect(path)?
-        }
-        Location::Postgres(url) => {
-            let store = super::postgres::PgStore::connect(url)?;
-            store.create_schema()?;
-            Journal {
-                path: store.location.clone().into(),
-                backend: Backend::Postgres(Box::new(store)),
-            }
-        }
-    };
-    if journal.head()?.is_some() {
-        return Err(JournalError::Exists {
-            path: to.to_string(),
-        });
-    }
-    Ok(journal)
 }
 
 impl Journal {

@@ -190,19 +190,7 @@ impl Journal {
     /// lineage, the id plans record so that `apply` can tell this journal from any other.
     /// An existing file is never overwritten.
     pub fn create(path: &Path, created_by: &str, host: &str) -> Result<Journal, JournalError> {
-        let shown = path.display().to_string();
-        if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
-            return Err(JournalError::Exists { path: shown });
-        }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| JournalError::Dir {
-                path: shown.clone(),
-                source,
-            })?;
-        }
-        let mut journal = Journal::connect(path)?;
-        journal.append(&init_record(created_by, host, &shown))?;
-        Ok(journal)
+        Journal::start(&Location::File(path.to_path_buf()), created_by, host)
     }
 
     /// Start a new journal in the PostgreSQL database at `url`: the tables (with their
@@ -213,17 +201,48 @@ impl Journal {
         created_by: &str,
         host: &str,
     ) -> Result<Journal, JournalError> {
-        let store = postgres::PgStore::connect(url)?;
-        let shown = store.location.clone();
-        if store.has_schema()? && store.head()?.is_some() {
-            return Err(JournalError::Exists { path: shown });
-        }
-        store.create_schema()?;
-        let mut journal = Journal {
-            backend: Backend::Postgres(Box::new(store)),
-            path: PathBuf::from(&shown),
-        };
+        Journal::start(&Location::Postgres(url.to_string()), created_by, host)
+    }
+
+    /// An empty journal at `location`, then its first record.
+    fn start(location: &Location, created_by: &str, host: &str) -> Result<Journal, JournalError> {
+        let mut journal = Journal::create_empty(location)?;
+        let shown = journal.path.display().to_string();
         journal.append(&init_record(created_by, host, &shown))?;
+        Ok(journal)
+    }
+
+    /// A journal at `location` with its tables and no record (a new journal, or the target of
+    /// `journal migrate`); a file or database that holds records is never written over.
+    pub(crate) fn create_empty(location: &Location) -> Result<Journal, JournalError> {
+        let journal = match location {
+            Location::File(path) => {
+                let shown = path.display().to_string();
+                if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+                    return Err(JournalError::Exists { path: shown });
+                }
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| JournalError::Dir {
+                        path: shown.clone(),
+                        source,
+                    })?;
+                }
+                Journal::connect(path)?
+            }
+            Location::Postgres(url) => {
+                let store = postgres::PgStore::connect(url)?;
+                store.create_schema()?;
+                Journal {
+                    path: PathBuf::from(&store.location),
+                    backend: Backend::Postgres(Box::new(store)),
+                }
+            }
+        };
+        if journal.head()?.is_some() {
+            return Err(JournalError::Exists {
+                path: journal.path.display().to_string(),
+            });
+        }
         Ok(journal)
     }
 
