@@ -31,20 +31,22 @@ pub enum TasksCommand {
 }
 
 pub fn run(global: &GlobalArgs, args: &TasksArgs) -> Exit {
-    let journal = &global.workspace().journal;
-    let exists = match journal.exists() {
+    let ws = global.workspace();
+    let exists = match ops::journal::exists(ws) {
         Ok(exists) => exists,
-        Err(e) => return common::report(global, &ops::journal::error(e)),
+        Err(e) => return common::report(global, &e),
     };
     if !exists {
-        println!("No tasks: nothing has been applied yet (no journal at {journal}).");
+        println!(
+            "No tasks: nothing has been applied yet (no journal at {}).",
+            ws.journal
+        );
         return if args.command.is_some() {
             Exit::Error
         } else {
             Exit::Success
         };
     }
-    let ws = global.workspace();
     match &args.command {
         Some(TasksCommand::Done { id, note }) => {
             match ops::tasks::close(ws, id, note, &common::actor(global)) {

@@ -52,7 +52,14 @@ pub fn read(ws: &Workspace) -> Result<Journal, OpError> {
 
 /// Whether the workspace has a journal yet (a database that cannot be reached is an error).
 pub fn exists(ws: &Workspace) -> Result<bool, OpError> {
-    ws.journal.exists().map_err(error)
+    if ws.journal_exists.get().is_some() {
+        return Ok(true);
+    }
+    let exists = ws.journal.exists().map_err(error)?;
+    if exists {
+        let _ = ws.journal_exists.set(());
+    }
+    Ok(exists)
 }
 
 fn refuse_broken_chain(ws: &Workspace, journal: &Journal) -> Result<(), OpError> {

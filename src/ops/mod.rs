@@ -57,6 +57,9 @@ pub struct Workspace {
     pub allow_empty: Vec<String>,
     /// The journal's newest apply run, read once (several guards ask for it).
     pub(crate) last_apply: OnceLock<Option<crate::journal::RunStart>>,
+    /// Set once the journal is known to exist: checking a database connects to it, and
+    /// several steps of one command ask (a journal, once there, does not go away).
+    pub(crate) journal_exists: OnceLock<()>,
     /// The emergency overrides in force, read once (every roster load lays them over it).
     pub(crate) overrides: OnceLock<Vec<crate::roster::emergency::Emergency>>,
 }
