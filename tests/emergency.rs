@@ -8,9 +8,7 @@ use offboard_test_support as common;
 use std::path::Path;
 
 use common::offboard;
-use rexpect::session::spawn_command;
 
-const TIMEOUT_MS: u64 = 30_000;
 const SMITH: &str = "john.smith@acme.com";
 /// John Smith's Okta account: active in the example, and HR lists him as active.
 const SMITH_OKTA: &str = "00ushgm9";
@@ -25,13 +23,7 @@ fn status(dir: &Path, system: &str, id: &str) -> String {
 }
 
 fn on_a_terminal(dir: &Path, args: &[&str]) -> rexpect::session::PtySession {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_offboard"));
-    cmd.arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("OFFBOARD_ACTOR", "sec@acme.com");
-    spawn_command(cmd, Some(TIMEOUT_MS)).expect("offboard starts on a pseudo-terminal")
+    common::on_a_terminal(dir, args, "sec@acme.com")
 }
 
 /// Cut John Smith in an emergency, as a script would; returns the run id and override id.

@@ -6,23 +6,15 @@ use offboard_test_support as common;
 
 use std::path::Path;
 
-use rexpect::session::spawn_command;
-
-const TIMEOUT_MS: u64 = 30_000;
-
 fn status(dir: &Path, system: &str, id: &str) -> String {
     common::account_status(dir, system, id).expect("the account is in the export")
 }
 
 fn leave_on_a_terminal(dir: &Path, args: &[&str]) -> rexpect::session::PtySession {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_offboard"));
-    cmd.arg("-C")
-        .arg(dir)
-        .arg("leave")
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("OFFBOARD_ACTOR", "tester@acme.com");
-    spawn_command(cmd, Some(TIMEOUT_MS)).expect("offboard starts on a pseudo-terminal")
+    let args: Vec<&str> = std::iter::once("leave")
+        .chain(args.iter().copied())
+        .collect();
+    common::on_a_terminal(dir, &args, "tester@acme.com")
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! - [`scim`]: a real `scim2-server` and an independent SCIM client;
 //! - [`slapd`]: a real OpenLDAP `slapd`;
 //! - [`postgres`]: a real PostgreSQL server, for the journal;
+//! - [`terminal`]: `offboard` on a pseudo-terminal, for the interactive flows;
 //! - [`executor`]: a journal, a plan of given changes and an executor, for driving `apply`
 //!   directly.
 //!
@@ -19,6 +20,7 @@ pub mod postgres;
 pub mod scim;
 pub mod servers;
 pub mod slapd;
+pub mod terminal;
 
 pub use executor::{change_for, executor, executor_with, init_journal, plan_of};
 pub use fixtures::{account_status, commit_all, copy_dir, example_copy, offboard, root};
@@ -26,3 +28,4 @@ pub use postgres::Postgres;
 pub use scim::{SCIM_TOKEN, ScimClient, ScimServer};
 pub use servers::{free_port, skip_real_servers};
 pub use slapd::{LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LDAP_SUFFIX, Slapd};
+pub use terminal::on_a_terminal;
