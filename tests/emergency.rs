@@ -419,3 +419,47 @@ fn the_override_belongs_to_its_run_and_is_never_doubled_or_dropped() {
     assert_eq!(in_force.len(), 1);
     assert_eq!(in_force[0].override_id, second);
 }
+
+/// What the operator reads, snapshot-tested: the emergency banner, the plan's override
+/// line, the summary, and the rollback that revokes the override (ids and times filtered).
+#[test]
+fn the_emergency_and_its_rollback_read_as_documented() {
+    let dir = common::example_copy();
+    common::init_journal(dir.path());
+    let out = offboard(dir.path())
+        .args([
+            "leave",
+            SMITH,
+            "--emergency",
+            "--reason",
+            "credentials posted on a forum",
+            "--ticket",
+            "SEC-42",
+            "--auto-approve",
+        ])
+        .env("OFFBOARD_ACTOR", "sec@acme.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let run = journal_of(dir.path()).last_apply().unwrap().unwrap().run_id;
+    let rollback = offboard(dir.path())
+        .args(["rollback", &run, "--auto-approve"])
+        .output()
+        .unwrap();
+    assert!(rollback.status.success());
+    let text = format!(
+        "--- leave (stderr)\n{}--- leave (stdout)\n{}--- rollback (stdout)\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&rollback.stdout)
+    );
+    insta::with_settings!({filters => vec![
+        (r"\d{8}T\d{6}Z-[0-9a-f]{6}", "[ID]"),
+        (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", "[TIME]"),
+        (r"due \d{4}-\d{2}-\d{2}", "due [DAY]"),
+        // The roster's hash covers the override's id.
+        (r"roster [0-9a-f]{7}", "roster [HASH]"),
+    ]}, {
+        insta::assert_snapshot!("emergency_and_rollback", text);
+    });
+}
