@@ -90,6 +90,7 @@ async fn main() {
                     licenses: vec![],
                     sessions: None,
                     container: Some(format!("ou=Disabled Users,{s}")),
+                    app_roles: Vec::new(),
                 }),
             )
         })

@@ -245,6 +245,9 @@ fn a_restore_the_read_back_does_not_show_fails() {
         sessions: None,
         container: None,
         attributes: Default::default(),
+        app_roles: Vec::new(),
+        held: Vec::new(),
+        mastered_by: None,
     };
     let step = Restore::AddGroups(vec!["everyone".into(), "product".into()]);
     assert_eq!(

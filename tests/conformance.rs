@@ -1,5 +1,6 @@
 //! The connector conformance suite: one set of test bodies, run against every backend (the
-//! file connector, a real SCIM 2.0 server, OpenLDAP and OpenLDAP posing as Active Directory),
+//! file connector, a real SCIM 2.0 server, OpenLDAP and OpenLDAP posing as Active Directory,
+//! and the Microsoft Graph stand-in),
 //! gated on declared capabilities: listing, reading, disable, group removal, delete, move,
 //! password reset, restore, conditional writes and how an unreachable system's error is
 //! classified.
@@ -9,6 +10,7 @@ use offboard_test_support as common;
 use std::sync::Arc;
 
 use offboard::connector::file::FileConnector;
+use offboard::connector::graph::{Graph, GraphSettings};
 use offboard::connector::ldap::Ldap3;
 use offboard::connector::ldap::{LdapFlavor, LdapSettings};
 use offboard::connector::scim::ScimSettings;
@@ -168,6 +170,38 @@ fn ldap_backend_with(flavor: LdapFlavor) -> Option<Backend> {
         ids,
         unreachable: (Arc::new(nowhere), ErrorKind::Temporary),
         _guard: Box::new(slapd),
+    })
+}
+
+async fn graph_backend() -> Option<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = common::GraphStandIn::start();
+    let mut ids = Vec::new();
+    for i in 0..USERS {
+        ids.push(graph.add_user(common::GraphUser::new(&format!("user{i}@acme.com"))));
+    }
+    let id = |i: usize| ids[i].as_str();
+    graph.add_group("eng", common::GroupKind::Assigned, &[id(0), id(1), id(2)]);
+    let all: Vec<&str> = ids.iter().map(String::as_str).collect();
+    graph.add_group("all", common::GroupKind::Assigned, &all);
+    let cfg = GraphSettings {
+        page_size: 2, // seven users: four pages
+        ..graph.settings(dir.path())
+    };
+    let connector = Graph::new("entra", &cfg, dir.path()).unwrap();
+    let port = common::free_port();
+    let nowhere = GraphSettings {
+        authority: format!("http://127.0.0.1:{port}"),
+        graph_url: format!("http://127.0.0.1:{port}"),
+        timeout: jiff::SignedDuration::from_secs(2),
+        ..cfg
+    };
+    let nowhere = Graph::new("entra", &nowhere, dir.path()).unwrap();
+    Some(Backend {
+        connector: Arc::new(connector),
+        ids,
+        unreachable: (Arc::new(nowhere), ErrorKind::Temporary),
+        _guard: Box::new((graph, dir)),
     })
 }
 
@@ -474,3 +508,4 @@ conformance!(file_backend: list_returns_every_account, find_accounts_matches_lik
 conformance!(scim_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
 conformance!(openldap_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
 conformance!(active_directory_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
+conformance!(graph_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);

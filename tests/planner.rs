@@ -64,6 +64,9 @@ fn active(id: &str, email: &str) -> Account {
         sessions: Some(2),
         container: None,
         attributes: Default::default(),
+        app_roles: Vec::new(),
+        held: Vec::new(),
+        mastered_by: None,
     }
 }
 

@@ -456,6 +456,7 @@ impl Executor {
                 due: task.due,
                 actions: task.actions.clone(),
                 escalate_to: task.escalate_to.clone(),
+                steps: task.steps.clone(),
             }))?;
             opened += 1;
         }

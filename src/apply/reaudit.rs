@@ -30,18 +30,43 @@ pub fn reaudit(
         .map(|(i, p)| (roster.key_of(p).to_lowercase(), i))
         .collect();
     let mut active: HashMap<usize, Vec<String>> = HashMap::new();
+    // Active accounts mastered elsewhere, and whether each person's directory accounts are
+    // all cut: only then does a synced account merely follow.
+    let mut synced: HashMap<usize, Vec<String>> = HashMap::new();
+    let mut following_of: HashMap<usize, Vec<String>> = HashMap::new();
+    let mut directory_active: HashMap<usize, bool> = HashMap::new();
     for system in &policy.systems {
         let Some(snapshot) = observed.systems.get(system.name()) else {
             continue;
         };
-        for account in snapshot.accounts.iter().filter(|a| a.is_active()) {
-            if let Situation::Owned(i) = situate(system, account, &index) {
-                active
-                    .entry(i)
-                    .or_default()
-                    .push(format!("{}/{}", system.name(), account.id));
+        for account in &snapshot.accounts {
+            let Situation::Owned(i) = situate(system, account, &index) else {
+                continue;
+            };
+            if system.kind() == "ldap" {
+                *directory_active.entry(i).or_default() |= account.is_active();
+            }
+            if !account.is_active() {
+                continue;
+            }
+            let name = format!("{}/{}", system.name(), account.id);
+            if account.mastered_by.is_some() {
+                synced.entry(i).or_default().push(name);
+            } else {
+                active.entry(i).or_default().push(name);
             }
         }
+    }
+    for (i, accounts) in synced {
+        match directory_active.get(&i) {
+            Some(false) => {}
+            // No directory read for them, or still active there: the account is active.
+            _ => active
+                .entry(i)
+                .or_default()
+                .extend(accounts.iter().cloned()),
+        }
+        following_of.insert(i, accounts);
     }
     plan.due_leavers()
         .map(|l| {
@@ -61,9 +86,17 @@ pub fn reaudit(
                 .iter()
                 .filter(|t| t.open.person == l.person && t.done.is_none())
                 .count();
+            let following: Vec<String> = by_key
+                .get(&l.person.to_lowercase())
+                .and_then(|i| following_of.get(i))
+                .into_iter()
+                .flatten()
+                .filter(|a| !active_accounts.contains(a))
+                .cloned()
+                .collect();
             let verdict = if !active_accounts.is_empty() || failed_changes > 0 {
                 Verdict::Red
-            } else if open_tasks > 0 {
+            } else if open_tasks > 0 || !following.is_empty() {
                 Verdict::Yellow
             } else {
                 Verdict::Green
@@ -74,6 +107,7 @@ pub fn reaudit(
                 active_accounts,
                 failed_changes,
                 open_tasks,
+                following,
             }
         })
         .collect()

@@ -33,6 +33,7 @@ pub fn effect(
         },
         Action::RemoveGroups => a.groups.is_empty() && a.entitlements.is_empty(),
         Action::RemoveLicenses => a.licenses.is_empty(),
+        Action::RemoveAppRoles => a.app_roles.is_empty(),
         Action::Move => match expected.and_then(|e| e.container.as_ref()) {
             Some(target) => a
                 .container
@@ -40,7 +41,9 @@ pub fn effect(
                 .is_some_and(|c| crate::connector::same_container(c, target)),
             None => return Effect::Unobservable,
         },
-        Action::ResetPassword | Action::Collect => return Effect::Unobservable,
+        Action::ResetPassword | Action::ResetMfa | Action::HandOffMailbox | Action::Collect => {
+            return Effect::Unobservable;
+        }
     };
     if shown {
         Effect::Shown

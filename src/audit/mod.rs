@@ -217,7 +217,7 @@ pub fn audit(input: &AuditInput) -> Result<Audit, AuditError> {
                 format!("matches {}", n.owners.join(", ")),
                 "give the account one owner (fix its attributes) or exempt it as a shared account",
             ),
-            NoteKind::Exempt => {}
+            NoteKind::Exempt | NoteKind::Follows => {}
         }
     }
 

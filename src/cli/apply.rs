@@ -265,14 +265,25 @@ fn report_text(
     for l in audit {
         let (mark, what) = match l.verdict {
             Verdict::Green => ("green ", "no active credential anywhere".to_string()),
-            Verdict::Yellow => (
-                "yellow",
-                format!(
-                    "no active credential; {} manual {} pending",
-                    l.open_tasks,
-                    if l.open_tasks == 1 { "task" } else { "tasks" }
-                ),
-            ),
+            Verdict::Yellow => {
+                let mut parts = Vec::new();
+                if l.following.is_empty() {
+                    parts.push("no active credential".to_string());
+                } else {
+                    parts.push(format!(
+                        "no other active credential; {} follows its directory at the next sync",
+                        l.following.join(", ")
+                    ));
+                }
+                if l.open_tasks > 0 {
+                    parts.push(format!(
+                        "{} manual {} pending",
+                        l.open_tasks,
+                        if l.open_tasks == 1 { "task" } else { "tasks" }
+                    ));
+                }
+                ("yellow", parts.join("; "))
+            }
             Verdict::Red => {
                 let mut parts = Vec::new();
                 if !l.active_accounts.is_empty() {

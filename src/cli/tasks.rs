@@ -111,6 +111,15 @@ pub fn run(global: &GlobalArgs, args: &TasksArgs) -> Exit {
                             &[]
                         )
                     );
+                    for (t, _) in shown.iter().filter(|(t, _)| t.done.is_none()) {
+                        if t.open.steps.is_empty() {
+                            continue;
+                        }
+                        println!("\nSteps for {}:", t.open.task_id);
+                        for step in &t.open.steps {
+                            println!("  - {}", crate::escape::terminal(step));
+                        }
+                    }
                 }
             }
             Exit::Success

@@ -13,7 +13,8 @@
 //! 1. Create `src/connector/<kind>/mod.rs` with the connector (implement [`Connector`]) and a
 //!    settings type implementing [`Kind`]: its `NAME`, an `EXAMPLE` line, its `PROPERTIES`,
 //!    its `ACTIONS`, `read` (from [`Properties`]) and `connect`; override `switched_off`,
-//!    `credential_route`, `move_target` or `data_path` where the kind has them.
+//!    `credential_route`, `move_target`, `data_path`, or `by_hand` and `instructions` (what
+//!    its API cannot do, made a person's task) where the kind has them.
 //! 2. In `src/connector/mod.rs`, declare the module (`pub mod <kind>;`) and add one line to
 //!    the `registry!` invocation below it.
 //! 3. Add the kind to the conformance suite (`tests/conformance.rs`), which runs the shared
@@ -65,6 +66,23 @@ pub trait Kind: Sized + Clone + PartialEq + fmt::Debug + Send + Sync + 'static {
     /// The local file the kind reads, relative to the policy repository.
     fn data_path(&self) -> Option<&Path> {
         None
+    }
+
+    /// Whether the kind leaves `action` to a person: the plan makes it a task with the
+    /// steps of [`Kind::instructions`] (Exchange's mailbox conversion, which Graph lacks).
+    fn by_hand(&self, _action: Action) -> bool {
+        false
+    }
+
+    /// The exact steps for a person doing `action` on `account` by hand; `manager` is the
+    /// leaver's manager from the roster, when known.
+    fn instructions(
+        &self,
+        _action: Action,
+        _account: &crate::connector::Account,
+        _manager: Option<&str>,
+    ) -> Vec<String> {
+        Vec::new()
     }
 
     /// The connector for system `system`; `root` is the policy repository (for secret files
@@ -163,6 +181,25 @@ macro_rules! registry {
             pub fn data_path(&self) -> Option<&::std::path::Path> {
                 match self {
                     $(ConnectorConfig::$variant(s) => $crate::connector::kind::Kind::data_path(s)),+
+                }
+            }
+
+            /// See [`Kind::by_hand`].
+            pub fn by_hand(&self, action: $crate::policy::Action) -> bool {
+                match self {
+                    $(ConnectorConfig::$variant(s) => $crate::connector::kind::Kind::by_hand(s, action)),+
+                }
+            }
+
+            /// See [`Kind::instructions`].
+            pub fn instructions(
+                &self,
+                action: $crate::policy::Action,
+                account: &$crate::connector::Account,
+                manager: Option<&str>,
+            ) -> Vec<String> {
+                match self {
+                    $(ConnectorConfig::$variant(s) => $crate::connector::kind::Kind::instructions(s, action, account, manager)),+
                 }
             }
 

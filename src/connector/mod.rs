@@ -16,6 +16,7 @@ pub mod secret;
 
 // The connector kinds, one folder each, and their registry (see `kind` for adding one).
 pub mod file;
+pub mod graph;
 pub mod ldap;
 pub mod scim;
 
@@ -23,6 +24,7 @@ kind::registry! {
     File => file::FileSettings,
     Scim => scim::ScimSettings,
     Ldap => ldap::LdapSettings,
+    Graph => graph::GraphSettings,
 }
 
 use async_trait::async_trait;

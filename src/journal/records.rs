@@ -117,6 +117,10 @@ pub struct LeaverAudit {
     pub active_accounts: Vec<String>,
     pub failed_changes: usize,
     pub open_tasks: usize,
+    /// `system/account` still active but mastered in a directory that has cut it (an Entra
+    /// ID user synced from AD): it follows at the next sync, so the verdict is yellow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub following: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,6 +208,9 @@ pub struct TaskOpen {
     pub due: Timestamp,
     pub actions: Vec<Action>,
     pub escalate_to: Option<String>,
+    /// The exact steps, when the system's kind gave them (see [`crate::plan::Task::steps`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -377,6 +384,7 @@ mod tests {
             licenses: vec!["e3".into()],
             sessions: Some(2),
             container: Some("ou=Disabled".into()),
+            app_roles: Vec::new(),
         };
         vec![
             Record::RunStart(RunStart {
@@ -458,6 +466,7 @@ mod tests {
                 due: at,
                 actions: vec![Action::Delete],
                 escalate_to: Some("cio@acme.com".into()),
+                steps: vec!["Set-Mailbox ann@acme.com -Type Shared".into()],
             }),
             Record::TaskDone(TaskDone {
                 task_id: "t1".into(),
@@ -479,6 +488,7 @@ mod tests {
                     active_accounts: vec!["okta/00u1".into()],
                     failed_changes: 1,
                     open_tasks: 0,
+                    following: Vec::new(),
                 }],
                 active_credentials: 1,
                 unreadable_systems: vec!["github".into()],

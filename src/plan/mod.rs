@@ -175,6 +175,8 @@ pub struct AccountState {
     pub licenses: Vec<String>,
     pub sessions: Option<u32>,
     pub container: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub app_roles: Vec<String>,
 }
 
 impl AccountState {
@@ -186,6 +188,7 @@ impl AccountState {
             licenses: a.licenses.clone(),
             sessions: a.sessions,
             container: a.container.clone(),
+            app_roles: a.app_roles.clone(),
         }
     }
 }
@@ -196,6 +199,10 @@ pub struct Task {
     pub due: Timestamp,
     pub actions: Vec<Action>,
     pub escalate_to: Option<String>,
+    /// What exactly to do, when the system's kind knows (an Exchange cmdlet, the dynamic
+    /// group whose rule still includes the leaver).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,6 +231,9 @@ pub enum NoteKind {
     Disputed,
     /// Exempted by policy.
     Exempt,
+    /// Mastered in another system (an Entra ID user synced from on-premises AD): cut there,
+    /// and this system follows at the next sync.
+    Follows,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

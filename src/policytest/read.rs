@@ -308,6 +308,9 @@ fn account(p: &mut FileParser<'_>, child: &Shaped<'_>) -> Option<(String, Accoun
         sessions,
         container: text(p, "container"),
         attributes: Default::default(),
+        app_roles: Vec::new(),
+        held: Vec::new(),
+        mastered_by: None,
         id,
     };
     Some((system, account))

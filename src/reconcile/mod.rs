@@ -6,6 +6,7 @@
 //! change and *why*; it never changes anything. A condition that fails to evaluate fails the
 //! plan naming the person and rule: a leaver is never skipped silently.
 
+mod by_hand;
 pub(crate) mod context;
 pub mod correlate;
 pub mod resolve;
@@ -188,6 +189,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         // Account-level rules (conditions that read `account`) may cut one account earlier
         // than the person's cutoff, so every leaver's accounts are looked at.
         let mut cutoff = base.cutoff;
+        let mut handover = by_hand::Handover::default();
         for &(system, account) in accounts {
             let refined;
             let resolution = if account_rules {
@@ -209,7 +211,15 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
             if let Some(change) = account_change(system, account, resolution, &key, now) {
                 changes.push((leavers.len(), change));
             }
+            handover.account(system, account, resolution, person, &key, accounts);
         }
+        let (tasks, follows) = handover.finish(&key, cutoff, |system| {
+            input
+                .known_tasks
+                .is_some_and(|k| k.contains(&(key.clone(), system.to_string())))
+        });
+        changes.extend(tasks.into_iter().map(|t| (leavers.len(), t)));
+        notes.extend(follows);
         let state = if cutoff <= now {
             LeaverState::Due
         } else {
@@ -243,6 +253,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                                 due: cutoff.checked_add(manual.sla).unwrap_or(cutoff),
                                 actions,
                                 escalate_to: manual.escalate_to.clone(),
+                                steps: Vec::new(),
                             }),
                             rules: vec![base.cutoff_source.clone()],
                         },
@@ -317,7 +328,8 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
         .collect();
 
     if input.only.is_some() {
-        notes.clear();
+        // Only the named people's own notes (their synced accounts) are about them.
+        notes.retain(|n| n.kind == NoteKind::Follows);
     }
     notes.sort_by(|a, b| {
         (a.kind, &a.system, &a.account.id).cmp(&(b.kind, &b.system, &b.account.id))
@@ -420,7 +432,9 @@ fn account_change(
 ) -> Option<Change> {
     let before = AccountState::of(account);
     let delete_due = r.delete_at.is_some_and(|at| at <= now);
-    if delete_due && system.can(Action::Delete) {
+    // A synced account is disabled and deleted where it is mastered (see `by_hand`).
+    let mastered = account.mastered_by.is_some();
+    if delete_due && system.can(Action::Delete) && !mastered {
         // Some providers keep a deleted user's id in their groups: when the system's
         // `on-leave` removes groups, memberships go first, then the account.
         let mut actions = Vec::new();
@@ -462,11 +476,22 @@ fn account_change(
     let mut actions = Vec::new();
     let mut rules = vec![r.cutoff_source.clone()];
     for (action, rule) in wanted {
+        if (mastered && by_hand::mastered_elsewhere(action))
+            || by_hand::leaves_to_people(system, action)
+        {
+            continue;
+        }
         let needed = match action {
             Action::Disable | Action::ResetPassword => active,
             Action::RevokeSessions => active || account.sessions.is_some_and(|n| n > 0),
             Action::RemoveGroups => !after.groups.is_empty(),
             Action::RemoveLicenses => !after.licenses.is_empty(),
+            Action::RemoveAppRoles => !after.app_roles.is_empty(),
+            // Factors cannot be listed cheaply for every account: reset while the account can
+            // still sign in (the planner pairs it with disable), like a password.
+            Action::ResetMfa => active,
+            // Only a kind that leaves it to people plans it, as a task (above).
+            Action::HandOffMailbox => false,
             Action::Move => match (&disabled_ou, &account.container) {
                 (Some(ou), Some(current)) => !crate::connector::same_container(ou, current),
                 (Some(_), None) => true,
@@ -484,6 +509,7 @@ fn account_change(
             Action::RevokeSessions => after.sessions = after.sessions.map(|_| 0),
             Action::RemoveGroups => after.groups.clear(),
             Action::RemoveLicenses => after.licenses.clear(),
+            Action::RemoveAppRoles => after.app_roles.clear(),
             Action::Move => after.container = disabled_ou.clone(),
             _ => {}
         }

@@ -59,6 +59,19 @@ pub struct Account {
     /// Any other attribute, for correlation (`correlate email="mail"`).
     #[serde(default, deserialize_with = "scalar_attributes")]
     pub attributes: BTreeMap<String, String>,
+    /// Application role assignments (Entra ID app roles), removed by `remove-app-roles`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub app_roles: Vec<String>,
+    /// Access the system shows but will not let offboard remove through its API (a dynamic
+    /// group, a group synced from on-premises, a licence inherited from one), each named with
+    /// the reason. The plan turns them into a task for the system's owner: never a silent skip.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<String>,
+    /// Where the account is mastered when not in this system (`on-premises Active Directory`
+    /// for an Entra ID user synced by Entra Connect): it is disabled and deleted there, and
+    /// this system follows at the next sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mastered_by: Option<String>,
 }
 
 /// Exports carry attributes of any JSON type; correlation compares text, so scalars are
@@ -180,6 +193,14 @@ impl Account {
         for (k, v) in &self.attributes {
             text(out, k);
             text(out, v);
+        }
+        // Fields added later are hashed only when set, so every account that has none keeps
+        // the fingerprint it always had (plans made by an earlier version stay valid).
+        if !self.app_roles.is_empty() || !self.held.is_empty() || self.mastered_by.is_some() {
+            out.push(0xA5);
+            list(out, &self.app_roles);
+            list(out, &self.held);
+            opt(out, self.mastered_by.as_deref());
         }
     }
 

@@ -4,7 +4,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Something done to a leaver's account.
+/// Something done to a leaver's account. The order is the order actions run in within one
+/// change (a `BTreeMap` of wanted actions), so `delete` comes after everything that needs the
+/// account to exist; `ALL` and `NAMES` follow it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
@@ -14,6 +16,13 @@ pub enum Action {
     RemoveLicenses,
     Move,
     ResetPassword,
+    /// Remove registered sign-in factors (authenticator apps, phones, security keys).
+    ResetMfa,
+    /// Remove the account's application role assignments.
+    RemoveAppRoles,
+    /// Hand the mailbox to the manager (shared mailbox, forwarding, delegation). Where the
+    /// system's API cannot do it, the kind makes it a task with exact instructions.
+    HandOffMailbox,
     Delete,
     /// Recover a physical item (laptop, badge); only a manual lane can do it.
     Collect,
@@ -27,6 +36,9 @@ impl Action {
         Action::RemoveLicenses,
         Action::Move,
         Action::ResetPassword,
+        Action::ResetMfa,
+        Action::RemoveAppRoles,
+        Action::HandOffMailbox,
         Action::Delete,
         Action::Collect,
     ];
@@ -37,6 +49,9 @@ impl Action {
         "remove-licenses",
         "move",
         "reset-password",
+        "reset-mfa",
+        "remove-app-roles",
+        "hand-off-mailbox",
         "delete",
         "collect",
     ];

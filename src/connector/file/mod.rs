@@ -291,7 +291,12 @@ impl Connector for FileConnector {
                 })
                 .await?
             }
-            Action::Move | Action::ResetPassword | Action::Collect => {
+            Action::Move
+            | Action::ResetPassword
+            | Action::ResetMfa
+            | Action::RemoveAppRoles
+            | Action::HandOffMailbox
+            | Action::Collect => {
                 return Err(self.error(format!("the file connector cannot `{action}`")));
             }
         };
@@ -645,6 +650,9 @@ fn parse_csv(system: &str, path: &Path, bytes: &[u8]) -> Result<Vec<Account>, Co
             sessions,
             container: opt("container"),
             attributes: Default::default(),
+            app_roles: Vec::new(),
+            held: Vec::new(),
+            mastered_by: None,
         });
     }
     let ids: Vec<(&str, usize)> = accounts

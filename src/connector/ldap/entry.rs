@@ -138,6 +138,9 @@ impl Entry {
             sessions: None,
             container: Some(parent.to_string()),
             attributes,
+            app_roles: Vec::new(),
+            held: Vec::new(),
+            mastered_by: None,
         })
     }
 }

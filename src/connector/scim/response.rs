@@ -265,6 +265,9 @@ pub fn account(user: &Value, user_attribute: &str, groups: Vec<String>) -> Resul
         sessions: None,
         container: None,
         attributes,
+        app_roles: Vec::new(),
+        held: Vec::new(),
+        mastered_by: None,
     })
 }
 

@@ -179,13 +179,23 @@ fn leaver_block(plan: &Plan, l: &Leaver) -> String {
             glyph(c.kind),
             cell(&c.system),
             account,
-            cell(&describe(c)),
+            described(c),
             cell(&c.rules.join(", "))
         );
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "</details>");
     out
+}
+
+/// A change's cell: its description, and a task's steps one per line.
+fn described(c: &super::Change) -> String {
+    let mut text = cell(&describe(c));
+    for step in c.task.iter().flat_map(|t| &t.steps) {
+        text.push_str("<br>• ");
+        text.push_str(&cell(step));
+    }
+    text
 }
 
 /// Scheduled leavers, notes and warnings, each bounded so the tail always fits.

@@ -27,6 +27,7 @@ pub(crate) fn for_display(plan: &Plan) -> Plan {
         if let Some(s) = s {
             all(&mut s.groups);
             all(&mut s.licenses);
+            all(&mut s.app_roles);
             if let Some(c) = &mut s.container {
                 esc(c);
             }
@@ -59,6 +60,7 @@ pub(crate) fn for_display(plan: &Plan) -> Plan {
         state(&mut c.after);
         if let Some(t) = &mut c.task {
             esc(&mut t.owner);
+            all(&mut t.steps);
         }
     }
     for n in &mut p.notes {
@@ -189,6 +191,12 @@ pub(crate) fn describe(c: &Change) -> String {
                 None => "moved".to_string(),
             },
             Action::ResetPassword => "password reset".to_string(),
+            Action::ResetMfa => "MFA methods removed".to_string(),
+            Action::RemoveAppRoles => {
+                let n = before.app_roles.len();
+                format!("{n} app {} removed", plural(n, "role", "roles"))
+            }
+            Action::HandOffMailbox => "mailbox handed off".to_string(),
             Action::Delete => match before.status {
                 AccountStatus::Active => "active -> deleted".to_string(),
                 AccountStatus::Disabled => "disabled -> deleted".to_string(),
@@ -252,6 +260,7 @@ pub(crate) fn note_kind(kind: super::NoteKind) -> &'static str {
         super::NoteKind::Orphan => "orphan",
         super::NoteKind::Disputed => "disputed",
         super::NoteKind::Exempt => "exempt",
+        super::NoteKind::Follows => "follows",
     }
 }
 

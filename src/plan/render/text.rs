@@ -129,6 +129,9 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
                     iw = id_width,
                     lw = label_width,
                 );
+                for step in c.task.iter().flat_map(|t| &t.steps) {
+                    let _ = writeln!(out, "      - {step}");
+                }
             }
         }
     }
@@ -166,7 +169,7 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
         let counts = note_counts(plan);
         let sw = counts.iter().map(|(s, _, _)| s.len()).max().unwrap_or(0);
         for (system, kind, n) in counts {
-            let mark = if kind == NoteKind::Exempt { "=" } else { "?" };
+            let mark = note_mark(kind);
             let _ = writeln!(
                 out,
                 "  {mark} {system:<sw$}  {:<8}  {n} {}",
@@ -198,6 +201,10 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
                     format!("disputed between {}: {}", n.owners.join(", "), n.detail),
                 ),
                 NoteKind::Exempt => ("=", format!("{} (owner {})", n.detail, n.owners.join(", "))),
+                NoteKind::Follows => (
+                    note_mark(n.kind),
+                    format!("{}: {}", n.owners.join(", "), n.detail),
+                ),
             };
             let _ = writeln!(
                 out,
@@ -219,6 +226,15 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
         let _ = writeln!(out, "{}", p.bold(&full_summary(plan, &plan.counts())));
     }
     out
+}
+
+/// The mark before a note: `=` exempt, `>` follows its master, `?` needs a look.
+fn note_mark(kind: NoteKind) -> &'static str {
+    match kind {
+        NoteKind::Exempt => "=",
+        NoteKind::Follows => ">",
+        NoteKind::Orphan | NoteKind::Disputed => "?",
+    }
 }
 
 fn full_summary(plan: &Plan, counts: &Counts) -> String {

@@ -65,6 +65,42 @@ impl<'p, 'a> Properties<'p, 'a> {
         Some(url.value)
     }
 
+    /// An optional URL with one of `schemes`, `default` when absent.
+    pub fn url_or(&mut self, key: &str, schemes: &[&str], default: &str) -> Option<String> {
+        if self.has(key) {
+            self.url(key, schemes)
+        } else {
+            Some(default.to_string())
+        }
+    }
+
+    /// `None` (after reporting) when both `a` and `b` are written: settings that exclude
+    /// each other, such as two credentials, where using one would silently ignore the other.
+    pub fn not_both(&mut self, a: &str, b: &str) -> Option<()> {
+        let (Some(_), Some(second)) = (
+            FileParser::prop(self.node, a),
+            FileParser::prop(self.node, b),
+        ) else {
+            return Some(());
+        };
+        let span = self.parser.span(second.span());
+        self.parser.error(
+            crate::policy::Diagnostic::error(
+                "policy::conflicting-properties",
+                span,
+                format!("give either `{a}` or `{b}`, not both"),
+            )
+            .label("second credential")
+            .help(format!("keep one: usage: {}", self.example)),
+        );
+        None
+    }
+
+    /// Whether `key` is written at all (for settings that choose between sources).
+    pub fn has(&self, key: &str) -> bool {
+        FileParser::prop(self.node, key).is_some()
+    }
+
     /// A boolean (`#true`/`#false`), `default` when absent.
     pub fn bool(&mut self, key: &str, default: bool) -> bool {
         self.parser.bool_prop(self.node, key, default)

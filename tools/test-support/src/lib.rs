@@ -4,6 +4,8 @@
 //! - [`servers`]: starting real servers on 127.0.0.1 (free ports, waiting, retries), and the
 //!   explicit local-only switch that skips them;
 //! - [`scim`]: a real `scim2-server` and an independent SCIM client;
+//! - [`graph`]: an in-process stand-in for the Microsoft Graph and identity platform subset
+//!   the `graph` connector speaks (written from Microsoft's documentation, not Graph itself);
 //! - [`slapd`]: a real OpenLDAP `slapd`;
 //! - [`postgres`]: a real PostgreSQL server, for the journal;
 //! - [`terminal`]: `offboard` on a pseudo-terminal, for the interactive flows;
@@ -16,6 +18,7 @@
 
 pub mod executor;
 pub mod fixtures;
+pub mod graph;
 pub mod postgres;
 pub mod scim;
 pub mod servers;
@@ -24,6 +27,7 @@ pub mod terminal;
 
 pub use executor::{change_for, executor, executor_with, init_journal, plan_of};
 pub use fixtures::{account_status, commit_all, copy_dir, example_copy, offboard, root};
+pub use graph::{GraphStandIn, GraphUser, GroupKind};
 pub use postgres::Postgres;
 pub use scim::{SCIM_TOKEN, ScimClient, ScimServer};
 pub use servers::{free_port, skip_real_servers};

@@ -1,0 +1,284 @@
+//! Access tokens from the Microsoft identity platform: the OAuth 2.0 client credentials flow.
+//!
+//! The app registration proves itself with a client secret, or with a certificate: offboard
+//! signs a short-lived client assertion (a JWT, RS256, carrying the certificate's SHA-256
+//! thumbprint as `x5t#S256`, audience the token endpoint) with the certificate's private key,
+//! as "Microsoft identity platform certificate credentials" describes. The token is cached
+//! until five minutes before it expires, and dropped when Graph says it is no longer valid
+//! (a token revoked or expired early), so one expiry mid-apply costs one new token, not a
+//! failed change. Secrets, assertions and tokens never appear in messages: errors quote the
+//! identity platform's `error` code and its description, which never echo credentials, and
+//! every token is registered with the redactor in case a server echoes it anyway.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use super::settings::{Credential, GraphSettings};
+use crate::connector::ConnectorError;
+use crate::connector::secret::Secret;
+
+/// How long before its expiry a cached token is replaced.
+const EARLY: Duration = Duration::from_secs(300);
+/// How long a client assertion is valid (Microsoft accepts up to ten minutes).
+const ASSERTION_LIFETIME: i64 = 5 * 60;
+
+enum Proof {
+    Secret(Secret),
+    Certificate {
+        key: jsonwebtoken::EncodingKey,
+        thumbprint: String,
+    },
+}
+
+/// The token source of one graph system.
+pub(super) struct Tokens {
+    system: String,
+    token_url: String,
+    client_id: String,
+    scope: String,
+    proof: Proof,
+    cached: tokio::sync::Mutex<Option<(Secret, Instant)>>,
+}
+
+#[derive(Serialize)]
+struct AssertionClaims<'a> {
+    aud: &'a str,
+    iss: &'a str,
+    sub: &'a str,
+    jti: String,
+    nbf: i64,
+    iat: i64,
+    exp: i64,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct TokenError {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+impl Tokens {
+    pub(super) fn load(
+        system: &str,
+        cfg: &GraphSettings,
+        root: &Path,
+    ) -> Result<Tokens, ConnectorError> {
+        let proof = match &cfg.credential {
+            Credential::Secret(source) => Proof::Secret(Secret::resolve(
+                system,
+                "Graph client secret",
+                source,
+                root,
+            )?),
+            Credential::Certificate(source) => {
+                let pem = Secret::resolve(system, "Graph certificate", source, root)?;
+                certificate(system, pem.expose())?
+            }
+        };
+        Ok(Tokens {
+            system: system.to_string(),
+            token_url: format!(
+                "{}/{}/oauth2/v2.0/token",
+                cfg.authority,
+                encode_segment(&cfg.tenant)
+            ),
+            client_id: cfg.client_id.clone(),
+            scope: format!("{}/.default", cfg.graph_url),
+            proof,
+            cached: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// A valid token: the cached one, or a new one.
+    pub(super) async fn get(&self, client: &reqwest::Client) -> Result<Secret, ConnectorError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((token, until)) = cached.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        let (token, lifetime) = self.request(client).await?;
+        let until = Instant::now() + lifetime.saturating_sub(EARLY).max(lifetime / 2);
+        *cached = Some((token.clone(), until));
+        Ok(token)
+    }
+
+    /// Graph refused `token`: forget it (unless another request already replaced it).
+    pub(super) async fn invalidate(&self, token: &Secret) {
+        let mut cached = self.cached.lock().await;
+        if cached
+            .as_ref()
+            .is_some_and(|(t, _)| t.expose() == token.expose())
+        {
+            *cached = None;
+        }
+    }
+
+    async fn request(
+        &self,
+        client: &reqwest::Client,
+    ) -> Result<(Secret, Duration), ConnectorError> {
+        let mut form = vec![
+            ("client_id", self.client_id.clone()),
+            ("scope", self.scope.clone()),
+            ("grant_type", "client_credentials".to_string()),
+        ];
+        match &self.proof {
+            Proof::Secret(secret) => form.push(("client_secret", secret.expose().to_string())),
+            Proof::Certificate { key, thumbprint } => {
+                form.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
+                ));
+                form.push(("client_assertion", self.assertion(key, thumbprint)?));
+            }
+        }
+        let resp = client
+            .post(&self.token_url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| {
+                ConnectorError::temporary(
+                    &self.system,
+                    format!("cannot reach the Microsoft identity platform: {e}"),
+                )
+                .hint("check the connector's authority= and that it is reachable from here")
+            })?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| {
+            ConnectorError::temporary(&self.system, format!("reading the token response: {e}"))
+        })?;
+        if status.is_success() {
+            let token: TokenResponse = serde_json::from_slice(&bytes).map_err(|_| {
+                ConnectorError::permanent(
+                    &self.system,
+                    "the token endpoint answered without an access token",
+                )
+                .hint("check that authority= points at the Microsoft identity platform")
+            })?;
+            crate::redact::register(&token.access_token);
+            let lifetime = Duration::from_secs(token.expires_in.unwrap_or(3599).max(60));
+            return Ok((Secret::new(token.access_token), lifetime));
+        }
+        let error: TokenError = serde_json::from_slice(&bytes).unwrap_or(TokenError {
+            error: format!("HTTP {}", status.as_u16()),
+            error_description: String::new(),
+        });
+        // The description's first line is the AADSTS code and its meaning; the rest is ids.
+        let description = error.error_description.lines().next().unwrap_or_default();
+        let message = format!(
+            "the Microsoft identity platform refused a token: {} {description}",
+            error.error
+        );
+        if status.is_server_error() || status.as_u16() == 429 {
+            return Err(ConnectorError::temporary(&self.system, message)
+                .hint("the identity platform failed; retried automatically"));
+        }
+        Err(ConnectorError::permanent(&self.system, message).hint(
+            "check tenant=, client-id= and the credential: the secret's or certificate's expiry in the app registration, and that the certificate uploaded there is the one offboard holds",
+        ))
+    }
+
+    fn assertion(
+        &self,
+        key: &jsonwebtoken::EncodingKey,
+        thumbprint: &str,
+    ) -> Result<String, ConnectorError> {
+        let now = jiff::Timestamp::now().as_second();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.x5t_s256 = Some(thumbprint.to_string());
+        let claims = AssertionClaims {
+            aud: &self.token_url,
+            iss: &self.client_id,
+            sub: &self.client_id,
+            jti: assertion_id(now),
+            nbf: now,
+            iat: now,
+            exp: now + ASSERTION_LIFETIME,
+        };
+        jsonwebtoken::encode(&header, &claims, key).map_err(|e| {
+            ConnectorError::permanent(
+                &self.system,
+                format!("cannot sign the client assertion: {e}"),
+            )
+            .hint("the certificate file must hold an RSA private key")
+        })
+    }
+}
+
+/// The private key and the certificate's thumbprint, from one PEM file holding both.
+fn certificate(system: &str, pem: &str) -> Result<Proof, ConnectorError> {
+    let block = |label: &str| -> Option<&str> {
+        let begin = format!("-----BEGIN {label}-----");
+        let end = format!("-----END {label}-----");
+        let start = pem.find(&begin)?;
+        let stop = pem[start..].find(&end)? + start + end.len();
+        Some(&pem[start..stop])
+    };
+    let unusable = |what: &str| {
+        ConnectorError::permanent(system, format!("the Graph certificate file {what}")).hint(
+            "give certificate-file= a PEM with the certificate uploaded to the app registration and its RSA private key (e.g. `cat cert.pem key.pem`)",
+        )
+    };
+    let cert = block("CERTIFICATE").ok_or_else(|| unusable("holds no CERTIFICATE block"))?;
+    let key = block("PRIVATE KEY")
+        .or_else(|| block("RSA PRIVATE KEY"))
+        .ok_or_else(|| unusable("holds no PRIVATE KEY block"))?;
+    let body: String = cert
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .flat_map(|l| l.trim().chars())
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| unusable("has a CERTIFICATE block that is not base64"))?;
+    let thumbprint =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&der));
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(key.as_bytes())
+        .map_err(|_| unusable("has a private key that is not an RSA key in PEM"))?;
+    Ok(Proof::Certificate { key, thumbprint })
+}
+
+/// A unique id for one assertion (`jti`): Microsoft refuses a replayed one.
+fn assertion_id(now: i64) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let seed = format!("{now}:{n}:{}", std::process::id());
+    let hash = blake3::hash(seed.as_bytes());
+    let h = hash.to_hex();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Percent-encode one path segment (a tenant name or id).
+pub(super) fn encode_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
