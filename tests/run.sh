@@ -9,6 +9,7 @@
 #   - Debian postgresql, the real server the journal's PostgreSQL backend is tested against
 #     (started by the tests as a plain process on a free port; the package's own cluster is
 #     not used)
+#   - Debian openssl, to make the certificate the graph connector signs client assertions with
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +35,12 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
     echo "tests/run.sh: installing chromium"
     apt_install chromium
+fi
+
+# The graph tests make a certificate for the connector's client assertion with openssl.
+if ! command -v openssl >/dev/null 2>&1; then
+    echo "tests/run.sh: installing openssl"
+    apt_install openssl
 fi
 
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! id postgres >/dev/null 2>&1; then
