@@ -113,9 +113,9 @@ system corp-ad {{
     correlate email="email"
     on-leave disable remove-groups
 }}
-rule mailbox-handoff {{
+rule handoff {{
     when "!person.legal_hold && person.manager_email != \"\""
-    on-leave hand-off-mailbox
+    on-leave hand-off-files hand-off-mailbox
 }}
 defaults {{
     cutoff end-of-last-day
@@ -195,6 +195,15 @@ fn plan_apply_reaudit_rollback_with_a_hybrid_user_and_manual_tasks() {
         "only the licence the dynamic group grants stays"
     );
     assert!(graph.app_roles_of(&t.cleo).is_empty());
+    assert_eq!(
+        graph.drive_grants_of(&t.cleo),
+        ["mia@acme.com"],
+        "the manager has the files"
+    );
+    assert!(
+        graph.drive_grants_of(&t.hugo).is_empty(),
+        "legal hold: nothing handed off"
+    );
     assert_eq!(
         graph.auth_methods_of(&t.cleo),
         ["passwordAuthenticationMethod"]

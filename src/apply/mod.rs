@@ -341,7 +341,12 @@ impl Executor {
 
         let mut performed = Vec::new();
         for action in pending {
-            let (result, n) = connector.perform_counted(&account.id, action).await;
+            let (result, n) = match (action, c.hand_off_to.as_deref()) {
+                (Action::HandOffFiles, Some(to)) => {
+                    connector.hand_off_counted(&account.id, to).await
+                }
+                _ => connector.perform_counted(&account.id, action).await,
+            };
             attempts.add(n);
             if let Err(e) = result {
                 let report = ChangeReport {

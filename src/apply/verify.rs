@@ -41,7 +41,11 @@ pub fn effect(
                 .is_some_and(|c| crate::connector::same_container(c, target)),
             None => return Effect::Unobservable,
         },
-        Action::ResetPassword | Action::ResetMfa | Action::HandOffMailbox | Action::Collect => {
+        Action::ResetPassword
+        | Action::ResetMfa
+        | Action::HandOffFiles
+        | Action::HandOffMailbox
+        | Action::Collect => {
             return Effect::Unobservable;
         }
     };

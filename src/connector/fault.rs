@@ -132,6 +132,12 @@ impl<C: Connector> Connector for FaultInjecting<C> {
         }
         self.inner.perform_counted(id, action).await
     }
+    async fn hand_off(&self, id: &str, to: &str) -> Result<(), ConnectorError> {
+        self.inner.hand_off(id, to).await
+    }
+    async fn hand_off_counted(&self, id: &str, to: &str) -> (Result<(), ConnectorError>, u32) {
+        self.inner.hand_off_counted(id, to).await
+    }
     async fn restore_counted(
         &self,
         id: &str,

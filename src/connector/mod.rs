@@ -84,6 +84,16 @@ pub trait Connector: Send + Sync {
         Ok(Conditional::Unsupported)
     }
 
+    /// Share the account's files with `to` (`hand-off-files`: the leaver's manager), keeping
+    /// them where they are. Must be idempotent, like [`Self::perform`].
+    async fn hand_off(&self, id: &str, to: &str) -> Result<(), ConnectorError> {
+        let _ = (id, to);
+        Err(
+            ConnectorError::permanent(self.system(), "this connector cannot hand files off")
+                .hint("hand the files over by hand, as a manual system's task"),
+        )
+    }
+
     /// Undo a reversible action (rollback of a mistaken termination).
     async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
         let _ = (id, restore);
@@ -105,6 +115,11 @@ pub trait Connector: Send + Sync {
     /// [`Self::perform`], with the number of calls it took.
     async fn perform_counted(&self, id: &str, action: Action) -> (Result<(), ConnectorError>, u32) {
         (self.perform(id, action).await, 1)
+    }
+
+    /// [`Self::hand_off`], with the number of calls it took.
+    async fn hand_off_counted(&self, id: &str, to: &str) -> (Result<(), ConnectorError>, u32) {
+        (self.hand_off(id, to).await, 1)
     }
 
     /// [`Self::restore`], with the number of calls it took.
@@ -168,8 +183,14 @@ impl<C: Connector + ?Sized> Connector for std::sync::Arc<C> {
     ) -> Result<Conditional, ConnectorError> {
         (**self).perform_if_unchanged(id, action, version).await
     }
+    async fn hand_off(&self, id: &str, to: &str) -> Result<(), ConnectorError> {
+        (**self).hand_off(id, to).await
+    }
     async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
         (**self).restore(id, restore).await
+    }
+    async fn hand_off_counted(&self, id: &str, to: &str) -> (Result<(), ConnectorError>, u32) {
+        (**self).hand_off_counted(id, to).await
     }
     async fn read_counted(&self, id: &str) -> (Result<Option<Account>, ConnectorError>, u32) {
         (**self).read_counted(id).await

@@ -125,8 +125,14 @@ impl<C: Connector> Connector for Retrying<C> {
     ) -> Result<Conditional, ConnectorError> {
         self.inner.perform_if_unchanged(id, action, version).await
     }
+    async fn hand_off(&self, id: &str, to: &str) -> Result<(), ConnectorError> {
+        self.hand_off_counted(id, to).await.0
+    }
     async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {
         self.restore_counted(id, restore).await.0
+    }
+    async fn hand_off_counted(&self, id: &str, to: &str) -> (Result<(), ConnectorError>, u32) {
+        self.run(|| self.inner.hand_off_counted(id, to)).await
     }
     async fn read_counted(&self, id: &str) -> (Result<Option<Account>, ConnectorError>, u32) {
         self.run(|| self.inner.read_counted(id)).await

@@ -220,6 +220,9 @@ pub struct Change {
     pub task: Option<Task>,
     /// The rules that produced this change (for review and audit; apply never reads them).
     pub rules: Vec<String>,
+    /// Who receives the account's files (`hand-off-files`): the leaver's manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hand_off_to: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

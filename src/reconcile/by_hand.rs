@@ -81,6 +81,14 @@ impl<'p> Handover<'p> {
         };
         let manager = Some(person.manager_email.as_str()).filter(|m| !m.is_empty());
         for &(action, rule) in &wanted {
+            if action == Action::HandOffFiles && manager.is_none() && account.is_active() {
+                let step = format!(
+                    "{}: the roster names no manager to receive the files; choose who does and share them",
+                    account.label()
+                );
+                self.add(system, action, vec![step], rule);
+                continue;
+            }
             if !connector.by_hand(action) {
                 continue;
             }
@@ -190,6 +198,7 @@ impl<'p> Handover<'p> {
                         steps: p.steps,
                     }),
                     rules: p.rules,
+                    hand_off_to: None,
                 }
             })
             .collect();

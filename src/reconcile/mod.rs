@@ -208,7 +208,8 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                 continue;
             }
             cutoff = cutoff.min(resolution.cutoff);
-            if let Some(change) = account_change(system, account, resolution, &key, now) {
+            let manager = Some(person.manager_email.as_str()).filter(|m| !m.is_empty());
+            if let Some(change) = account_change(system, account, resolution, &key, manager, now) {
                 changes.push((leavers.len(), change));
             }
             handover.account(system, account, resolution, person, &key, accounts);
@@ -256,6 +257,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, PlanError> {
                                 steps: Vec::new(),
                             }),
                             rules: vec![base.cutoff_source.clone()],
+                            hand_off_to: None,
                         },
                     ));
                 }
@@ -423,11 +425,13 @@ fn account_ref(a: &Account) -> AccountRef {
 }
 
 /// What must happen to one account of a due leaver; `None` when it is already offboarded.
+/// The change to one account of a due leaver; `manager` receives handed-off files.
 fn account_change(
     system: &System,
     account: &Account,
     r: &Resolution,
     person: &str,
+    manager: Option<&str>,
     now: Timestamp,
 ) -> Option<Change> {
     let before = AccountState::of(account);
@@ -456,6 +460,7 @@ fn account_change(
             after: None,
             task: None,
             rules: r.delete_source.iter().cloned().collect(),
+            hand_off_to: None,
         });
     }
 
@@ -487,6 +492,9 @@ fn account_change(
             Action::RemoveGroups => !after.groups.is_empty(),
             Action::RemoveLicenses => !after.licenses.is_empty(),
             Action::RemoveAppRoles => !after.app_roles.is_empty(),
+            // Handed off once, while the account is still in use; without a manager it is a
+            // task (see `by_hand`).
+            Action::HandOffFiles => active && manager.is_some(),
             // Factors cannot be listed cheaply for every account: reset while the account can
             // still sign in (the planner pairs it with disable), like a password.
             Action::ResetMfa => active,
@@ -524,6 +532,10 @@ fn account_change(
         return None;
     }
     let deleting = actions.contains(&Action::Delete);
+    let hand_off_to = actions
+        .contains(&Action::HandOffFiles)
+        .then(|| manager.map(str::to_string))
+        .flatten();
     Some(Change {
         person: person.to_string(),
         system: system.name().to_string(),
@@ -539,5 +551,6 @@ fn account_change(
         after: if deleting { None } else { Some(after) },
         task: None,
         rules,
+        hand_off_to,
     })
 }

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 pub enum Action {
     Disable,
     RevokeSessions,
+    /// Share the account's files with the manager (OneDrive), before licences and groups go.
+    HandOffFiles,
     RemoveGroups,
     RemoveLicenses,
     Move,
@@ -32,6 +34,7 @@ impl Action {
     pub const ALL: &'static [Action] = &[
         Action::Disable,
         Action::RevokeSessions,
+        Action::HandOffFiles,
         Action::RemoveGroups,
         Action::RemoveLicenses,
         Action::Move,
@@ -45,6 +48,7 @@ impl Action {
     pub const NAMES: &'static [&'static str] = &[
         "disable",
         "revoke-sessions",
+        "hand-off-files",
         "remove-groups",
         "remove-licenses",
         "move",

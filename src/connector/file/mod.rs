@@ -296,6 +296,7 @@ impl Connector for FileConnector {
             | Action::ResetMfa
             | Action::RemoveAppRoles
             | Action::HandOffMailbox
+            | Action::HandOffFiles
             | Action::Collect => {
                 return Err(self.error(format!("the file connector cannot `{action}`")));
             }

@@ -17,7 +17,8 @@
 //! Some access cannot be removed through Graph (see [`user`]): dynamic groups, licences
 //! inherited from them, and accounts synced from on-premises AD, which are disabled in the
 //! directory. The connector reports them and the planner makes them tasks and notes; Exchange
-//! Online's mailbox conversion is a task with its cmdlets ([`settings`]). Tokens come from
+//! Online's mailbox conversion is a task with its cmdlets ([`settings`]). The leaver's OneDrive
+//! is shared with the manager the plan names (`hand-off-files`, `driveItem: invite`). Tokens come from
 //! [`auth`]; HTTP, paging and error classification from [`http`].
 
 mod auth;
@@ -491,6 +492,11 @@ impl Connector for Graph {
                     .map(|_| ())
             }
             Action::RemoveGroups => self.remove_groups(id).await,
+            Action::HandOffFiles => Err(ConnectorError::permanent(
+                &self.system,
+                "hand-off-files needs a recipient (the leaver's manager)",
+            )
+            .hint("the plan names the manager from the roster; re-plan")),
             Action::RemoveLicenses => self.remove_licenses(id).await,
             Action::ResetMfa => self.reset_mfa(id).await,
             Action::RemoveAppRoles => self.remove_app_roles(id).await,
@@ -506,6 +512,22 @@ impl Connector for Graph {
             )
             .hint("deleting needs `delete=#true`; mailbox handoff is a task for Exchange admins")),
         }
+    }
+
+    /// Shares the root of the user's OneDrive with `to` (write, sign-in required, no email):
+    /// Microsoft's documented way to give a manager a leaver's files ("driveItem: invite").
+    /// A user without a OneDrive has nothing to hand off.
+    async fn hand_off(&self, id: &str, to: &str) -> Result<(), ConnectorError> {
+        let path = format!("users/{}/drive/root/invite", enc(id));
+        let body = json!({
+            "recipients": [{"email": to}],
+            "roles": ["write"],
+            "requireSignIn": true,
+            "sendInvitation": false,
+        });
+        self.call(Method::POST, &path, Some(&body), "Files.ReadWrite.All")
+            .await
+            .map(|_| ())
     }
 
     async fn restore(&self, id: &str, restore: &Restore) -> Result<(), ConnectorError> {

@@ -68,6 +68,7 @@ impl Kind for GraphSettings {
     const ACTIONS: &'static [Action] = &[
         Action::Disable,
         Action::RevokeSessions,
+        Action::HandOffFiles,
         Action::RemoveGroups,
         Action::RemoveLicenses,
         Action::ResetMfa,

@@ -62,6 +62,9 @@ pub(crate) fn for_display(plan: &Plan) -> Plan {
             esc(&mut t.owner);
             all(&mut t.steps);
         }
+        if let Some(to) = &mut c.hand_off_to {
+            esc(to);
+        }
     }
     for n in &mut p.notes {
         account(&mut n.account);
@@ -197,6 +200,10 @@ pub(crate) fn describe(c: &Change) -> String {
                 format!("{n} app {} removed", plural(n, "role", "roles"))
             }
             Action::HandOffMailbox => "mailbox handed off".to_string(),
+            Action::HandOffFiles => match &c.hand_off_to {
+                Some(to) => format!("files shared with {to}"),
+                None => "files handed off".to_string(),
+            },
             Action::Delete => match before.status {
                 AccountStatus::Active => "active -> deleted".to_string(),
                 AccountStatus::Disabled => "disabled -> deleted".to_string(),

@@ -59,6 +59,7 @@ pub fn change_for(
         after,
         task: None,
         rules: Vec::new(),
+        hand_off_to: None,
     }
 }
 
