@@ -5,17 +5,23 @@
 //! once; 403 is a missing application permission, named in the hint; other 4xx are permanent,
 //! with Graph's `error.code` and `error.message`. 404 is `Ok(None)`: for an idempotent
 //! offboarding step, "not there" is done.
+//!
+//! Reads that belong together go in one JSON batch ("Combine multiple HTTP requests using
+//! JSON batching"): up to 20 GETs in one round trip, each answer judged as if it had been sent
+//! alone. A batch of reads is only ever reads, so repeating one after a failure is safe.
 
 use std::collections::HashSet;
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::Graph;
 use crate::connector::{ConnectorError, ErrorKind};
 
 /// The most a response body may hold (a page of 999 users with every field is ~2 MB).
 const MAX_BODY_BYTES: usize = 32 << 20;
+/// The most requests Graph takes in one `$batch`.
+pub(super) const MAX_BATCH: usize = 20;
 /// The most pages one listing may take: 10 million objects at 999 per page, so a server that
 /// never stops paging is an error, not a hang.
 const MAX_PAGES: usize = 10_100;
@@ -146,6 +152,76 @@ impl Graph {
             &self.system,
             format!("a listing passed {MAX_PAGES} pages"),
         ))
+    }
+
+    /// GETs (paths below `/v1.0`, at most [`MAX_BATCH`]) in one `$batch`; the answers in the
+    /// same order, `None` for 404. A failed answer fails the batch, classified like the
+    /// request alone (a 429 inside carries its own `Retry-After`).
+    pub(super) async fn batch_get(
+        &self,
+        gets: &[(String, &'static str)],
+    ) -> Result<Vec<Option<Value>>, ConnectorError> {
+        let requests: Vec<Value> = gets
+            .iter()
+            .enumerate()
+            .map(|(i, (path, _))| {
+                json!({"id": i.to_string(), "method": "GET", "url": format!("/{}", path.trim_start_matches('/'))})
+            })
+            .collect();
+        let body = json!({ "requests": requests });
+        let permission = gets.first().map_or("User.Read.All", |(_, p)| p);
+        let reply = self
+            .call(Method::POST, "$batch", Some(&body), permission)
+            .await?
+            .unwrap_or(Value::Null);
+        let broken = || {
+            ConnectorError::permanent(
+                &self.system,
+                "POST $batch: an answer without every response",
+            )
+            .hint("check that graph-url= points at Microsoft Graph")
+        };
+        let mut answers: Vec<Option<Option<Value>>> = vec![None; gets.len()];
+        for r in reply
+            .get("responses")
+            .and_then(Value::as_array)
+            .ok_or_else(broken)?
+        {
+            let Some(i) = r
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(|id| id.parse::<usize>().ok())
+                .filter(|i| *i < gets.len())
+            else {
+                return Err(broken());
+            };
+            let status = r.get("status").and_then(Value::as_u64).unwrap_or(0) as u16;
+            let body = r.get("body").cloned().unwrap_or(Value::Null);
+            answers[i] = Some(match status {
+                200..=299 => Some(body),
+                404 => None,
+                _ => {
+                    let retry_after = r
+                        .pointer("/headers/Retry-After")
+                        .or_else(|| r.pointer("/headers/retry-after"))
+                        .and_then(|v| {
+                            v.as_u64()
+                                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                        });
+                    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+                    let what = format!("GET {} (batched)", short(&gets[i].0, &self.base));
+                    let bytes = body.to_string();
+                    return Err(self.status_error(
+                        &what,
+                        status,
+                        bytes.as_bytes(),
+                        retry_after,
+                        gets[i].1,
+                    ));
+                }
+            });
+        }
+        answers.into_iter().map(|a| a.ok_or_else(broken)).collect()
     }
 
     async fn read_body(

@@ -160,25 +160,88 @@ impl Graph {
         }
     }
 
-    /// A listed user with its memberships and app roles, as an account.
-    async fn complete(&self, user: Value) -> Result<Account, ConnectorError> {
-        let id = user::id_of(&user).map_err(|e| self.broken(&e))?.to_string();
-        let (groups, roles) =
-            futures::try_join!(self.groups_of(&id), self.app_role_assignments(&id))?;
+    /// The two reads that complete a user: its direct groups and its app role assignments.
+    fn detail_paths(id: &str) -> [(String, &'static str); 2] {
+        [
+            (
+                format!(
+                    "users/{}/memberOf/microsoft.graph.group?$select={GROUP_FIELDS}&$top=999",
+                    enc(id)
+                ),
+                "GroupMember.Read.All",
+            ),
+            (
+                format!("users/{}/appRoleAssignments", enc(id)),
+                "AppRoleAssignment.ReadWrite.All",
+            ),
+        ]
+    }
+
+    /// Every object of a first page already fetched, following its `@odata.nextLink`.
+    async fn rest_of(
+        &self,
+        first: Option<Value>,
+        permission: &'static str,
+    ) -> Result<Vec<Value>, ConnectorError> {
+        let Some(first) = first else {
+            // Gone since it was listed: nothing.
+            return Ok(Vec::new());
+        };
+        let mut all = page_values(&first).to_vec();
+        if let Some(next) = first.get("@odata.nextLink").and_then(Value::as_str) {
+            all.extend(self.all(next, permission).await?);
+        }
+        Ok(all)
+    }
+
+    /// A user with the first pages of its groups and app roles, as an account.
+    async fn assemble(
+        &self,
+        user: &Value,
+        groups: Option<Value>,
+        roles: Option<Value>,
+    ) -> Result<Account, ConnectorError> {
+        let groups = self.rest_of(groups, "GroupMember.Read.All").await?;
+        let roles = self
+            .rest_of(roles, "AppRoleAssignment.ReadWrite.All")
+            .await?;
+        let groups: Vec<Group> = groups.iter().filter_map(Group::from_json).collect();
         let roles = roles.iter().filter_map(user::app_role_name).collect();
         let skus = self.skus().await?;
-        user::account(&user, &groups, skus, roles).map_err(|e| self.broken(&e))
+        user::account(user, &groups, skus, roles).map_err(|e| self.broken(&e))
+    }
+
+    /// Listed users with their memberships and app roles, as accounts: the reads of up to ten
+    /// users in one `$batch`.
+    async fn complete(&self, users: &[Value]) -> Result<Vec<Account>, ConnectorError> {
+        let mut gets = Vec::with_capacity(users.len() * 2);
+        for u in users {
+            let id = user::id_of(u).map_err(|e| self.broken(&e))?;
+            gets.extend(Self::detail_paths(id));
+        }
+        let mut answers = self.batch_get(&gets).await?.into_iter();
+        let mut accounts = Vec::with_capacity(users.len());
+        for u in users {
+            let (groups, roles) = (answers.next().flatten(), answers.next().flatten());
+            accounts.push(self.assemble(u, groups, roles).await?);
+        }
+        Ok(accounts)
     }
 
     async fn complete_all(&self, users: Vec<Value>) -> Result<Vec<Account>, ConnectorError> {
         self.skus().await?;
-        futures::stream::iter(users)
-            .map(|u| self.complete(u))
+        let chunks: Vec<Vec<Value>> = users
+            .chunks(http::MAX_BATCH / 2)
+            .map(<[Value]>::to_vec)
+            .collect();
+        let batches: Vec<Vec<Account>> = futures::stream::iter(chunks)
+            .map(|chunk| async move { self.complete(&chunk).await })
             .buffered(self.read_concurrency.max(1))
             .collect::<Vec<_>>()
             .await
             .into_iter()
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok(batches.into_iter().flatten().collect())
     }
 
     fn broken(&self, what: &str) -> ConnectorError {
@@ -475,11 +538,19 @@ impl Connector for Graph {
         self.complete_all(users).await.map(Some)
     }
 
+    /// The user, its groups and its app roles in one round trip (`$batch`).
     async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {
-        match self.get_user(id).await? {
-            Some(user) => self.complete(user).await.map(Some),
-            None => Ok(None),
-        }
+        let [groups, roles] = Self::detail_paths(id);
+        let user = (
+            format!("users/{}?$select={}", enc(id), self.select),
+            "User.Read.All",
+        );
+        let mut answers = self.batch_get(&[user, groups, roles]).await?.into_iter();
+        let Some(user) = answers.next().flatten() else {
+            return Ok(None);
+        };
+        let (groups, roles) = (answers.next().flatten(), answers.next().flatten());
+        self.assemble(&user, groups, roles).await.map(Some)
     }
 
     async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
