@@ -170,6 +170,16 @@ fn plan_apply_reaudit_rollback_with_a_hybrid_user_and_manual_tasks() {
         insta::assert_snapshot!("graph_plan", text);
     });
 
+    // The pull-request comment: task steps escaped for Markdown, one per line in the cell.
+    let markdown = offboard(dir)
+        .args(["plan", "--at", AT, "--format", "markdown"])
+        .assert()
+        .code(0);
+    let markdown = String::from_utf8_lossy(&markdown.get_output().stdout).to_string();
+    insta::with_settings!({filters => vec![(r"policy `?[0-9a-f]{7}`?", "policy [hash]")]}, {
+        insta::assert_snapshot!("graph_plan_markdown", markdown);
+    });
+
     offboard(dir)
         .args(["apply", "--auto-approve", "--at", AT])
         .assert()
