@@ -1,6 +1,6 @@
 //! The connector conformance suite: one set of test bodies, run against every backend (the
 //! file connector, a real SCIM 2.0 server, OpenLDAP and OpenLDAP posing as Active Directory,
-//! and the Microsoft Graph stand-in),
+//! the Microsoft Graph stand-in, and the Okta stand-in behind a validating Prism proxy),
 //! gated on declared capabilities: listing, reading, disable, group removal, delete, move,
 //! password reset, restore, conditional writes and how an unreachable system's error is
 //! classified.
@@ -13,6 +13,7 @@ use offboard::connector::file::FileConnector;
 use offboard::connector::graph::{Graph, GraphSettings};
 use offboard::connector::ldap::Ldap3;
 use offboard::connector::ldap::{LdapFlavor, LdapSettings};
+use offboard::connector::okta::{Okta, OktaSettings};
 use offboard::connector::scim::ScimSettings;
 use offboard::connector::scim::{Scim, Token};
 use offboard::connector::secret::Secret;
@@ -27,6 +28,17 @@ struct Backend {
     /// A connector of the same kind aimed at nothing, and the error kind it must report.
     unreachable: (Arc<dyn Connector>, ErrorKind),
     _guard: Box<dyn std::any::Any + Send>,
+    /// Checked after each case: a validating proxy saw no violation of the vendor's API
+    /// description.
+    check: Option<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl Backend {
+    fn finish(&self) {
+        if let Some(check) = &self.check {
+            check();
+        }
+    }
 }
 
 const USERS: usize = 7;
@@ -58,6 +70,7 @@ async fn file_backend() -> Option<Backend> {
             ErrorKind::Permanent,
         ),
         _guard: Box::new(dir),
+        check: None,
     })
 }
 
@@ -108,6 +121,7 @@ async fn scim_backend() -> Option<Backend> {
         ids,
         unreachable: (Arc::new(nowhere), ErrorKind::Temporary),
         _guard: Box::new(server),
+        check: None,
     })
 }
 
@@ -170,6 +184,7 @@ fn ldap_backend_with(flavor: LdapFlavor) -> Option<Backend> {
         ids,
         unreachable: (Arc::new(nowhere), ErrorKind::Temporary),
         _guard: Box::new(slapd),
+        check: None,
     })
 }
 
@@ -202,6 +217,48 @@ async fn graph_backend() -> Option<Backend> {
         ids,
         unreachable: (Arc::new(nowhere), ErrorKind::Temporary),
         _guard: Box::new((graph, dir)),
+        check: None,
+    })
+}
+
+/// Okta's Management API, through Stoplight Prism validating every request and answer
+/// against Okta's published description (npm @okta/openapi 2.15.0).
+async fn okta_backend() -> Option<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let okta = tokio::task::spawn_blocking(common::OktaBehindPrism::start)
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..USERS {
+        ids.push(
+            okta.okta
+                .add_user(common::OktaUser::new(&format!("user{i}@acme.com"))),
+        );
+    }
+    let id = |i: usize| ids[i].as_str();
+    okta.okta
+        .add_group("eng", "OKTA_GROUP", &[id(0), id(1), id(2)]);
+    let all: Vec<&str> = ids.iter().map(String::as_str).collect();
+    okta.okta.add_group("all", "OKTA_GROUP", &all);
+    let cfg = OktaSettings {
+        page_size: 2, // seven users: four pages
+        ..okta.okta.settings(dir.path(), &okta.url())
+    };
+    let connector = Okta::new("okta", &cfg, dir.path()).unwrap();
+    let nowhere = OktaSettings {
+        url: format!("http://127.0.0.1:{}", common::free_port()),
+        timeout: jiff::SignedDuration::from_secs(2),
+        ..cfg
+    };
+    let nowhere = Okta::new("okta", &nowhere, dir.path()).unwrap();
+    let okta = Arc::new(okta);
+    let checked = Arc::clone(&okta);
+    Some(Backend {
+        connector: Arc::new(connector),
+        ids,
+        unreachable: (Arc::new(nowhere), ErrorKind::Temporary),
+        _guard: Box::new((okta, dir)),
+        check: Some(Box::new(move || checked.prism.assert_no_violations())),
     })
 }
 
@@ -498,6 +555,7 @@ macro_rules! conformance {
                 async fn $case() {
                     let Some(b) = super::$backend().await else { return };
                     super::cases::$case(&b).await;
+                    b.finish();
                 }
             )*
         }
@@ -509,3 +567,4 @@ conformance!(scim_backend: list_returns_every_account, find_accounts_matches_lik
 conformance!(openldap_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
 conformance!(active_directory_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
 conformance!(graph_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
+conformance!(okta_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);

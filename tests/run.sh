@@ -10,6 +10,10 @@
 #     (started by the tests as a plain process on a free port; the package's own cluster is
 #     not used)
 #   - Debian openssl, to make the certificate the graph connector signs client assertions with
+#   - PyPI google-api-python-client==2.202.0 (no dependencies) in the venv: Google's discovery
+#     document for the Directory API, which the google tests check requests against
+#   - npm @stoplight/prism-cli@5.14.2 and @okta/openapi@2.15.0 in target/node: Okta's API
+#     description and the validating proxy the okta tests run in front of the stand-in
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,6 +64,35 @@ if ! "$VENV/bin/python" -m pip show scim2-server 2>/dev/null | grep -qx "Version
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "scim2-server==$SCIM_VERSION"
 fi
 "$VENV/bin/scim2-server" --help >/dev/null
+
+# Google's published description of the Directory API (a discovery document) ships inside
+# google-api-python-client; the google connector's requests are checked against it. Only the
+# document is needed, so the package is installed without its dependencies.
+GOOGLE_CLIENT_VERSION=2.202.0
+if ! "$VENV/bin/python" -m pip show google-api-python-client 2>/dev/null | grep -qx "Version: $GOOGLE_CLIENT_VERSION"; then
+    echo "tests/run.sh: installing google-api-python-client==$GOOGLE_CLIENT_VERSION (its discovery documents) into $VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "google-api-python-client==$GOOGLE_CLIENT_VERSION"
+fi
+ls "$VENV"/lib/python3*/site-packages/googleapiclient/discovery_cache/documents/admin.directory_v1.json >/dev/null
+
+# Okta's published description of its Management API (npm @okta/openapi) and Stoplight Prism,
+# which the okta tests put in front of the stand-in as a validating proxy.
+NODE_DIR=target/node
+PRISM_VERSION=5.14.2
+OKTA_OPENAPI_VERSION=2.15.0
+if ! grep -qs "\"version\": \"$PRISM_VERSION\"" "$NODE_DIR/node_modules/@stoplight/prism-cli/package.json" \
+    || ! grep -qs "\"version\": \"$OKTA_OPENAPI_VERSION\"" "$NODE_DIR/node_modules/@okta/openapi/package.json"; then
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "tests/run.sh: installing nodejs and npm"
+        apt_install nodejs npm
+    fi
+    echo "tests/run.sh: installing @stoplight/prism-cli@$PRISM_VERSION and @okta/openapi@$OKTA_OPENAPI_VERSION into $NODE_DIR"
+    mkdir -p "$NODE_DIR"
+    npm install --prefix "$NODE_DIR" --no-audit --no-fund --silent \
+        "@stoplight/prism-cli@$PRISM_VERSION" "@okta/openapi@$OKTA_OPENAPI_VERSION"
+fi
+"$NODE_DIR/node_modules/.bin/prism" --version >/dev/null
+test -f "$NODE_DIR/node_modules/@okta/openapi/dist/spec.json"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

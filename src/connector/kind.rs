@@ -68,6 +68,12 @@ pub trait Kind: Sized + Clone + PartialEq + fmt::Debug + Send + Sync + 'static {
         None
     }
 
+    /// What `disable` leaves an account as, when more precise than "disabled" (the plan
+    /// shows `active -> suspended`).
+    fn disabled_as(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Whether the kind leaves `action` to a person: the plan makes it a task with the
     /// steps of [`Kind::instructions`] (Exchange's mailbox conversion, which Graph lacks).
     fn by_hand(&self, _action: Action) -> bool {
@@ -181,6 +187,13 @@ macro_rules! registry {
             pub fn data_path(&self) -> Option<&::std::path::Path> {
                 match self {
                     $(ConnectorConfig::$variant(s) => $crate::connector::kind::Kind::data_path(s)),+
+                }
+            }
+
+            /// See [`Kind::disabled_as`].
+            pub fn disabled_as(&self) -> Option<&'static str> {
+                match self {
+                    $(ConnectorConfig::$variant(s) => $crate::connector::kind::Kind::disabled_as(s)),+
                 }
             }
 

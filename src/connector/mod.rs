@@ -7,9 +7,11 @@
 //! than a loop inside one. The planner never sees a connector, only the [`Observed`]
 //! snapshot that [`refresh`] fills.
 
+pub mod assertion;
 pub mod fault;
 pub mod kind;
 pub mod lookup;
+pub mod percent;
 mod refresh;
 pub mod retry;
 pub mod secret;
@@ -18,6 +20,7 @@ pub mod secret;
 pub mod file;
 pub mod graph;
 pub mod ldap;
+pub mod okta;
 pub mod scim;
 
 kind::registry! {
@@ -25,6 +28,7 @@ kind::registry! {
     Scim => scim::ScimSettings,
     Ldap => ldap::LdapSettings,
     Graph => graph::GraphSettings,
+    Okta => okta::OktaSettings,
 }
 
 use async_trait::async_trait;

@@ -82,6 +82,10 @@ pub struct RefreshedSystem {
     /// system's other accounts were not seen.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub targeted: bool,
+    /// What `disable` leaves the account as, when the kind says more than "disabled" (Okta:
+    /// `suspended` or `deactivated`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_as: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

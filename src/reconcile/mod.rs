@@ -372,6 +372,10 @@ fn refreshed(policy: &Policy, observed: &Observed) -> Vec<RefreshedSystem> {
                 accounts: snap.map_or(0, |x| x.total),
                 fingerprint: snap.map(|x| x.fingerprint.clone()),
                 targeted: snap.is_some_and(|x| x.targeted),
+                disabled_as: s
+                    .connector()
+                    .and_then(|c| c.disabled_as())
+                    .map(str::to_string),
             }
         })
         .collect();

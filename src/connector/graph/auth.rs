@@ -19,6 +19,7 @@ use sha2::Digest;
 
 use super::settings::{Credential, GraphSettings};
 use crate::connector::ConnectorError;
+use crate::connector::assertion::{SigningKey, assertion_id, pem_block};
 use crate::connector::secret::Secret;
 
 /// How long before its expiry a cached token is replaced.
@@ -28,10 +29,7 @@ const ASSERTION_LIFETIME: i64 = 5 * 60;
 
 enum Proof {
     Secret(Secret),
-    Certificate {
-        key: jsonwebtoken::EncodingKey,
-        thumbprint: String,
-    },
+    Certificate(Box<SigningKey>),
 }
 
 /// The token source of one graph system.
@@ -93,7 +91,7 @@ impl Tokens {
             token_url: format!(
                 "{}/{}/oauth2/v2.0/token",
                 cfg.authority,
-                encode_segment(&cfg.tenant)
+                crate::connector::percent::encode(&cfg.tenant)
             ),
             client_id: cfg.client_id.clone(),
             scope: format!("{}/.default", cfg.graph_url),
@@ -138,12 +136,12 @@ impl Tokens {
         ];
         match &self.proof {
             Proof::Secret(secret) => form.push(("client_secret", secret.expose().to_string())),
-            Proof::Certificate { key, thumbprint } => {
+            Proof::Certificate(key) => {
                 form.push((
                     "client_assertion_type",
                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_string(),
                 ));
-                form.push(("client_assertion", self.assertion(key, thumbprint)?));
+                form.push(("client_assertion", self.assertion(key)?));
             }
         }
         let resp = client
@@ -193,14 +191,8 @@ impl Tokens {
         ))
     }
 
-    fn assertion(
-        &self,
-        key: &jsonwebtoken::EncodingKey,
-        thumbprint: &str,
-    ) -> Result<String, ConnectorError> {
+    fn assertion(&self, key: &SigningKey) -> Result<String, ConnectorError> {
         let now = jiff::Timestamp::now().as_second();
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.x5t_s256 = Some(thumbprint.to_string());
         let claims = AssertionClaims {
             aud: &self.token_url,
             iss: &self.client_id,
@@ -210,34 +202,19 @@ impl Tokens {
             iat: now,
             exp: now + ASSERTION_LIFETIME,
         };
-        jsonwebtoken::encode(&header, &claims, key).map_err(|e| {
-            ConnectorError::permanent(
-                &self.system,
-                format!("cannot sign the client assertion: {e}"),
-            )
-            .hint("the certificate file must hold an RSA private key")
-        })
+        key.sign(&self.system, &claims)
     }
 }
 
 /// The private key and the certificate's thumbprint, from one PEM file holding both.
 fn certificate(system: &str, pem: &str) -> Result<Proof, ConnectorError> {
-    let block = |label: &str| -> Option<&str> {
-        let begin = format!("-----BEGIN {label}-----");
-        let end = format!("-----END {label}-----");
-        let start = pem.find(&begin)?;
-        let stop = pem[start..].find(&end)? + start + end.len();
-        Some(&pem[start..stop])
-    };
     let unusable = |what: &str| {
         ConnectorError::permanent(system, format!("the Graph certificate file {what}")).hint(
             "give certificate-file= a PEM with the certificate uploaded to the app registration and its RSA private key (e.g. `cat cert.pem key.pem`)",
         )
     };
-    let cert = block("CERTIFICATE").ok_or_else(|| unusable("holds no CERTIFICATE block"))?;
-    let key = block("PRIVATE KEY")
-        .or_else(|| block("RSA PRIVATE KEY"))
-        .ok_or_else(|| unusable("holds no PRIVATE KEY block"))?;
+    let cert =
+        pem_block(pem, "CERTIFICATE").ok_or_else(|| unusable("holds no CERTIFICATE block"))?;
     let body: String = cert
         .lines()
         .filter(|l| !l.starts_with("-----"))
@@ -248,37 +225,8 @@ fn certificate(system: &str, pem: &str) -> Result<Proof, ConnectorError> {
         .map_err(|_| unusable("has a CERTIFICATE block that is not base64"))?;
     let thumbprint =
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&der));
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(key.as_bytes())
-        .map_err(|_| unusable("has a private key that is not an RSA key in PEM"))?;
-    Ok(Proof::Certificate { key, thumbprint })
-}
-
-/// A unique id for one assertion (`jti`): Microsoft refuses a replayed one.
-fn assertion_id(now: i64) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let seed = format!("{now}:{n}:{}", std::process::id());
-    let hash = blake3::hash(seed.as_bytes());
-    let h = hash.to_hex();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
-/// Percent-encode one path segment (a tenant name or id).
-pub(super) fn encode_segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    let key = SigningKey::from_pem(system, pem, "Graph certificate file")?;
+    Ok(Proof::Certificate(Box::new(
+        key.with_thumbprint(thumbprint),
+    )))
 }

@@ -39,9 +39,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::kind::Kind;
+use super::percent::encode as enc;
 use super::{Account, Connector, ConnectorError, Lookup, Restore};
 use crate::policy::Action;
-use auth::{Tokens, encode_segment as enc};
+use auth::Tokens;
 use user::{GROUP_FIELDS, Group, Membership, USER_FIELDS};
 
 /// How many `or` clauses one `$filter` carries (Graph limits a filter's complexity).
@@ -384,10 +385,7 @@ impl Graph {
     async fn add_groups(&self, id: &str, names: &[String]) -> Result<(), ConnectorError> {
         for name in names {
             let filter = format!("displayName eq '{}'", name.replace('\'', "''"));
-            let path = format!(
-                "groups?$filter={}&$select={GROUP_FIELDS}",
-                query_encode(&filter)
-            );
+            let path = format!("groups?$filter={}&$select={GROUP_FIELDS}", enc(&filter));
             let found = self.all(&path, "GroupMember.ReadWrite.All").await?;
             let Some(group) = found
                 .iter()
@@ -523,7 +521,7 @@ impl Connector for Graph {
                 "users?$select={}&$top={}&$filter={}",
                 self.select,
                 self.page_size,
-                query_encode(&filter)
+                enc(&filter)
             );
             for u in self.all(&path, "User.Read.All").await? {
                 let id = u.get("id").and_then(Value::as_str);
@@ -617,17 +615,4 @@ impl Connector for Graph {
             Restore::AddLicenses(licenses) => self.add_licenses(id, licenses).await,
         }
     }
-}
-
-/// Percent-encode a `$filter` value for a query string (Graph decodes it once).
-fn query_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'(' | b')' => {
-                (b as char).to_string()
-            }
-            b' ' => "%20".to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

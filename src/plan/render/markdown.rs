@@ -7,8 +7,8 @@
 use std::fmt::Write;
 
 use super::{
-    MAX_NOTE_LINES, counts_line, describe, glyph, header_context, leaver_when,
-    leavers_with_changes, note_counts, note_kind, plural,
+    MAX_NOTE_LINES, counts_line, glyph, header_context, leaver_when, leavers_with_changes,
+    note_counts, note_kind, plural,
 };
 use crate::plan::{Leaver, LeaverState, Plan};
 
@@ -179,7 +179,7 @@ fn leaver_block(plan: &Plan, l: &Leaver) -> String {
             glyph(c.kind),
             cell(&c.system),
             account,
-            described(c),
+            described(plan, c),
             cell(&c.rules.join(", "))
         );
     }
@@ -189,8 +189,8 @@ fn leaver_block(plan: &Plan, l: &Leaver) -> String {
 }
 
 /// A change's cell: its description, and a task's steps one per line.
-fn described(c: &super::Change) -> String {
-    let mut text = cell(&describe(c));
+fn described(plan: &Plan, c: &super::Change) -> String {
+    let mut text = cell(&super::describe_in(plan, c));
     for step in c.task.iter().flat_map(|t| &t.steps) {
         text.push_str("<br>• ");
         text.push_str(&cell(step));

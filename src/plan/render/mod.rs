@@ -148,8 +148,19 @@ pub(crate) fn leaver_when(l: &Leaver, now: Timestamp) -> String {
     parts.join(", ")
 }
 
-/// What a change does, in a few words.
-pub(crate) fn describe(c: &Change) -> String {
+/// What a change does, in a few words, in the words of its system (`plan.refreshed`).
+pub(crate) fn describe_in(plan: &Plan, c: &Change) -> String {
+    let disabled = plan
+        .refreshed
+        .iter()
+        .find(|r| r.system == c.system)
+        .and_then(|r| r.disabled_as.as_deref())
+        .unwrap_or("disabled");
+    describe_as(c, disabled)
+}
+
+/// What a change does, in a few words; `disabled` is what `disable` leaves the account as.
+fn describe_as(c: &Change, disabled: &str) -> String {
     if let Some(task) = &c.task {
         let what = task
             .actions
@@ -174,7 +185,7 @@ pub(crate) fn describe(c: &Change) -> String {
     let mut parts = Vec::new();
     for action in &c.actions {
         parts.push(match action {
-            Action::Disable => format!("{} -> disabled", status(before.status)),
+            Action::Disable => format!("{} -> {disabled}", status(before.status)),
             Action::RevokeSessions => match before.sessions {
                 Some(n) if n > 0 => {
                     format!("{n} {} revoked", plural(n as usize, "session", "sessions"))

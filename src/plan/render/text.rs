@@ -5,7 +5,7 @@ use std::fmt::Write;
 use owo_colors::OwoColorize;
 
 use super::{
-    MAX_NOTE_LINES, TextOptions, counts_line, describe, glyph, header_context, leaver_when,
+    MAX_NOTE_LINES, TextOptions, counts_line, describe_in, glyph, header_context, leaver_when,
     leavers_with_changes, note_counts, note_kind, plural,
 };
 use crate::plan::{ChangeKind, Counts, LeaverState, NoteKind, Plan};
@@ -123,7 +123,7 @@ pub fn text(plan: &Plan, opts: TextOptions) -> String {
                     c.system,
                     id,
                     label,
-                    describe(c),
+                    describe_in(plan, c),
                     p.dim(&format!("[{}]", c.rules.join(", "))),
                     sw = system_width,
                     iw = id_width,

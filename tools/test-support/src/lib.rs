@@ -6,6 +6,15 @@
 //! - [`scim`]: a real `scim2-server` and an independent SCIM client;
 //! - [`graph`]: an in-process stand-in for the Microsoft Graph and identity platform subset
 //!   the `graph` connector speaks (written from Microsoft's documentation, not Graph itself);
+//! - [`google`]: an in-process stand-in for the Google Workspace Admin SDK Directory API and
+//!   service-account token subset the `google` connector speaks (written from Google's
+//!   documentation and discovery document, not Google itself);
+//! - [`okta`]: an in-process stand-in for the Okta Management API subset the `okta` connector
+//!   speaks (written from Okta's documentation and checked against Okta's published spec);
+//! - [`prism`]: Stoplight Prism as a real validating proxy, which checks every request and
+//!   answer against a vendor's published API description (Okta's, for the Okta stand-in);
+//! - [`discovery`]: checks recorded requests against a Google API discovery document (the
+//!   Directory API's, from `google-api-python-client`), which Prism cannot read;
 //! - [`slapd`]: a real OpenLDAP `slapd`;
 //! - [`postgres`]: a real PostgreSQL server, for the journal;
 //! - [`terminal`]: `offboard` on a pseudo-terminal, for the interactive flows;
@@ -16,10 +25,14 @@
 //! needs and nothing is compiled into a test as dead code. Tests import it as `common`:
 //! `use offboard_test_support as common;`.
 
+pub mod discovery;
 pub mod executor;
 pub mod fixtures;
+pub mod google;
 pub mod graph;
+pub mod okta;
 pub mod postgres;
+pub mod prism;
 pub mod scim;
 pub mod servers;
 pub mod slapd;
@@ -27,8 +40,11 @@ pub mod terminal;
 
 pub use executor::{change_for, executor, executor_with, init_journal, plan_of};
 pub use fixtures::{account_status, commit_all, copy_dir, example_copy, offboard, root};
+pub use google::{GoogleStandIn, GoogleUser};
 pub use graph::{GraphStandIn, GraphUser, GroupKind};
+pub use okta::{OktaBehindPrism, OktaStandIn, OktaUser};
 pub use postgres::Postgres;
+pub use prism::Prism;
 pub use scim::{SCIM_TOKEN, ScimClient, ScimServer};
 pub use servers::{free_port, skip_real_servers};
 pub use slapd::{LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LDAP_SUFFIX, Slapd};
