@@ -1,6 +1,7 @@
 //! The connector conformance suite: one set of test bodies, run against every backend (the
 //! file connector, a real SCIM 2.0 server, OpenLDAP and OpenLDAP posing as Active Directory,
-//! the Microsoft Graph stand-in, and the Okta stand-in behind a validating Prism proxy),
+//! the Microsoft Graph stand-in, the Okta stand-in behind a validating Prism proxy, and the
+//! Google Workspace stand-in with its requests checked against Google's discovery document),
 //! gated on declared capabilities: listing, reading, disable, group removal, delete, move,
 //! password reset, restore, conditional writes and how an unreachable system's error is
 //! classified.
@@ -10,6 +11,7 @@ use offboard_test_support as common;
 use std::sync::Arc;
 
 use offboard::connector::file::FileConnector;
+use offboard::connector::google::{Google, GoogleSettings};
 use offboard::connector::graph::{Graph, GraphSettings};
 use offboard::connector::ldap::Ldap3;
 use offboard::connector::ldap::{LdapFlavor, LdapSettings};
@@ -31,6 +33,9 @@ struct Backend {
     /// Checked after each case: a validating proxy saw no violation of the vendor's API
     /// description.
     check: Option<Box<dyn Fn() + Send + Sync>>,
+    /// How the system names the seeded groups `eng` and `all` (Google names groups by their
+    /// address).
+    group: fn(&str) -> String,
 }
 
 impl Backend {
@@ -71,6 +76,7 @@ async fn file_backend() -> Option<Backend> {
         ),
         _guard: Box::new(dir),
         check: None,
+        group: str::to_string,
     })
 }
 
@@ -122,6 +128,7 @@ async fn scim_backend() -> Option<Backend> {
         unreachable: (Arc::new(nowhere), ErrorKind::Temporary),
         _guard: Box::new(server),
         check: None,
+        group: str::to_string,
     })
 }
 
@@ -185,6 +192,7 @@ fn ldap_backend_with(flavor: LdapFlavor) -> Option<Backend> {
         unreachable: (Arc::new(nowhere), ErrorKind::Temporary),
         _guard: Box::new(slapd),
         check: None,
+        group: str::to_string,
     })
 }
 
@@ -218,6 +226,7 @@ async fn graph_backend() -> Option<Backend> {
         unreachable: (Arc::new(nowhere), ErrorKind::Temporary),
         _guard: Box::new((graph, dir)),
         check: None,
+        group: str::to_string,
     })
 }
 
@@ -259,7 +268,99 @@ async fn okta_backend() -> Option<Backend> {
         unreachable: (Arc::new(nowhere), ErrorKind::Temporary),
         _guard: Box::new((okta, dir)),
         check: Some(Box::new(move || checked.prism.assert_no_violations())),
+        group: str::to_string,
     })
+}
+
+/// Google Workspace's Directory API stand-in; every request is checked against Google's
+/// discovery document for the API.
+async fn google_backend() -> Option<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let google = common::GoogleStandIn::start();
+    google.add_admin();
+    let mut ids = Vec::new();
+    for i in 0..USERS {
+        ids.push(google.add_user(common::GoogleUser::new(&format!("user{i}@acme.com"))));
+    }
+    let id = |i: usize| ids[i].as_str();
+    google.add_group("eng@acme.com", "eng", &[id(0), id(1), id(2)]);
+    let all: Vec<&str> = ids.iter().map(String::as_str).collect();
+    google.add_group("all@acme.com", "all", &all);
+    let cfg = GoogleSettings {
+        page_size: 2, // eight users with the admin: four pages
+        ..google.settings(dir.path())
+    };
+    let connector = Google::new("google", &cfg, dir.path()).unwrap();
+    let port = common::free_port();
+    let nowhere = GoogleSettings {
+        token_url: Some(format!("http://127.0.0.1:{port}/token")),
+        api_url: format!("http://127.0.0.1:{port}"),
+        timeout: jiff::SignedDuration::from_secs(2),
+        ..cfg
+    };
+    let nowhere = Google::new("google", &nowhere, dir.path()).unwrap();
+    let google = Arc::new(google);
+    let checked = Arc::clone(&google);
+    Some(Backend {
+        connector: Arc::new(GoogleWithoutAdmin(connector)),
+        ids,
+        unreachable: (Arc::new(nowhere), ErrorKind::Temporary),
+        _guard: Box::new((google, dir)),
+        check: Some(Box::new(move || {
+            let violations =
+                common::discovery::Discovery::directory().check_all(&checked.requests());
+            assert!(violations.is_empty(), "{violations:#?}");
+        })),
+        group: |g| format!("{g}@acme.com"),
+    })
+}
+
+/// The Google backend's listing without the admin the connector acts as, so the shared cases
+/// see exactly their seven users.
+struct GoogleWithoutAdmin(Google);
+
+#[async_trait::async_trait]
+impl Connector for GoogleWithoutAdmin {
+    fn system(&self) -> &str {
+        self.0.system()
+    }
+    fn capabilities(&self) -> Vec<Action> {
+        self.0.capabilities()
+    }
+    async fn list_accounts(
+        &self,
+    ) -> Result<Vec<offboard::connector::Account>, offboard::connector::ConnectorError> {
+        let mut all = self.0.list_accounts().await?;
+        all.retain(|a| a.username != common::google::ADMIN);
+        Ok(all)
+    }
+    async fn read_account(
+        &self,
+        id: &str,
+    ) -> Result<Option<offboard::connector::Account>, offboard::connector::ConnectorError> {
+        self.0.read_account(id).await
+    }
+    async fn find_accounts(
+        &self,
+        lookups: &[Lookup],
+    ) -> Result<Option<Vec<offboard::connector::Account>>, offboard::connector::ConnectorError>
+    {
+        self.0.find_accounts(lookups).await
+    }
+    async fn perform(
+        &self,
+        id: &str,
+        action: Action,
+    ) -> Result<(), offboard::connector::ConnectorError> {
+        self.0.perform(id, action).await
+    }
+    async fn restore(
+        &self,
+        id: &str,
+        restore: &Restore,
+    ) -> Result<(), offboard::connector::ConnectorError> {
+        self.0.restore(id, restore).await
+    }
 }
 
 async fn openldap_backend() -> Option<Backend> {
@@ -285,9 +386,9 @@ mod cases {
             assert_eq!(a.username, format!("user{i}@acme.com"));
             assert_eq!(a.emails, [format!("user{i}@acme.com")]);
             assert_eq!(a.status, AccountStatus::Active);
-            let mut expected = vec!["all".to_string()];
+            let mut expected = vec![(b.group)("all")];
             if i < 3 {
-                expected.insert(0, "eng".into());
+                expected.insert(0, (b.group)("eng"));
             }
             let mut groups = a.groups.clone();
             groups.sort();
@@ -402,7 +503,7 @@ mod cases {
             .unwrap();
         let other = b.connector.read_account(&b.ids[1]).await.unwrap().unwrap();
         assert!(
-            other.groups.contains(&"eng".to_string()),
+            other.groups.contains(&(b.group)("eng")),
             "only the target leaves its groups"
         );
     }
@@ -568,3 +669,4 @@ conformance!(openldap_backend: list_returns_every_account, find_accounts_matches
 conformance!(active_directory_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
 conformance!(graph_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
 conformance!(okta_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);
+conformance!(google_backend: list_returns_every_account, find_accounts_matches_like_correlation, read_account_and_missing, disable_is_confirmed_and_idempotent, remove_groups_is_confirmed_and_idempotent, delete_is_confirmed_and_idempotent, restore_undoes_disable_and_group_removal, conditional_write_checks_the_version, move_changes_the_container, reset_password_keeps_the_account, an_unreachable_system_is_classified);

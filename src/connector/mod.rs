@@ -18,6 +18,7 @@ pub mod secret;
 
 // The connector kinds, one folder each, and their registry (see `kind` for adding one).
 pub mod file;
+pub mod google;
 pub mod graph;
 pub mod ldap;
 pub mod okta;
@@ -29,6 +30,7 @@ kind::registry! {
     Ldap => ldap::LdapSettings,
     Graph => graph::GraphSettings,
     Okta => okta::OktaSettings,
+    Google => google::GoogleSettings,
 }
 
 use async_trait::async_trait;

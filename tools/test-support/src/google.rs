@@ -1854,3 +1854,43 @@ fn pct_decode(s: &str, plus_is_space: bool) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// The admin test policies' `google` connectors act as (seed it with `is_admin`).
+pub const ADMIN: &str = "offboard-admin@acme.com";
+
+impl GoogleStandIn {
+    /// Settings of a `google` connector aimed at this stand-in, acting as [`ADMIN`] (which
+    /// must be seeded as an admin); the service account's key is written to [`KEY_FILE`]
+    /// in `repo`.
+    pub fn settings(&self, repo: &Path) -> offboard::connector::google::GoogleSettings {
+        self.service_account(repo);
+        offboard::connector::google::GoogleSettings {
+            service_account: offboard::policy::SecretRef::File(KEY_FILE.into()),
+            admin: ADMIN.into(),
+            customer: "my_customer".into(),
+            token_url: Some(self.token_url()),
+            api_url: self.url(),
+            page_size: 500,
+            timeout: jiff::SignedDuration::from_secs(10),
+            delete: true,
+        }
+    }
+
+    /// The `connector google ...` line of a policy in `repo` (the key file written there).
+    pub fn connector_line(&self, repo: &Path) -> String {
+        self.service_account(repo);
+        format!(
+            "connector google admin=\"{ADMIN}\" service-account-file=\"{KEY_FILE}\" token-url=\"{}\" api-url=\"{}\" delete=#true",
+            self.token_url(),
+            self.url()
+        )
+    }
+
+    /// Seed the admin the connector acts as.
+    pub fn add_admin(&self) -> String {
+        self.add_user(GoogleUser {
+            is_admin: true,
+            ..GoogleUser::new(ADMIN)
+        })
+    }
+}

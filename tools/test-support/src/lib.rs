@@ -40,7 +40,7 @@ pub mod terminal;
 
 pub use executor::{change_for, executor, executor_with, init_journal, plan_of};
 pub use fixtures::{account_status, commit_all, copy_dir, example_copy, offboard, root};
-pub use google::{GoogleStandIn, GoogleUser};
+pub use google::{GoogleStandIn, GoogleUser, Quota};
 pub use graph::{GraphStandIn, GraphUser, GroupKind};
 pub use okta::{OktaBehindPrism, OktaStandIn, OktaUser};
 pub use postgres::Postgres;
