@@ -1,9 +1,10 @@
 //! The `google` connector: Google Workspace through the Admin SDK Directory API.
 //!
 //! A service account with domain-wide delegation acts as an admin ([`auth`]). Reading lists
-//! the customer's users (`maxResults`, `pageToken`) and each user's groups (`groups.list`
-//! with `userKey`), a bounded number at once; a targeted read searches by `email:` or
-//! `externalId:`. `disable` suspends the user; `revoke-sessions` signs the user out of every
+//! the customer's users (`maxResults`, `pageToken`) and the customer's groups with their
+//! members (`members.list`, a few requests per group rather than one per user); reading one
+//! user asks for its groups (`groups.list` with `userKey`); a targeted read searches by
+//! `email=` or `externalId=`. `disable` suspends the user; `revoke-sessions` signs the user out of every
 //! session (`users.signOut`) and deletes the OAuth tokens they granted to apps and their
 //! application-specific passwords, which outlive a sign-out; `remove-groups` leaves every
 //! group; `delete` deletes (Google keeps the user restorable for 20 days). Rollback
@@ -15,7 +16,7 @@ mod settings;
 
 pub use settings::GoogleSettings;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -275,6 +276,41 @@ impl Google {
             .collect()
     }
 
+    /// Every user's groups, read group by group (`members.list`): a few requests per group
+    /// instead of one per user.
+    async fn memberships(&self) -> Result<HashMap<String, Vec<Value>>, ConnectorError> {
+        let path = format!("groups?customer={}&maxResults=200", enc(&self.customer));
+        let groups = self.all(&path, "groups").await?;
+        let listed: Vec<(Value, Vec<Value>)> = futures::stream::iter(groups)
+            .map(|g| async move {
+                let gid = g
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let path = format!("groups/{}/members?maxResults=200", enc(&gid));
+                let members = self.all(&path, "members").await?;
+                Ok::<_, ConnectorError>((g, members))
+            })
+            .buffered(READ_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let mut by_user: HashMap<String, Vec<Value>> = HashMap::new();
+        for (group, members) in listed {
+            for m in members {
+                if let Some(uid) = m.get("id").and_then(Value::as_str) {
+                    by_user
+                        .entry(uid.to_string())
+                        .or_default()
+                        .push(group.clone());
+                }
+            }
+        }
+        Ok(by_user)
+    }
+
     async fn set_suspended(&self, id: &str, suspended: bool) -> Result<(), ConnectorError> {
         let path = format!("users/{}", enc(id));
         self.call(
@@ -451,7 +487,14 @@ impl Connector for Google {
             self.page_size
         );
         let users = self.all(&path, "users").await?;
-        self.complete_all(users).await
+        let memberships = self.memberships().await?;
+        Ok(users
+            .iter()
+            .map(|u| {
+                let id = u.get("id").and_then(Value::as_str).unwrap_or("");
+                account(u, memberships.get(id).map_or(&[], Vec::as_slice))
+            })
+            .collect())
     }
 
     async fn find_accounts(

@@ -114,6 +114,7 @@ const USERS_WRITE: &[&str] = &[S_USER];
 const SECURITY: &[&str] = &[S_USER_SECURITY];
 const GROUPS_LIST: &[&str] = &[S_GROUP, S_GROUP_RO];
 const MEMBERS_WRITE: &[&str] = &[S_GROUP, S_GROUP_MEMBER];
+const MEMBERS_READ: &[&str] = &[S_GROUP, S_GROUP_RO, S_GROUP_MEMBER];
 
 /// The `User` properties the discovery document marks read-only: a patch or update may carry
 /// them (a read-modify-write sends them back) and they are ignored, as Google does.
@@ -915,6 +916,7 @@ fn route(method: &str, segs: &[&str]) -> Option<(&'static str, &'static [&'stati
         ("GET", ["users", _, "asps"]) => ("directory.asps.list", SECURITY),
         ("DELETE", ["users", _, "asps", _]) => ("directory.asps.delete", SECURITY),
         ("GET", ["groups"]) => ("directory.groups.list", GROUPS_LIST),
+        ("GET", ["groups", _, "members"]) => ("directory.members.list", MEMBERS_READ),
         ("POST", ["groups", _, "members"]) => ("directory.members.insert", MEMBERS_WRITE),
         ("DELETE", ["groups", _, "members", _]) => ("directory.members.delete", MEMBERS_WRITE),
         _ => return None,
@@ -1001,6 +1003,7 @@ fn directory(st: &mut Store, method: &str, segs: &[&str], q: &Query, body: &[u8]
             }
         }
         ("GET", ["groups"]) => list_groups(st, q),
+        ("GET", ["groups", gkey, "members"]) => list_members(st, gkey, q),
         ("POST", ["groups", gkey, "members"]) => insert_member(st, gkey, body),
         ("DELETE", ["groups", gkey, "members", mkey]) => delete_member(st, gkey, mkey),
         _ => google_error(404, "notFound", "Not Found"),
@@ -1345,6 +1348,41 @@ fn list_groups(st: &Store, q: &Query) -> Reply {
     Reply::json(
         200,
         list_body("admin#directory#groups", "groups", items, next),
+    )
+}
+
+/// members.list: the group's members that are not deleted, paged (at most 200 a page).
+fn list_members(st: &Store, gkey: &str, q: &Query) -> Reply {
+    let Some(g) = find_group(st, gkey) else {
+        return not_found("groupKey");
+    };
+    let max = match page_size(q, 200, 200, true) {
+        Ok(n) => n,
+        Err(r) => return r,
+    };
+    let offset = match page_offset(q) {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let members: Vec<Value> = st.groups[g]
+        .members
+        .iter()
+        .filter_map(|(uid, role)| {
+            let i = live_user(st, uid)?;
+            Some(json!({
+                "kind": "admin#directory#member",
+                "id": uid,
+                "email": st.users[i].user.email,
+                "role": role,
+                "type": "USER",
+                "status": "ACTIVE",
+            }))
+        })
+        .collect();
+    let (page, next) = paginate(members, offset, max);
+    Reply::json(
+        200,
+        list_body("admin#directory#members", "members", page, next),
     )
 }
 

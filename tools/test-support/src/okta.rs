@@ -1276,6 +1276,10 @@ fn api(shared: &Shared, method: &str, rest: &str, query: &str, headers: &HeaderM
         },
         ("POST", ["users", id, "lifecycle", op]) => lifecycle(st, &base, id, op, &q),
         ("GET", ["groups"]) => list_groups(st, &base, &q),
+        ("GET", ["groups", gid, "users"]) => match visible_group(st, gid) {
+            Some(g) => list_group_users(st, &base, g, &q),
+            None => group_not_found(gid),
+        },
         ("GET", ["groups", gid]) => match visible_group(st, gid) {
             Some(g) => Reply::json(200, group_resource(&base, &st.groups[g])),
             None => group_not_found(gid),
@@ -1499,6 +1503,30 @@ fn list_groups(st: &Store, base: &str, q: &Query) -> Reply {
         limit,
         &keep,
     )
+}
+
+/// "List all member users" (`GET /api/v1/groups/{groupId}/users`): the group's members, paged
+/// like the user listing (Everyone holds every user that is not deactivated).
+fn list_group_users(st: &Store, base: &str, g: usize, q: &Query) -> Reply {
+    let limit = match page_limit(q, 1000) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let after = match cursor(q) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let group = &st.groups[g];
+    let items: Vec<(String, Value)> = st
+        .users
+        .iter()
+        .filter(|u| {
+            group.has(&u.id) && (group.kind != "BUILT_IN" || u.user.status != "DEPROVISIONED")
+        })
+        .map(|u| (u.id.clone(), user_resource(base, u)))
+        .collect();
+    let path = format!("/api/v1/groups/{}/users", group.id);
+    paged(base, &path, items, after.as_deref(), limit, &[])
 }
 
 /// One page of `items` (sorted by id, which is creation order) after the cursor's id, with
