@@ -55,23 +55,38 @@ impl Okta {
         Ok(format!("{}/{}", self.base, path.trim_start_matches('/')))
     }
 
-    /// Wait for the next window when what remains of this one is within the reserve.
+    /// Take one request from the window's budget, first waiting for the next window when
+    /// what remains is within the reserve. The budget is counted here as requests leave, not
+    /// only when answers report it, so concurrent requests cannot all spend the last of it.
     async fn pace(&self) {
-        let window = self.window.lock().map(|w| *w).unwrap_or_default();
-        if window.limit == 0 {
-            return;
-        }
-        let reserve = window.limit * u64::from(self.reserve_percent) / 100;
-        if window.remaining > reserve {
-            return;
-        }
-        let now = jiff::Timestamp::now().as_second();
-        let wait = (window.reset - now).clamp(0, MAX_WAIT.as_secs() as i64);
-        if wait > 0 {
+        loop {
+            let wait = {
+                let Ok(mut w) = self.window.lock() else {
+                    return;
+                };
+                if w.limit == 0 {
+                    return;
+                }
+                let reserve = w.limit * u64::from(self.reserve_percent) / 100;
+                let now = jiff::Timestamp::now().as_second();
+                if w.remaining > reserve || w.reset <= now {
+                    if w.reset <= now {
+                        // A new window: its budget is unknown until an answer reports it,
+                        // so one request at a time goes ahead to learn it.
+                        w.reset = now + 1;
+                        w.remaining = reserve + 1;
+                    }
+                    w.remaining = w.remaining.saturating_sub(1);
+                    return;
+                }
+                (w.reset - now).clamp(1, MAX_WAIT.as_secs() as i64)
+            };
             tokio::time::sleep(Duration::from_secs(wait as u64)).await;
         }
     }
 
+    /// What an answer says about the window: a later window replaces ours; within the same
+    /// window, the lower count wins (requests still in flight are already counted here).
     fn remember_window(&self, headers: &reqwest::header::HeaderMap) {
         let number = |name: &str| {
             headers
@@ -85,11 +100,16 @@ impl Okta {
             number("X-Rate-Limit-Reset"),
         ) && let Ok(mut w) = self.window.lock()
         {
-            *w = Window {
-                limit: limit.max(0) as u64,
-                remaining: remaining.max(0) as u64,
-                reset,
-            };
+            let remaining = remaining.max(0) as u64;
+            if reset > w.reset || w.limit == 0 {
+                *w = Window {
+                    limit: limit.max(0) as u64,
+                    remaining,
+                    reset,
+                };
+            } else if reset == w.reset {
+                w.remaining = w.remaining.min(remaining);
+            }
         }
     }
 

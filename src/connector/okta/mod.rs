@@ -57,6 +57,8 @@ pub struct Okta {
     reserve_percent: u32,
     capabilities: Vec<Action>,
     window: std::sync::Mutex<http::Window>,
+    /// Users' statuses as last read (see `remembered_status`).
+    statuses: std::sync::Mutex<HashMap<String, String>>,
 }
 
 impl fmt::Debug for Okta {
@@ -89,6 +91,7 @@ impl Okta {
             reserve_percent: cfg.rate_limit_reserve,
             capabilities: cfg.capabilities(),
             window: Default::default(),
+            statuses: Default::default(),
         })
     }
 
@@ -115,6 +118,22 @@ impl Okta {
             .to_string();
         let groups = self.groups_of(&id).await?;
         Ok(account(&user, &groups))
+    }
+
+    /// The status as last read, taken once: a disable right after a read needs no second
+    /// read. A stale one costs a refused transition and a fresh read, never a wrong write.
+    fn remembered_status(&self, id: &str) -> Option<String> {
+        self.statuses.lock().ok().and_then(|mut s| s.remove(id))
+    }
+
+    fn remember_status(&self, user: &Value) {
+        if let (Some(id), Some(status), Ok(mut s)) = (
+            user.get("id").and_then(Value::as_str),
+            user.get("status").and_then(Value::as_str),
+            self.statuses.lock(),
+        ) {
+            s.insert(id.to_string(), status.to_string());
+        }
     }
 
     async fn complete_all(&self, users: Vec<Value>) -> Result<Vec<Account>, ConnectorError> {
@@ -182,17 +201,28 @@ impl Okta {
     }
 
     async fn disable(&self, id: &str) -> Result<(), ConnectorError> {
-        let Some(status) = self.status_of(id).await? else {
-            return Ok(()); // no account, no access
-        };
-        let path = |op: &str| format!("api/v1/users/{}/lifecycle/{op}", enc(id));
-        match (self.disable_as, status.as_str()) {
-            (_, "SUSPENDED" | "DEPROVISIONED") => Ok(()),
-            // Only an active user can be suspended; one not yet active is deactivated.
-            (DisableAs::Suspend, "ACTIVE" | "LOCKED_OUT" | "PASSWORD_EXPIRED" | "RECOVERY") => {
-                self.post(path("suspend")).await
+        let mut remembered = self.remembered_status(id);
+        loop {
+            let fresh = remembered.is_none();
+            let status = match remembered.take() {
+                Some(status) => status,
+                None => match self.status_of(id).await? {
+                    Some(status) => status,
+                    None => return Ok(()), // no account, no access
+                },
+            };
+            let path = |op: &str| format!("api/v1/users/{}/lifecycle/{op}", enc(id));
+            let result = match (self.disable_as, status.as_str()) {
+                (_, "SUSPENDED" | "DEPROVISIONED") => return Ok(()),
+                // Okta suspends only an active user; any other is deactivated.
+                (DisableAs::Suspend, "ACTIVE") => self.post(path("suspend")).await,
+                _ => self.post(path("deactivate") + "?sendEmail=false").await,
+            };
+            match result {
+                // The user changed since it was read: read it again and decide again.
+                Err(e) if !fresh && e.message.contains("HTTP 400") => continue,
+                other => return other,
             }
-            _ => self.post(path("deactivate") + "?sendEmail=false").await,
         }
     }
 
@@ -447,11 +477,13 @@ impl Connector for Okta {
         self.complete_all(users).await.map(Some)
     }
 
+    /// The user and its groups, asked at once.
     async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {
-        match self.user(id).await? {
-            Some(user) => self.complete(user).await.map(Some),
-            None => Ok(None),
-        }
+        let (user, groups) = futures::try_join!(self.user(id), self.groups_of(id))?;
+        Ok(user.map(|user| {
+            self.remember_status(&user);
+            account(&user, &groups)
+        }))
     }
 
     async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {

@@ -1440,9 +1440,12 @@ fn list_users(st: &Store, base: &str, q: &Query) -> Reply {
     let items: Vec<(String, Value)> = if st.no_admin_role {
         Vec::new()
     } else {
+        // Only the page (and one more, to know whether another follows) is rendered.
         st.users
             .iter()
+            .filter(|u| after.as_deref().is_none_or(|a| u.id.as_str() > a))
             .filter(|&u| matcher(u))
+            .take(limit + 1)
             .map(|u| (u.id.clone(), user_resource(base, u)))
             .collect()
     };
@@ -1520,9 +1523,11 @@ fn list_group_users(st: &Store, base: &str, g: usize, q: &Query) -> Reply {
     let items: Vec<(String, Value)> = st
         .users
         .iter()
+        .filter(|u| after.as_deref().is_none_or(|a| u.id.as_str() > a))
         .filter(|u| {
             group.has(&u.id) && (group.kind != "BUILT_IN" || u.user.status != "DEPROVISIONED")
         })
+        .take(limit + 1)
         .map(|u| (u.id.clone(), user_resource(base, u)))
         .collect();
     let path = format!("/api/v1/groups/{}/users", group.id);
