@@ -146,6 +146,14 @@ impl Google {
     /// Every item of a listing under `key`, following `nextPageToken` to the end. Google
     /// leaves the array out of an empty page.
     async fn all(&self, path: &str, key: &str) -> Result<Vec<Value>, ConnectorError> {
+        self.all_of(path, key).await?.ok_or_else(|| {
+            ConnectorError::permanent(&self.system, format!("GET {path}: HTTP 404"))
+                .hint("check the connector's api-url= and customer=")
+        })
+    }
+
+    /// [`Self::all`], or `None` when what is listed (a user's groups) does not exist.
+    async fn all_of(&self, path: &str, key: &str) -> Result<Option<Vec<Value>>, ConnectorError> {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut token: Option<String> = None;
@@ -154,18 +162,14 @@ impl Google {
                 Some(t) => format!("{path}&pageToken={}", enc(t)),
                 None => path.to_string(),
             };
-            let page = self
-                .call(Method::GET, &page_path, None)
-                .await?
-                .ok_or_else(|| {
-                    ConnectorError::permanent(&self.system, format!("GET {path}: HTTP 404"))
-                        .hint("check the connector's api-url= and customer=")
-                })?;
+            let Some(page) = self.call(Method::GET, &page_path, None).await? else {
+                return Ok(None);
+            };
             if let Some(items) = page.get(key).and_then(Value::as_array) {
                 out.extend(items.iter().cloned());
             }
             match page.get("nextPageToken").and_then(Value::as_str) {
-                None | Some("") => return Ok(out),
+                None | Some("") => return Ok(Some(out)),
                 Some(t) if !seen.insert(t.to_string()) => {
                     return Err(ConnectorError::permanent(
                         &self.system,
@@ -249,9 +253,10 @@ impl Google {
         }
     }
 
+    /// The user's groups; none when the user does not exist.
     async fn groups_of(&self, id: &str) -> Result<Vec<Value>, ConnectorError> {
         let path = format!("groups?userKey={}&maxResults=200", enc(id));
-        self.all(&path, "groups").await
+        Ok(self.all_of(&path, "groups").await?.unwrap_or_default())
     }
 
     async fn complete(&self, user: Value) -> Result<Account, ConnectorError> {
@@ -333,18 +338,18 @@ impl Google {
         {
             return Ok(()); // no user, no sessions
         }
-        let tokens = self
-            .call(Method::GET, &format!("users/{user}/tokens"), None)
-            .await?;
+        let (tokens_path, asps_path) =
+            (format!("users/{user}/tokens"), format!("users/{user}/asps"));
+        let (tokens, asps) = futures::try_join!(
+            self.call(Method::GET, &tokens_path, None),
+            self.call(Method::GET, &asps_path, None),
+        )?;
         for t in tokens.iter().flat_map(|t| items(t, "items")) {
             if let Some(client) = t.get("clientId").and_then(Value::as_str) {
                 let path = format!("users/{user}/tokens/{}", enc(client));
                 self.call(Method::DELETE, &path, None).await?;
             }
         }
-        let asps = self
-            .call(Method::GET, &format!("users/{user}/asps"), None)
-            .await?;
         for a in asps.iter().flat_map(|a| items(a, "items")) {
             if let Some(code) = a.get("codeId").and_then(Value::as_i64) {
                 let path = format!("users/{user}/asps/{code}");
@@ -525,12 +530,12 @@ impl Connector for Google {
         self.complete_all(users).await.map(Some)
     }
 
+    /// The user and its groups, asked at once.
     async fn read_account(&self, id: &str) -> Result<Option<Account>, ConnectorError> {
         let path = format!("users/{}?projection=basic", enc(id));
-        match self.call(Method::GET, &path, None).await? {
-            Some(user) => self.complete(user).await.map(Some),
-            None => Ok(None),
-        }
+        let (user, groups) =
+            futures::try_join!(self.call(Method::GET, &path, None), self.groups_of(id))?;
+        Ok(user.map(|user| account(&user, &groups)))
     }
 
     async fn perform(&self, id: &str, action: Action) -> Result<(), ConnectorError> {
