@@ -99,7 +99,7 @@ fn policies_option_selects_another_set() {
         .args(["validate", "--policies", "policies/examples/scim"])
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("3 systems"));
+        .stdout(predicate::str::contains("4 systems"));
 }
 
 #[test]
