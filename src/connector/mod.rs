@@ -15,6 +15,7 @@ pub mod percent;
 mod refresh;
 pub mod retry;
 pub mod secret;
+pub mod transport;
 
 // The connector kinds, one folder each, and their registry (see `kind` for adding one).
 pub mod file;

@@ -5,7 +5,7 @@
 //! token never appear in messages; tokens are registered with the redactor.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,11 +13,11 @@ use super::settings::GoogleSettings;
 use crate::connector::ConnectorError;
 use crate::connector::assertion::SigningKey;
 use crate::connector::secret::Secret;
+use crate::connector::transport::{TokenCache, TokenEndpoint, request_token};
 
 /// What offboard asks for: manage users, read groups, manage group memberships, and users' tokens and
 /// application-specific passwords (with sign-out).
 pub const SCOPES: &str = "https://www.googleapis.com/auth/admin.directory.user https://www.googleapis.com/auth/admin.directory.group.readonly https://www.googleapis.com/auth/admin.directory.group.member https://www.googleapis.com/auth/admin.directory.user.security";
-const EARLY: Duration = Duration::from_secs(300);
 
 #[derive(Deserialize)]
 struct KeyFile {
@@ -39,20 +39,13 @@ struct Claims<'a> {
     exp: i64,
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Option<u64>,
-}
-
 pub(super) struct Tokens {
     system: String,
     key: Box<SigningKey>,
     client_email: String,
     admin: String,
     token_url: String,
-    cached: tokio::sync::Mutex<Option<(Secret, Instant)>>,
+    cache: TokenCache,
 }
 
 impl Tokens {
@@ -85,17 +78,23 @@ impl Tokens {
             client_email: key.client_email,
             admin: cfg.admin.clone(),
             token_url,
-            cached: tokio::sync::Mutex::new(None),
+            cache: TokenCache::default(),
         })
     }
 
     pub(super) async fn get(&self, client: &reqwest::Client) -> Result<Secret, ConnectorError> {
-        let mut cached = self.cached.lock().await;
-        if let Some((token, until)) = cached.as_ref()
-            && Instant::now() < *until
-        {
-            return Ok(token.clone());
-        }
+        self.cache.get(self.request(client)).await
+    }
+
+    pub(super) async fn invalidate(&self, token: &Secret) {
+        self.cache.forget(token).await;
+    }
+
+    /// A new access token and its lifetime.
+    async fn request(
+        &self,
+        client: &reqwest::Client,
+    ) -> Result<(Secret, Duration), ConnectorError> {
         let now = jiff::Timestamp::now().as_second();
         let assertion = self.key.sign(
             &self.system,
@@ -112,60 +111,12 @@ impl Tokens {
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
             ("assertion", assertion.as_str()),
         ];
-        let resp = client
-            .post(&self.token_url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| {
-                ConnectorError::temporary(
-                    &self.system,
-                    format!("cannot reach Google's token endpoint: {e}"),
-                )
-                .hint("check that it is reachable from here")
-            })?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.unwrap_or_default();
-        if !status.is_success() {
-            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            let error = body.get("error").and_then(|v| v.as_str()).unwrap_or("");
-            let description = body
-                .get("error_description")
-                .and_then(|v| v.as_str())
-                .unwrap_or("");
-            let message = format!(
-                "Google refused a token: HTTP {} {error} {description}",
-                status.as_u16()
-            );
-            return Err(if status.is_server_error() || status.as_u16() == 429 {
-                ConnectorError::temporary(&self.system, message).hint("retried automatically")
-            } else {
-                ConnectorError::permanent(&self.system, message).hint(
-                    "check admin= (a super admin), and that the service account's client id is allowed these scopes under domain-wide delegation (Admin console > Security > API controls)",
-                )
-            });
-        }
-        let token: TokenResponse = serde_json::from_slice(&bytes).map_err(|_| {
-            ConnectorError::permanent(
-                &self.system,
-                "Google's token endpoint answered without a token",
-            )
-        })?;
-        crate::redact::register(&token.access_token);
-        let lifetime = Duration::from_secs(token.expires_in.unwrap_or(3599).max(60));
-        let secret = Secret::new(token.access_token);
-        let until = Instant::now() + lifetime.saturating_sub(EARLY).max(lifetime / 2);
-        *cached = Some((secret.clone(), until));
-        Ok(secret)
-    }
-
-    pub(super) async fn invalidate(&self, token: &Secret) {
-        let mut cached = self.cached.lock().await;
-        if cached
-            .as_ref()
-            .is_some_and(|(t, _)| t.expose() == token.expose())
-        {
-            *cached = None;
-        }
+        let endpoint = TokenEndpoint {
+            url: &self.token_url,
+            name: "Google",
+            hint: "check admin= (an admin who manages users and groups), and that the service account's client id is allowed these scopes under domain-wide delegation (Admin console > Security > API controls)",
+        };
+        let (token, lifetime) = request_token(&self.system, client, &endpoint, &form).await?;
+        Ok((Secret::new(token), lifetime))
     }
 }

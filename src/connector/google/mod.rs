@@ -19,7 +19,6 @@ pub use settings::GoogleSettings;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -28,11 +27,11 @@ use serde_json::{Value, json};
 
 use super::kind::Kind;
 use super::percent::encode as enc;
+use super::transport;
 use super::{Account, AccountStatus, Connector, ConnectorError, ErrorKind, Lookup, Restore};
 use crate::policy::Action;
 
 const DIRECTORY: &str = "admin/directory/v1";
-const MAX_BODY_BYTES: usize = 32 << 20;
 const MAX_PAGES: usize = 20_100;
 /// How many users' groups are read at once.
 const READ_CONCURRENCY: usize = 8;
@@ -59,15 +58,7 @@ impl fmt::Debug for Google {
 
 impl Google {
     pub fn new(system: &str, cfg: &GoogleSettings, root: &Path) -> Result<Google, ConnectorError> {
-        let timeout = Duration::from_secs(cfg.timeout.as_secs().max(1) as u64);
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("offboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                ConnectorError::permanent(system, format!("cannot build the HTTP client: {e}"))
-            })?;
+        let client = super::transport::client(system, cfg.timeout)?;
         Ok(Google {
             system: system.to_string(),
             base: format!("{}/{DIRECTORY}", cfg.api_url),
@@ -101,45 +92,22 @@ impl Google {
                     .header("Content-Type", "application/json")
                     .body(b.to_string());
             }
-            let resp = req.send().await.map_err(|e| {
-                let how = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "could not connect"
-                } else {
-                    "failed"
-                };
-                ConnectorError::temporary(&self.system, format!("{what} {how}"))
-                    .hint(format!("check that {} is reachable from here", self.base))
-            })?;
-            let status = resp.status();
-            let retry_after = resp
-                .headers()
-                .get("Retry-After")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            let bytes = self.read_body(resp, &what).await?;
-            if status == StatusCode::UNAUTHORIZED && !renewed {
+            let answer = transport::exchange(&self.system, &what, &self.base, req).await?;
+            if answer.status == StatusCode::UNAUTHORIZED && !renewed {
                 self.tokens.invalidate(&token).await;
                 renewed = true;
                 continue;
             }
-            if status == StatusCode::NOT_FOUND {
+            if answer.status == StatusCode::NOT_FOUND {
                 return Ok(None);
             }
-            if status.is_success() {
-                if bytes.iter().all(u8::is_ascii_whitespace) {
-                    return Ok(Some(Value::Null));
-                }
-                return serde_json::from_slice(&bytes).map(Some).map_err(|_| {
-                    ConnectorError::permanent(
-                        &self.system,
-                        format!("{what}: the answer is not JSON"),
-                    )
-                    .hint("check the connector's api-url=")
-                });
+            if answer.status.is_success() {
+                return answer
+                    .json(&self.system, &what, "check the connector's api-url=")
+                    .map(Some);
             }
-            return Err(self.status_error(&what, status, &bytes, retry_after));
+            let retry_after = answer.retry_after();
+            return Err(self.status_error(&what, answer.status, &answer.bytes, retry_after));
         }
     }
 
@@ -183,30 +151,6 @@ impl Google {
             &self.system,
             format!("a listing passed {MAX_PAGES} pages"),
         ))
-    }
-
-    async fn read_body(
-        &self,
-        mut resp: reqwest::Response,
-        what: &str,
-    ) -> Result<Vec<u8>, ConnectorError> {
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|_| {
-            ConnectorError::temporary(&self.system, format!("{what}: the answer was cut off"))
-        })? {
-            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(ConnectorError::permanent(
-                    &self.system,
-                    format!(
-                        "{what}: the answer is larger than {} MiB",
-                        MAX_BODY_BYTES >> 20
-                    ),
-                )
-                .hint("lower the connector's page-size="));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes)
     }
 
     /// Google's errors ("Directory API: error codes"): quota reasons are temporary even when

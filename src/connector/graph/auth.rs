@@ -11,19 +11,18 @@
 //! every token is registered with the redactor in case a server echoes it anyway.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::Digest;
 
 use super::settings::{Credential, GraphSettings};
 use crate::connector::ConnectorError;
 use crate::connector::assertion::{SigningKey, assertion_id, pem_block};
 use crate::connector::secret::Secret;
+use crate::connector::transport::{TokenCache, TokenEndpoint, request_token};
 
-/// How long before its expiry a cached token is replaced.
-const EARLY: Duration = Duration::from_secs(300);
 /// How long a client assertion is valid (Microsoft accepts up to ten minutes).
 const ASSERTION_LIFETIME: i64 = 5 * 60;
 
@@ -39,7 +38,7 @@ pub(super) struct Tokens {
     client_id: String,
     scope: String,
     proof: Proof,
-    cached: tokio::sync::Mutex<Option<(Secret, Instant)>>,
+    cache: TokenCache,
 }
 
 #[derive(Serialize)]
@@ -51,21 +50,6 @@ struct AssertionClaims<'a> {
     nbf: i64,
     iat: i64,
     exp: i64,
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct TokenError {
-    #[serde(default)]
-    error: String,
-    #[serde(default)]
-    error_description: String,
 }
 
 impl Tokens {
@@ -96,33 +80,18 @@ impl Tokens {
             client_id: cfg.client_id.clone(),
             scope: format!("{}/.default", cfg.graph_url),
             proof,
-            cached: tokio::sync::Mutex::new(None),
+            cache: TokenCache::default(),
         })
     }
 
     /// A valid token: the cached one, or a new one.
     pub(super) async fn get(&self, client: &reqwest::Client) -> Result<Secret, ConnectorError> {
-        let mut cached = self.cached.lock().await;
-        if let Some((token, until)) = cached.as_ref()
-            && Instant::now() < *until
-        {
-            return Ok(token.clone());
-        }
-        let (token, lifetime) = self.request(client).await?;
-        let until = Instant::now() + lifetime.saturating_sub(EARLY).max(lifetime / 2);
-        *cached = Some((token.clone(), until));
-        Ok(token)
+        self.cache.get(self.request(client)).await
     }
 
     /// Graph refused `token`: forget it (unless another request already replaced it).
     pub(super) async fn invalidate(&self, token: &Secret) {
-        let mut cached = self.cached.lock().await;
-        if cached
-            .as_ref()
-            .is_some_and(|(t, _)| t.expose() == token.expose())
-        {
-            *cached = None;
-        }
+        self.cache.forget(token).await;
     }
 
     async fn request(
@@ -144,51 +113,14 @@ impl Tokens {
                 form.push(("client_assertion", self.assertion(key)?));
             }
         }
-        let resp = client
-            .post(&self.token_url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| {
-                ConnectorError::temporary(
-                    &self.system,
-                    format!("cannot reach the Microsoft identity platform: {e}"),
-                )
-                .hint("check the connector's authority= and that it is reachable from here")
-            })?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| {
-            ConnectorError::temporary(&self.system, format!("reading the token response: {e}"))
-        })?;
-        if status.is_success() {
-            let token: TokenResponse = serde_json::from_slice(&bytes).map_err(|_| {
-                ConnectorError::permanent(
-                    &self.system,
-                    "the token endpoint answered without an access token",
-                )
-                .hint("check that authority= points at the Microsoft identity platform")
-            })?;
-            crate::redact::register(&token.access_token);
-            let lifetime = Duration::from_secs(token.expires_in.unwrap_or(3599).max(60));
-            return Ok((Secret::new(token.access_token), lifetime));
-        }
-        let error: TokenError = serde_json::from_slice(&bytes).unwrap_or(TokenError {
-            error: format!("HTTP {}", status.as_u16()),
-            error_description: String::new(),
-        });
-        // The description's first line is the AADSTS code and its meaning; the rest is ids.
-        let description = error.error_description.lines().next().unwrap_or_default();
-        let message = format!(
-            "the Microsoft identity platform refused a token: {} {description}",
-            error.error
-        );
-        if status.is_server_error() || status.as_u16() == 429 {
-            return Err(ConnectorError::temporary(&self.system, message)
-                .hint("the identity platform failed; retried automatically"));
-        }
-        Err(ConnectorError::permanent(&self.system, message).hint(
-            "check tenant=, client-id= and the credential: the secret's or certificate's expiry in the app registration, and that the certificate uploaded there is the one offboard holds",
-        ))
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let endpoint = TokenEndpoint {
+            url: &self.token_url,
+            name: "the Microsoft identity platform",
+            hint: "check tenant=, client-id= and the credential: the secret's or certificate's expiry in the app registration, and that the certificate uploaded there is the one offboard holds",
+        };
+        let (token, lifetime) = request_token(&self.system, client, &endpoint, &form).await?;
+        Ok((Secret::new(token), lifetime))
     }
 
     fn assertion(&self, key: &SigningKey) -> Result<String, ConnectorError> {

@@ -16,10 +16,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::Graph;
+use crate::connector::transport;
 use crate::connector::{ConnectorError, ErrorKind};
 
-/// The most a response body may hold (a page of 999 users with every field is ~2 MB).
-const MAX_BODY_BYTES: usize = 32 << 20;
 /// The most requests Graph takes in one `$batch`.
 pub(super) const MAX_BATCH: usize = 20;
 /// The most pages one listing may take: 10 million objects at 999 per page, so a server that
@@ -67,46 +66,33 @@ impl Graph {
                     .header("Content-Type", "application/json")
                     .body(b.to_string());
             }
-            let resp = req.send().await.map_err(|e| {
-                let how = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "could not connect"
-                } else {
-                    "failed"
-                };
-                ConnectorError::temporary(&self.system, format!("{what} {how}"))
-                    .hint(format!("check that {} is reachable from here", self.base))
-            })?;
-            let status = resp.status();
-            let retry_after = resp
-                .headers()
-                .get("Retry-After")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            let bytes = self.read_body(resp, &what).await?;
-            if status == StatusCode::UNAUTHORIZED && !renewed {
+            let answer = transport::exchange(&self.system, &what, &self.base, req).await?;
+            if answer.status == StatusCode::UNAUTHORIZED && !renewed {
                 // Expired or revoked early: one new token, then the same request again.
                 self.tokens.invalidate(&token).await;
                 renewed = true;
                 continue;
             }
-            if status == StatusCode::NOT_FOUND {
+            if answer.status == StatusCode::NOT_FOUND {
                 return Ok(None);
             }
-            if status.is_success() {
-                if bytes.iter().all(u8::is_ascii_whitespace) {
-                    return Ok(Some(Value::Null));
-                }
-                return serde_json::from_slice(&bytes).map(Some).map_err(|_| {
-                    ConnectorError::permanent(
+            if answer.status.is_success() {
+                return answer
+                    .json(
                         &self.system,
-                        format!("{what}: the answer is not JSON"),
+                        &what,
+                        "check that graph-url= points at Microsoft Graph",
                     )
-                    .hint("check that graph-url= points at Microsoft Graph")
-                });
+                    .map(Some);
             }
-            return Err(self.status_error(&what, status, &bytes, retry_after, permission));
+            let retry_after = answer.retry_after();
+            return Err(self.status_error(
+                &what,
+                answer.status,
+                &answer.bytes,
+                retry_after,
+                permission,
+            ));
         }
     }
 
@@ -222,30 +208,6 @@ impl Graph {
             });
         }
         answers.into_iter().map(|a| a.ok_or_else(broken)).collect()
-    }
-
-    async fn read_body(
-        &self,
-        mut resp: reqwest::Response,
-        what: &str,
-    ) -> Result<Vec<u8>, ConnectorError> {
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|_| {
-            ConnectorError::temporary(&self.system, format!("{what}: the answer was cut off"))
-        })? {
-            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(ConnectorError::permanent(
-                    &self.system,
-                    format!(
-                        "{what}: the answer is larger than {} MiB",
-                        MAX_BODY_BYTES >> 20
-                    ),
-                )
-                .hint("lower the connector's page-size="));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes)
     }
 
     fn status_error(

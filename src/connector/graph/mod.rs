@@ -31,7 +31,6 @@ pub use settings::{Credential, GraphSettings, ON_PREMISES};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -73,15 +72,7 @@ impl fmt::Debug for Graph {
 
 impl Graph {
     pub fn new(system: &str, cfg: &GraphSettings, root: &Path) -> Result<Graph, ConnectorError> {
-        let timeout = Duration::from_secs(cfg.timeout.as_secs().max(1) as u64);
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("offboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                ConnectorError::permanent(system, format!("cannot build the HTTP client: {e}"))
-            })?;
+        let client = super::transport::client(system, cfg.timeout)?;
         let mut select = USER_FIELDS.to_string();
         if cfg.sign_in_activity {
             select.push_str(",signInActivity");

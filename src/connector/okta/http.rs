@@ -16,9 +16,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use super::Okta;
+use crate::connector::transport;
 use crate::connector::{ConnectorError, ErrorKind};
 
-const MAX_BODY_BYTES: usize = 32 << 20;
 /// 10 million users at 200 per page.
 const MAX_PAGES: usize = 50_100;
 /// The longest a request waits for a rate-limit window to reset.
@@ -34,7 +34,7 @@ pub(super) struct Window {
 }
 
 /// One answer: its body (`None` for 404) and the next page's URL, if any.
-pub(super) struct Answer {
+pub(super) struct Reply {
     pub body: Option<Value>,
     pub next: Option<String>,
 }
@@ -113,13 +113,13 @@ impl Okta {
         }
     }
 
-    /// One request; `Ok(Answer { body: None, .. })` for 404.
+    /// One request; `Ok(Reply { body: None, .. })` for 404.
     pub(super) async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<&Value>,
-    ) -> Result<Answer, ConnectorError> {
+    ) -> Result<Reply, ConnectorError> {
         let url = self.url_of(path)?;
         let what = format!("{method} {}", short(path, &self.base));
         let mut renewed = false;
@@ -136,53 +136,36 @@ impl Okta {
                     .header("Content-Type", "application/json")
                     .body(b.to_string());
             }
-            let resp = req.send().await.map_err(|e| {
-                let how = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "could not connect"
-                } else {
-                    "failed"
-                };
-                ConnectorError::temporary(&self.system, format!("{what} {how}"))
-                    .hint(format!("check that {} is reachable from here", self.base))
-            })?;
-            let status = resp.status();
-            self.remember_window(resp.headers());
-            let next = next_link(resp.headers());
-            let reset = resp
-                .headers()
-                .get("X-Rate-Limit-Reset")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<i64>().ok());
-            let bytes = self.read_body(resp, &what).await?;
-            if status == StatusCode::UNAUTHORIZED && self.renewable() && !renewed {
+            let answer = transport::exchange(&self.system, &what, &self.base, req).await?;
+            self.remember_window(&answer.headers);
+            let next = next_link(&answer.headers);
+            if answer.status == StatusCode::UNAUTHORIZED && self.renewable() && !renewed {
                 self.forget_token(&auth).await;
                 renewed = true;
                 continue;
             }
-            if status == StatusCode::NOT_FOUND {
-                return Ok(Answer { body: None, next });
+            if answer.status == StatusCode::NOT_FOUND {
+                return Ok(Reply { body: None, next });
             }
-            if status.is_success() {
-                let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-                    Value::Null
-                } else {
-                    serde_json::from_slice(&bytes).map_err(|_| {
-                        ConnectorError::permanent(
-                            &self.system,
-                            format!("{what}: the answer is not JSON"),
-                        )
-                        .hint("check that url= is the Okta org (https://ORG.okta.com)")
-                    })?
-                };
-                return Ok(Answer {
+            if answer.status.is_success() {
+                let body = answer.json(
+                    &self.system,
+                    &what,
+                    "check that url= is the Okta org (https://ORG.okta.com)",
+                )?;
+                return Ok(Reply {
                     body: Some(body),
                     next,
                 });
             }
-            let retry_after = reset.map(|r| (r - jiff::Timestamp::now().as_second()).max(1) as u64);
-            return Err(self.status_error(&what, status, &bytes, retry_after));
+            // A 429 waits until the window resets.
+            let retry_after = answer
+                .headers
+                .get("X-Rate-Limit-Reset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .map(|r| (r - jiff::Timestamp::now().as_second()).max(1) as u64);
+            return Err(self.status_error(&what, answer.status, &answer.bytes, retry_after));
         }
     }
 
@@ -216,30 +199,6 @@ impl Okta {
             &self.system,
             format!("a listing passed {MAX_PAGES} pages"),
         ))
-    }
-
-    async fn read_body(
-        &self,
-        mut resp: reqwest::Response,
-        what: &str,
-    ) -> Result<Vec<u8>, ConnectorError> {
-        let mut bytes = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|_| {
-            ConnectorError::temporary(&self.system, format!("{what}: the answer was cut off"))
-        })? {
-            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(ConnectorError::permanent(
-                    &self.system,
-                    format!(
-                        "{what}: the answer is larger than {} MiB",
-                        MAX_BODY_BYTES >> 20
-                    ),
-                )
-                .hint("lower the connector's page-size="));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes)
     }
 
     fn status_error(

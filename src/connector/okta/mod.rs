@@ -29,7 +29,6 @@ pub use settings::{Credential, DisableAs, OktaSettings};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -72,15 +71,7 @@ impl fmt::Debug for Okta {
 
 impl Okta {
     pub fn new(system: &str, cfg: &OktaSettings, root: &Path) -> Result<Okta, ConnectorError> {
-        let timeout = Duration::from_secs(cfg.timeout.as_secs().max(1) as u64);
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("offboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                ConnectorError::permanent(system, format!("cannot build the HTTP client: {e}"))
-            })?;
+        let client = super::transport::client(system, cfg.timeout)?;
         Ok(Okta {
             system: system.to_string(),
             base: cfg.url.clone(),
