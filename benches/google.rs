@@ -1,8 +1,8 @@
 //! Google connector throughput against `GoogleStandIn` with Google-like latency.
 //!
 //! A domain of 10,000 users in 20 groups, every answer delayed by 50 ms. Prints: listing the
-//! domain (users paged by 500, the groups, then each group's members) and apply of `disable`
-//! + `revoke-sessions` for 1,000 leavers through the executor, each beside the ideal of the
+//! domain (users paged by 500, the groups, then each group's members) and apply of
+//! `disable` and `revoke-sessions` for 1,000 leavers through the executor, each beside the ideal of the
 //! same run (the fewest requests at the latency and concurrency). Google announces no rate
 //! limit in headers: its quotas answer 403 `rateLimitExceeded` or 429 (see the tests).
 //! Run with `cargo bench --bench google`.
