@@ -28,14 +28,6 @@ fn offboard(dir: &Path) -> Command {
     cmd
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// Every request the stand-in received is one the discovery document describes.
 fn assert_described(google: &GoogleStandIn) {
     let violations = Discovery::directory().check_all(&google.requests());
@@ -130,15 +122,7 @@ fn plan_apply_reaudit_rollback_with_every_request_described() {
     assert_eq!(google.tokens_of(&g.ann).len(), 1);
     assert_eq!(google.groups_of(&g.ann).len(), 2);
 
-    let out = offboard(dir)
-        .args(["journal", "list", "--format", "json"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let runs: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    let run = runs[0]["start"]["run_id"].as_str().unwrap().to_string();
+    let run = common::last_run_id(|| offboard(dir));
     offboard(dir)
         .args(["rollback", &run, "--auto-approve"])
         .assert()
@@ -160,7 +144,7 @@ fn quota_errors_are_waited_out() {
         Google::new("workspace", &google.settings(dir.path()), dir.path()).unwrap(),
         offboard::connector::retry::RetryPolicy::default(),
     );
-    rt().block_on(async {
+    common::runtime().block_on(async {
         for quota in [
             Quota::RateLimitExceeded,
             Quota::UserRateLimitExceeded,
@@ -182,7 +166,7 @@ fn a_token_that_expires_mid_run_is_replaced_once() {
     let g = domain(&google);
     let dir = tempfile::tempdir().unwrap();
     let connector = Google::new("workspace", &google.settings(dir.path()), dir.path()).unwrap();
-    rt().block_on(async {
+    common::runtime().block_on(async {
         connector.list_accounts().await.unwrap();
         assert_eq!(google.tokens_issued(), 1);
         google.expire_tokens();
@@ -208,24 +192,7 @@ fn the_service_account_key_never_leaves_the_process() {
     let private_key = key["private_key"].as_str().unwrap().to_string();
     // A line from the middle of the key: any fragment would be a leak.
     let fragment = private_key.lines().nth(5).unwrap().to_string();
-    let plan_file = dir.join("leavers.plan.json");
-    let mut outputs = Vec::new();
-    for args in [
-        vec!["plan", "--at", AT, "--format", "json"],
-        vec!["plan", "--at", AT, "-o", plan_file.to_str().unwrap()],
-        vec!["apply", plan_file.to_str().unwrap()],
-        vec!["audit", "--at", AT, "--format", "json"],
-    ] {
-        let out = offboard(dir).args(&args).output().unwrap();
-        outputs.push(String::from_utf8_lossy(&out.stdout).to_string());
-        outputs.push(String::from_utf8_lossy(&out.stderr).to_string());
-    }
-    for entry in walk(dir) {
-        if entry.ends_with(common::google::KEY_FILE) {
-            continue;
-        }
-        outputs.push(String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).to_string());
-    }
+    let outputs = common::everything_written(dir, || offboard(dir), AT, common::google::KEY_FILE);
     for text in &outputs {
         assert!(!text.contains(&fragment), "the private key leaked");
         assert!(!text.contains("ya29."), "an access token leaked");
@@ -242,17 +209,4 @@ fn the_discovery_check_reports_an_undescribed_request() {
         "POST /admin/directory/v1/users/123/suspend".to_string(),
     ]);
     assert_eq!(violations.len(), 2, "{violations:#?}");
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

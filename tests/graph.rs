@@ -134,18 +134,6 @@ people {{
     dir
 }
 
-fn run_id(dir: &Path) -> String {
-    let out = offboard(dir)
-        .args(["journal", "list", "--format", "json"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let runs: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    runs[0]["start"]["run_id"].as_str().unwrap().to_string()
-}
-
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
@@ -261,7 +249,7 @@ fn plan_apply_reaudit_rollback_with_a_hybrid_user_and_manual_tasks() {
         .stdout(predicate::str::contains("No changes"));
 
     // Rollback: Cleo enabled, back in Sales with its licence, her direct licence back.
-    let run = run_id(dir);
+    let run = common::last_run_id(|| offboard(dir));
     offboard(dir)
         .args(["rollback", &run, "-p", "cleo@acme.com", "--auto-approve"])
         .assert()
@@ -288,24 +276,7 @@ fn the_client_secret_and_tokens_never_leave_the_process() {
     directory(&slapd);
     let repo = repository(&graph, &slapd);
     let dir = repo.path();
-    let plan_file = dir.join("leavers.plan.json");
-    let mut outputs = Vec::new();
-    for args in [
-        vec!["plan", "--at", AT, "--format", "json"],
-        vec!["plan", "--at", AT, "-o", plan_file.to_str().unwrap()],
-        vec!["apply", plan_file.to_str().unwrap()],
-        vec!["audit", "--at", AT, "--format", "json"],
-    ] {
-        let out = offboard(dir).args(&args).output().unwrap();
-        outputs.push(String::from_utf8_lossy(&out.stdout).to_string());
-        outputs.push(String::from_utf8_lossy(&out.stderr).to_string());
-    }
-    for file in walk(dir) {
-        if file.ends_with(common::graph::SECRET_FILE) {
-            continue;
-        }
-        outputs.push(String::from_utf8_lossy(&std::fs::read(&file).unwrap()).to_string());
-    }
+    let outputs = common::everything_written(dir, || offboard(dir), AT, common::graph::SECRET_FILE);
     assert!(graph.tokens_issued() >= 1);
     for text in &outputs {
         assert!(
@@ -322,27 +293,6 @@ fn the_client_secret_and_tokens_never_leave_the_process() {
             assert!(request.contains("/oauth2/v2.0/token"), "{request}");
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// A connector on the stand-in with one seeded user, wrapped in the retry layer `apply` uses.
@@ -362,7 +312,7 @@ fn a_throttling_storm_is_waited_out_honouring_retry_after() {
     let graph = GraphStandIn::start();
     let dir = tempfile::tempdir().unwrap();
     let (connector, id) = connector(&graph, dir.path());
-    rt().block_on(async {
+    common::runtime().block_on(async {
         connector.list_accounts().await.unwrap();
         graph.clear_requests();
         graph.throttle_next(3, 1);
@@ -389,7 +339,7 @@ fn a_token_that_expires_mid_run_is_replaced_once() {
     let graph = GraphStandIn::start();
     let dir = tempfile::tempdir().unwrap();
     let (connector, id) = connector(&graph, dir.path());
-    rt().block_on(async {
+    common::runtime().block_on(async {
         connector.list_accounts().await.unwrap();
         assert_eq!(graph.tokens_issued(), 1, "one token for the whole listing");
         graph.expire_tokens();
@@ -439,7 +389,9 @@ fn a_certificate_credential_signs_a_client_assertion() {
         ..graph.settings(d)
     };
     let connector = Graph::new("entra", &cfg, d).unwrap();
-    let accounts = rt().block_on(connector.list_accounts()).unwrap();
+    let accounts = common::runtime()
+        .block_on(connector.list_accounts())
+        .unwrap();
     assert_eq!(accounts.len(), 1);
     assert_eq!(accounts[0].id, id);
     let token_request = graph
@@ -455,7 +407,9 @@ fn a_certificate_credential_signs_a_client_assertion() {
     // A certificate the app registration does not know is refused, with a hint.
     std::fs::write(d.join("graph.pem"), format!("{cert}{}", other_key(d))).unwrap();
     let connector = Graph::new("entra", &cfg, d).unwrap();
-    let e = rt().block_on(connector.list_accounts()).unwrap_err();
+    let e = common::runtime()
+        .block_on(connector.list_accounts())
+        .unwrap_err();
     assert_eq!(e.kind, offboard::connector::ErrorKind::Permanent, "{e:?}");
     assert!(e.message.contains("refused a token"), "{e:?}");
     assert!(e.hint.is_some());
@@ -485,7 +439,7 @@ fn a_missing_permission_is_named_in_the_hint() {
     let dir = tempfile::tempdir().unwrap();
     let (connector, id) = connector(&graph, dir.path());
     graph.forbid("POST /v1.0/users");
-    let e = rt()
+    let e = common::runtime()
         .block_on(connector.perform(&id, Action::RevokeSessions))
         .unwrap_err();
     assert_eq!(e.kind, offboard::connector::ErrorKind::Permanent, "{e:?}");

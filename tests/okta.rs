@@ -29,14 +29,6 @@ fn offboard(dir: &Path) -> Command {
     cmd
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 struct Org {
     lena: String,
     vic: String,
@@ -103,18 +95,6 @@ people {{
     dir
 }
 
-fn run_id(dir: &Path) -> String {
-    let out = offboard(dir)
-        .args(["journal", "list", "--format", "json"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let runs: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    runs[0]["start"]["run_id"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn plan_apply_reaudit_rollback_through_prism() {
     let okta = OktaBehindPrism::start();
@@ -161,7 +141,7 @@ fn plan_apply_reaudit_rollback_through_prism() {
         .code(0)
         .stdout(predicate::str::contains("group 'Domain Users' is imported"));
 
-    let run = run_id(dir);
+    let run = common::last_run_id(|| offboard(dir));
     offboard(dir)
         .args(["rollback", &run, "-p", "lena@acme.com", "--auto-approve"])
         .assert()
@@ -194,7 +174,9 @@ fn disable_can_mean_deactivate_and_the_plan_says_so() {
     // Deactivated users are left out of Okta's default listing; offboard still sees them.
     let settings = okta.okta.settings(dir, &okta.url());
     let connector = Okta::new("okta", &settings, dir).unwrap();
-    let accounts = rt().block_on(connector.list_accounts()).unwrap();
+    let accounts = common::runtime()
+        .block_on(connector.list_accounts())
+        .unwrap();
     assert!(
         accounts.iter().any(|a| a.id == o.lena),
         "a deactivated user is listed"
@@ -232,7 +214,7 @@ fn requests_slow_down_before_the_rate_limit_not_after() {
     };
     let connector = Okta::new("okta", &cfg, dir.path()).unwrap();
     let start = Instant::now();
-    rt().block_on(async {
+    common::runtime().block_on(async {
         for id in &ids {
             connector.perform(id, Action::RevokeSessions).await.unwrap();
         }
@@ -260,7 +242,8 @@ fn a_429_storm_is_waited_out_until_the_window_resets() {
         offboard::connector::retry::RetryPolicy::default(),
     );
     okta.okta.throttle_next(3);
-    let (result, calls) = rt().block_on(connector.perform_counted(&id, Action::ResetMfa));
+    let (result, calls) =
+        common::runtime().block_on(connector.perform_counted(&id, Action::ResetMfa));
     result.unwrap();
     assert!(
         calls >= 2,
@@ -310,7 +293,7 @@ fn a_service_app_token_that_expires_mid_run_is_replaced_once() {
         ..okta.settings(d, &okta.url())
     };
     let connector = Okta::new("okta", &cfg, d).unwrap();
-    rt().block_on(async {
+    common::runtime().block_on(async {
         connector.list_accounts().await.unwrap();
         assert_eq!(okta.tokens_issued(), 1);
         okta.expire_tokens();
@@ -330,24 +313,7 @@ fn the_api_token_never_leaves_the_process() {
     org(&okta.okta);
     let repo = repository(&okta, "suspend");
     let dir = repo.path();
-    let plan_file = dir.join("leavers.plan.json");
-    let mut outputs = Vec::new();
-    for args in [
-        vec!["plan", "--at", AT, "--format", "json"],
-        vec!["plan", "--at", AT, "-o", plan_file.to_str().unwrap()],
-        vec!["apply", plan_file.to_str().unwrap()],
-        vec!["audit", "--at", AT, "--format", "json"],
-    ] {
-        let out = offboard(dir).args(&args).output().unwrap();
-        outputs.push(String::from_utf8_lossy(&out.stdout).to_string());
-        outputs.push(String::from_utf8_lossy(&out.stderr).to_string());
-    }
-    for file in walk(dir) {
-        if file.ends_with(common::okta::TOKEN_FILE) {
-            continue;
-        }
-        outputs.push(String::from_utf8_lossy(&std::fs::read(&file).unwrap()).to_string());
-    }
+    let outputs = common::everything_written(dir, || offboard(dir), AT, common::okta::TOKEN_FILE);
     for text in &outputs {
         assert!(
             !text.contains(OktaStandIn::API_TOKEN),
@@ -364,7 +330,7 @@ fn prism_reports_a_request_the_description_forbids() {
     let okta = OktaBehindPrism::start();
     let id = okta.okta.add_user(OktaUser::new("rita@acme.com"));
     let url = format!("{}/api/v1/users/{id}/lifecycle/activate", okta.url());
-    let status = rt().block_on(async {
+    let status = common::runtime().block_on(async {
         reqwest::Client::new()
             .post(url)
             .header("Authorization", format!("SSWS {}", OktaStandIn::API_TOKEN))
@@ -376,17 +342,4 @@ fn prism_reports_a_request_the_description_forbids() {
     });
     assert_eq!(status, 422, "`sendEmail` is required by the description");
     assert!(!okta.prism.violations().is_empty());
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

@@ -20,6 +20,7 @@
 //! (the OAuth token endpoint, not part of the Directory API) is not checked. Request bodies
 //! are not checked either.
 
+use crate::stand_in::{parse_pairs, pct_decode};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -468,40 +469,6 @@ fn check_value(name: &str, p: &Param, value: &str) -> Result<(), String> {
         return Err(format!("{name}={value:?} does not match {pattern}"));
     }
     Ok(())
-}
-
-/// `a=b&c=d` with percent-decoding and `+` as space.
-fn parse_pairs(raw: &str) -> Vec<(String, String)> {
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (pct_decode(k, true), pct_decode(v, true))
-        })
-        .collect()
-}
-
-fn pct_decode(s: &str, plus_is_space: bool) -> String {
-    let b = s.as_bytes();
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' if plus_is_space => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -60,15 +60,14 @@
 //! mid-run, [`GoogleStandIn::set_latency`] slows every answer, and
 //! [`GoogleStandIn::delegate_scopes`] narrows what domain-wide delegation grants.
 
+use crate::stand_in::{self, parse_pairs, pct_decode};
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::future::IntoFuture;
 use std::hash::{BuildHasher, RandomState};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -277,8 +276,8 @@ struct Shared {
 /// The running stand-in; see the module documentation.
 pub struct GoogleStandIn {
     shared: Arc<Shared>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    /// Dropped last: shuts the server down.
+    _serving: stand_in::Serving,
 }
 
 impl GoogleStandIn {
@@ -292,14 +291,7 @@ impl GoogleStandIn {
     /// Bind 127.0.0.1 on a free port and serve until dropped. The listener is bound before
     /// this returns, so the first request cannot race the start.
     pub fn start() -> GoogleStandIn {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("google stand-in: bind");
-        listener
-            .set_nonblocking(true)
-            .expect("google stand-in: nonblocking");
-        let port = listener
-            .local_addr()
-            .expect("google stand-in: address")
-            .port();
+        let (listener, port) = stand_in::bind("google stand-in");
         let shared = Arc::new(Shared {
             base: format!("http://127.0.0.1:{port}"),
             store: Mutex::new(Store {
@@ -319,52 +311,13 @@ impl GoogleStandIn {
                 bodies: Vec::new(),
             }),
         });
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app_shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("google-stand-in".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("google stand-in: tokio runtime");
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener)
-                        .expect("google stand-in: listener");
-                    let app = Router::new().fallback(serve_http).with_state(app_shared);
-                    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-                    let server = axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = rx.await;
-                            let _ = stopping_tx.send(());
-                        })
-                        .into_future();
-                    // Graceful shutdown waits for open requests; a client that keeps its
-                    // connection busy must not hang the test's drop, so it gets 5 s.
-                    let grace = async move {
-                        if stopping_rx.await.is_ok() {
-                            tokio::time::sleep(Duration::from_secs(5)).await;
-                        } else {
-                            std::future::pending::<()>().await;
-                        }
-                    };
-                    tokio::select! {
-                        r = server => {
-                            if let Err(e) = r {
-                                eprintln!("google stand-in: {e}");
-                            }
-                        }
-                        () = grace => {}
-                    }
-                });
-                rt.shutdown_timeout(Duration::from_secs(1));
-            })
-            .expect("google stand-in: thread");
+        let router = Router::new()
+            .fallback(serve_http)
+            .with_state(Arc::clone(&shared));
+        let serving = stand_in::serve("google stand-in", listener, router);
         GoogleStandIn {
             shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _serving: serving,
         }
     }
 
@@ -665,17 +618,6 @@ impl GoogleStandIn {
     pub fn sign_outs(&self, uid: &str) -> u32 {
         let st = self.store();
         any_user(&st, uid).map_or(0, |i| st.users[i].sign_outs)
-    }
-}
-
-impl Drop for GoogleStandIn {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -1857,40 +1799,6 @@ impl Query {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
-}
-
-/// `a=b&c=d` with percent-decoding and `+` as space (query strings and form bodies alike).
-fn parse_pairs(raw: &str) -> Vec<(String, String)> {
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (pct_decode(k, true), pct_decode(v, true))
-        })
-        .collect()
-}
-
-fn pct_decode(s: &str, plus_is_space: bool) -> String {
-    let b = s.as_bytes();
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' if plus_is_space => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The admin test policies' `google` connectors act as (seed it with `is_admin`).

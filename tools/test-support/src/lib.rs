@@ -9,6 +9,8 @@
 //! - [`google`]: an in-process stand-in for the Google Workspace Admin SDK Directory API and
 //!   service-account token subset the `google` connector speaks (written from Google's
 //!   documentation and discovery document, not Google itself);
+//! - [`leaks`]: a runtime, the last run's id, and everything a command sequence wrote, for
+//!   the vendor connectors' tests and their canary checks;
 //! - [`okta`]: an in-process stand-in for the Okta Management API subset the `okta` connector
 //!   speaks (written from Okta's documentation and checked against Okta's published spec);
 //! - [`prism`]: Stoplight Prism as a real validating proxy, which checks every request and
@@ -16,6 +18,7 @@
 //! - [`discovery`]: checks recorded requests against a Google API discovery document (the
 //!   Directory API's, from `google-api-python-client`), which Prism cannot read;
 //! - [`slapd`]: a real OpenLDAP `slapd`;
+//! - `stand_in` (private): serving a vendor stand-in on its own runtime, reading queries;
 //! - [`postgres`]: a real PostgreSQL server, for the journal;
 //! - [`terminal`]: `offboard` on a pseudo-terminal, for the interactive flows;
 //! - [`executor`]: a journal, a plan of given changes and an executor, for driving `apply`
@@ -30,18 +33,21 @@ pub mod executor;
 pub mod fixtures;
 pub mod google;
 pub mod graph;
+pub mod leaks;
 pub mod okta;
 pub mod postgres;
 pub mod prism;
 pub mod scim;
 pub mod servers;
 pub mod slapd;
+mod stand_in;
 pub mod terminal;
 
 pub use executor::{change_for, executor, executor_with, init_journal, plan_of};
 pub use fixtures::{account_status, commit_all, copy_dir, example_copy, offboard, root};
 pub use google::{GoogleStandIn, GoogleUser, Quota};
 pub use graph::{GraphStandIn, GraphUser, GroupKind};
+pub use leaks::{everything_written, files_under, last_run_id, runtime};
 pub use okta::{OktaBehindPrism, OktaStandIn, OktaUser};
 pub use postgres::Postgres;
 pub use prism::Prism;

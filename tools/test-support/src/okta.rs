@@ -78,11 +78,10 @@
 //! [`OktaStandIn::set_no_admin_role`] hides every user, [`OktaStandIn::set_latency`] slows
 //! every answer.
 
+use crate::stand_in::{self, parse_pairs, pct_decode};
 use std::collections::HashMap;
-use std::future::IntoFuture;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -308,8 +307,8 @@ impl Shared {
 /// The running stand-in; see the module documentation.
 pub struct OktaStandIn {
     shared: Arc<Shared>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    /// Dropped last: shuts the server down.
+    _serving: stand_in::Serving,
 }
 
 impl OktaStandIn {
@@ -329,14 +328,7 @@ impl OktaStandIn {
     /// Bind 127.0.0.1 on a free port and serve until dropped. The listener is bound before
     /// this returns, so the first request cannot race the start.
     pub fn start() -> OktaStandIn {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("okta stand-in: bind");
-        listener
-            .set_nonblocking(true)
-            .expect("okta stand-in: nonblocking");
-        let port = listener
-            .local_addr()
-            .expect("okta stand-in: address")
-            .port();
+        let (listener, port) = stand_in::bind("okta stand-in");
         let mut store = Store {
             next_id: 0,
             users: Vec::new(),
@@ -375,53 +367,13 @@ impl OktaStandIn {
             base: format!("http://127.0.0.1:{port}"),
             store: Mutex::new(store),
         });
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app_shared = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("okta-stand-in".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("okta stand-in: tokio runtime");
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener)
-                        .expect("okta stand-in: listener");
-                    let app = Router::new().fallback(serve_http).with_state(app_shared);
-                    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-                    let server = axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = rx.await;
-                            let _ = stopping_tx.send(());
-                        })
-                        .into_future();
-                    // Graceful shutdown waits for open requests; a client that keeps its
-                    // connection busy (Prism keeps connections alive) must not hang the
-                    // test's drop, so it gets 5 s.
-                    let grace = async move {
-                        if stopping_rx.await.is_ok() {
-                            tokio::time::sleep(Duration::from_secs(5)).await;
-                        } else {
-                            std::future::pending::<()>().await;
-                        }
-                    };
-                    tokio::select! {
-                        r = server => {
-                            if let Err(e) = r {
-                                eprintln!("okta stand-in: {e}");
-                            }
-                        }
-                        () = grace => {}
-                    }
-                });
-                rt.shutdown_timeout(Duration::from_secs(1));
-            })
-            .expect("okta stand-in: thread");
+        let router = Router::new()
+            .fallback(serve_http)
+            .with_state(Arc::clone(&shared));
+        let serving = stand_in::serve("okta stand-in", listener, router);
         OktaStandIn {
             shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _serving: serving,
         }
     }
 
@@ -698,17 +650,6 @@ impl OktaStandIn {
     pub fn sessions_cleared_at(&self, uid: &str) -> Option<String> {
         let st = self.store();
         find_user(&st, uid).and_then(|i| st.users[i].sessions_cleared_at.clone())
-    }
-}
-
-impl Drop for OktaStandIn {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
@@ -1952,40 +1893,6 @@ impl Query {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
-}
-
-/// `a=b&c=d` with percent-decoding and `+` as space (query strings and form bodies alike).
-fn parse_pairs(raw: &str) -> Vec<(String, String)> {
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (pct_decode(k, true), pct_decode(v, true))
-        })
-        .collect()
-}
-
-fn pct_decode(s: &str, plus_is_space: bool) -> String {
-    let b = s.as_bytes();
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' if plus_is_space => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Everything but RFC 3986's unreserved characters percent-encoded.
