@@ -60,7 +60,7 @@
 //! mid-run, [`GoogleStandIn::set_latency`] slows every answer, and
 //! [`GoogleStandIn::delegate_scopes`] narrows what domain-wide delegation grants.
 
-use crate::stand_in::{self, parse_pairs, pct_decode};
+use crate::stand_in::{self, Reply, parse_pairs, pct_decode};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasher, RandomState};
@@ -71,9 +71,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{self, HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -683,29 +683,6 @@ fn find_group(st: &Store, key: &str) -> Option<usize> {
 
 // ---- HTTP
 
-struct Reply {
-    status: u16,
-    body: Option<Value>,
-    headers: Vec<(&'static str, String)>,
-}
-
-impl Reply {
-    fn json(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            body: Some(body),
-            headers: Vec::new(),
-        }
-    }
-    fn empty(status: u16) -> Reply {
-        Reply {
-            status,
-            body: None,
-            headers: Vec::new(),
-        }
-    }
-}
-
 async fn serve_http(
     State(shared): State<Arc<Shared>>,
     method: Method,
@@ -713,9 +690,7 @@ async fn serve_http(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let target = uri
-        .path_and_query()
-        .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string());
+    let target = stand_in::target(&uri);
     let latency = {
         let mut st = shared.store.lock().unwrap();
         st.requests.push(format!("{method} {target}"));
@@ -733,19 +708,7 @@ async fn serve_http(
         &headers,
         &body,
     );
-    let mut b = http::Response::builder().status(reply.status);
-    for (k, v) in &reply.headers {
-        b = b.header(*k, v.as_str());
-    }
-    let body = match reply.body {
-        Some(v) => {
-            b = b.header("content-type", "application/json; charset=UTF-8");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    b.body(body)
-        .unwrap_or_else(|_| Response::new(Body::from("google stand-in: bad response")))
+    reply.into_response("application/json; charset=UTF-8", "google stand-in")
 }
 
 fn dispatch(

@@ -78,16 +78,16 @@
 //! [`OktaStandIn::set_no_admin_role`] hides every user, [`OktaStandIn::set_latency`] slows
 //! every answer.
 
-use crate::stand_in::{self, parse_pairs, pct_decode};
+use crate::stand_in::{self, Reply, parse_pairs, pct_decode};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{self, HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -691,29 +691,6 @@ fn change_status(u: &mut UserRec, status: &str) {
 
 // ---- HTTP
 
-struct Reply {
-    status: u16,
-    body: Option<Value>,
-    headers: Vec<(&'static str, String)>,
-}
-
-impl Reply {
-    fn json(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            body: Some(body),
-            headers: Vec::new(),
-        }
-    }
-    fn empty(status: u16) -> Reply {
-        Reply {
-            status,
-            body: None,
-            headers: Vec::new(),
-        }
-    }
-}
-
 async fn serve_http(
     State(shared): State<Arc<Shared>>,
     method: Method,
@@ -721,9 +698,7 @@ async fn serve_http(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let target = uri
-        .path_and_query()
-        .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string());
+    let target = stand_in::target(&uri);
     let latency = {
         let mut st = shared.store.lock().unwrap();
         st.requests.push(format!("{method} {target}"));
@@ -740,22 +715,7 @@ async fn serve_http(
         &headers,
         &body,
     );
-    // `header` appends, so the two `Link` values stay two header lines.
-    let mut b = http::Response::builder().status(reply.status);
-    for (k, v) in &reply.headers {
-        b = b.header(*k, v.as_str());
-    }
-    // An empty body goes without a content type: Prism's proxy fails to parse an empty
-    // `application/json` body.
-    let body = match reply.body {
-        Some(v) => {
-            b = b.header("content-type", "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    b.body(body)
-        .unwrap_or_else(|_| Response::new(Body::from("okta stand-in: bad response")))
+    reply.into_response("application/json", "okta stand-in")
 }
 
 fn dispatch(

@@ -7,6 +7,11 @@ use std::net::TcpListener;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use axum::body::Body;
+use axum::http::Uri;
+use axum::response::Response;
+use serde_json::Value;
+
 /// A bound listener on 127.0.0.1 and its port: bound before the stand-in is returned, so the
 /// first request cannot race the start.
 pub(crate) fn bind(name: &str) -> (TcpListener, u16) {
@@ -119,4 +124,55 @@ pub(crate) fn pct_decode(s: &str, plus_is_space: bool) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What one request answers; a stand-in's `$batch` turns it into a sub-response, HTTP into
+/// a response.
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: Option<Value>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            body: Some(body),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            body: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The HTTP response: headers appended (two `Link` values stay two header lines), a JSON
+    /// body with `content_type`, an empty one without any (Prism's proxy fails to parse an
+    /// empty `application/json` body).
+    pub fn into_response(self, content_type: &str, name: &str) -> Response {
+        let mut b = axum::http::Response::builder().status(self.status);
+        for (k, v) in &self.headers {
+            b = b.header(*k, v.as_str());
+        }
+        let body = match self.body {
+            Some(v) => {
+                b = b.header("content-type", content_type);
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        b.body(body)
+            .unwrap_or_else(|_| Response::new(Body::from(format!("{name}: bad response"))))
+    }
+}
+
+/// The request target as the request log shows it: `path?query`.
+pub(crate) fn target(uri: &Uri) -> String {
+    uri.path_and_query()
+        .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string())
 }
