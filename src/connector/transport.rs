@@ -200,3 +200,46 @@ pub async fn request_token(
     }
     Err(ConnectorError::permanent(system, message).hint(endpoint.hint))
 }
+
+/// Every member's groups, from the groups and a way to list one group's members (`members`,
+/// given the group's id): the groups are read `concurrency` at a time, and the answer maps
+/// each member's `id` to the group objects it is in. Reading group by group takes a few
+/// requests per group where asking each user for its groups takes one per user.
+pub async fn groups_by_member<F, Fut>(
+    groups: Vec<Value>,
+    concurrency: usize,
+    members: F,
+) -> Result<std::collections::HashMap<String, Vec<Value>>, ConnectorError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<Vec<Value>, ConnectorError>>,
+{
+    use futures::StreamExt;
+    let members = &members;
+    let listed: Vec<(Value, Vec<Value>)> = futures::stream::iter(groups)
+        .map(|g| async move {
+            let gid = g
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            Ok::<_, ConnectorError>((g, members(gid).await?))
+        })
+        .buffered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let mut by_member: std::collections::HashMap<String, Vec<Value>> = Default::default();
+    for (group, members) in listed {
+        for m in members {
+            if let Some(id) = m.get("id").and_then(Value::as_str) {
+                by_member
+                    .entry(id.to_string())
+                    .or_default()
+                    .push(group.clone());
+            }
+        }
+    }
+    Ok(by_member)
+}

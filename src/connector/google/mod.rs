@@ -230,34 +230,11 @@ impl Google {
     async fn memberships(&self) -> Result<HashMap<String, Vec<Value>>, ConnectorError> {
         let path = format!("groups?customer={}&maxResults=200", enc(&self.customer));
         let groups = self.all(&path, "groups").await?;
-        let listed: Vec<(Value, Vec<Value>)> = futures::stream::iter(groups)
-            .map(|g| async move {
-                let gid = g
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let path = format!("groups/{}/members?maxResults=200", enc(&gid));
-                let members = self.all(&path, "members").await?;
-                Ok::<_, ConnectorError>((g, members))
-            })
-            .buffered(READ_CONCURRENCY)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
-        let mut by_user: HashMap<String, Vec<Value>> = HashMap::new();
-        for (group, members) in listed {
-            for m in members {
-                if let Some(uid) = m.get("id").and_then(Value::as_str) {
-                    by_user
-                        .entry(uid.to_string())
-                        .or_default()
-                        .push(group.clone());
-                }
-            }
-        }
-        Ok(by_user)
+        transport::groups_by_member(groups, READ_CONCURRENCY, |gid| async move {
+            let path = format!("groups/{}/members?maxResults=200", enc(&gid));
+            self.all(&path, "members").await
+        })
+        .await
     }
 
     async fn set_suspended(&self, id: &str, suspended: bool) -> Result<(), ConnectorError> {

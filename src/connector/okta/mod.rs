@@ -37,6 +37,7 @@ use serde_json::Value;
 
 use super::kind::Kind;
 use super::percent::encode as enc;
+use super::transport;
 use super::{Account, AccountStatus, Connector, ConnectorError, Lookup, Restore};
 use crate::policy::Action;
 
@@ -141,36 +142,15 @@ impl Okta {
     /// per user. `Everyone` holds every user and grants nothing, so it is not read.
     async fn memberships(&self) -> Result<HashMap<String, Vec<Value>>, ConnectorError> {
         let groups = self.all("api/v1/groups?limit=200").await?;
-        let listed: Vec<(Value, Vec<Value>)> =
-            futures::stream::iter(groups.into_iter().filter(|g| group_type(g) != "BUILT_IN"))
-                .map(|g| async move {
-                    let gid = g
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string();
-                    let members = self
-                        .all(&format!("api/v1/groups/{}/users?limit=1000", enc(&gid)))
-                        .await?;
-                    Ok::<_, ConnectorError>((g, members))
-                })
-                .buffered(READ_CONCURRENCY)
-                .collect::<Vec<_>>()
+        let groups = groups
+            .into_iter()
+            .filter(|g| group_type(g) != "BUILT_IN")
+            .collect();
+        transport::groups_by_member(groups, READ_CONCURRENCY, |gid| async move {
+            self.all(&format!("api/v1/groups/{}/users?limit=1000", enc(&gid)))
                 .await
-                .into_iter()
-                .collect::<Result<_, _>>()?;
-        let mut by_user: HashMap<String, Vec<Value>> = HashMap::new();
-        for (group, members) in listed {
-            for m in members {
-                if let Some(uid) = m.get("id").and_then(Value::as_str) {
-                    by_user
-                        .entry(uid.to_string())
-                        .or_default()
-                        .push(group.clone());
-                }
-            }
-        }
-        Ok(by_user)
+        })
+        .await
     }
 
     fn broken(&self, what: &str) -> ConnectorError {
