@@ -53,8 +53,10 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! id postgres >/de
 fi
 
 VENV=target/venv
+# `grep -x ... >/dev/null`, not `grep -q`: -q stops reading at the first match, pip gets a
+# broken pipe, and under pipefail the check fails, so every run reinstalled.
 SCIM_VERSION=0.8.3
-if ! "$VENV/bin/python" -m pip show scim2-server 2>/dev/null | grep -qx "Version: $SCIM_VERSION"; then
+if ! "$VENV/bin/python" -m pip show scim2-server 2>/dev/null | grep -x "Version: $SCIM_VERSION" >/dev/null; then
     echo "tests/run.sh: installing scim2-server==$SCIM_VERSION into $VENV"
     if ! python3 -m venv "$VENV" 2>/dev/null; then
         # Debian's python3 needs the venv module as a separate package.
@@ -69,7 +71,7 @@ fi
 # google-api-python-client; the google connector's requests are checked against it. Only the
 # document is needed, so the package is installed without its dependencies.
 GOOGLE_CLIENT_VERSION=2.202.0
-if ! "$VENV/bin/python" -m pip show google-api-python-client 2>/dev/null | grep -qx "Version: $GOOGLE_CLIENT_VERSION"; then
+if ! "$VENV/bin/python" -m pip show google-api-python-client 2>/dev/null | grep -x "Version: $GOOGLE_CLIENT_VERSION" >/dev/null; then
     echo "tests/run.sh: installing google-api-python-client==$GOOGLE_CLIENT_VERSION (its discovery documents) into $VENV"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "google-api-python-client==$GOOGLE_CLIENT_VERSION"
 fi
