@@ -21,12 +21,28 @@ pub fn skip_real_servers(what: &str) -> bool {
     false
 }
 
+/// A port that is free now, for a server started as a separate process. It is chosen below
+/// Linux's ephemeral range (32768 and up), where the kernel hands out ports to anything bound
+/// to port 0 (the in-process stand-ins, every outgoing connection): a port chosen there could
+/// be taken by one of those between this answer and the server's bind, and the test would
+/// then talk to the wrong server. Two callers picking the same port is left to chance (one
+/// in thousands) and to `start_with_retries`.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    for attempt in 0u64..1000 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(attempt);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        let port = 20_000 + (h.finish() % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000 after 1000 tries")
 }
 
 /// Wait until a freshly started server listens on `port`; an error (with its stderr) if it
