@@ -335,6 +335,28 @@ fn a_throttling_storm_is_waited_out_honouring_retry_after() {
 }
 
 #[test]
+fn a_request_throttled_inside_a_batch_is_retried_after_its_own_retry_after() {
+    let graph = GraphStandIn::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (connector, id) = connector(&graph, dir.path());
+    common::runtime().block_on(async {
+        connector.list_accounts().await.unwrap();
+        graph.throttle_batched_next(2, 1);
+        let start = std::time::Instant::now();
+        let (account, calls) = connector.read_counted(&id).await;
+        let account = account
+            .unwrap()
+            .expect("the user is read once the throttling ends");
+        assert_eq!(account.id, id);
+        assert!(calls >= 2, "retried ({calls} calls)");
+        assert!(
+            start.elapsed() >= std::time::Duration::from_secs(1),
+            "the sub-response's Retry-After was honoured"
+        );
+    });
+}
+
+#[test]
 fn a_token_that_expires_mid_run_is_replaced_once() {
     let graph = GraphStandIn::start();
     let dir = tempfile::tempdir().unwrap();

@@ -28,6 +28,9 @@ pub fn client(system: &str, timeout: SignedDuration) -> Result<reqwest::Client, 
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .user_agent(concat!("offboard/", env!("CARGO_PKG_VERSION")))
+        // These APIs do not redirect; one that does is answered as an error, so the
+        // credential never follows a redirect anywhere.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| {
             ConnectorError::permanent(system, format!("cannot build the HTTP client: {e}"))

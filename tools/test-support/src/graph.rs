@@ -235,6 +235,8 @@ struct Store {
     tokens_issued: usize,
     token_lifetime: u64,
     throttle: usize,
+    /// Requests inside a `$batch` still to answer 429 (see `throttle_batched_next`).
+    throttle_batched: usize,
     /// `METHOD /v1.0/path` prefixes answered 403, as for a missing application permission.
     forbidden: Vec<String>,
     retry_after: u64,
@@ -285,6 +287,7 @@ impl GraphStandIn {
                 tokens_issued: 0,
                 token_lifetime: 3599,
                 throttle: 0,
+                throttle_batched: 0,
                 forbidden: Vec::new(),
                 retry_after: 0,
                 latency: Duration::ZERO,
@@ -343,6 +346,14 @@ impl GraphStandIn {
     }
 
     /// The next `n` requests to `/v1.0` get 429 with `Retry-After: retry_after_secs`.
+    /// Answer the next `n` requests *inside* `$batch`es with 429 and `Retry-After`, while
+    /// the batch itself answers 200, as Graph does.
+    pub fn throttle_batched_next(&self, n: usize, retry_after_secs: u64) {
+        let mut st = self.store();
+        st.throttle_batched = n;
+        st.retry_after = retry_after_secs;
+    }
+
     /// Answer every request starting with `request_prefix` (`"PATCH /v1.0/users"`) with 403
     /// `Authorization_RequestDenied`, as Graph does when the app lacks a permission.
     pub fn forbid(&self, request_prefix: &str) {
@@ -1570,7 +1581,22 @@ fn batch(shared: &Shared, body: &[u8]) -> Reply {
             .get("headers")
             .and_then(Value::as_object)
             .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("content-type")));
+        // Graph throttles each request inside a batch on its own ("JSON batching": a
+        // sub-response can be 429 with its own Retry-After while the batch answers 200).
+        let throttled = {
+            let mut st = shared.store.lock().unwrap();
+            (st.throttle_batched > 0).then(|| {
+                st.throttle_batched -= 1;
+                st.retry_after
+            })
+        };
         let reply = match body {
+            _ if throttled.is_some() => {
+                let mut r = graph_error(429, "TooManyRequests", "Too many requests");
+                r.headers
+                    .push(("Retry-After", throttled.unwrap_or(0).to_string()));
+                r
+            }
             Some(_) if !has_type => graph_error(
                 400,
                 "BadRequest",
