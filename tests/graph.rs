@@ -356,6 +356,32 @@ fn a_request_throttled_inside_a_batch_is_retried_after_its_own_retry_after() {
     });
 }
 
+/// A distribution list cannot be changed through Graph: it is held (a task with the Exchange
+/// cmdlet), never a failure that stops the other groups, never a silent skip.
+#[test]
+fn a_distribution_list_is_held_for_exchange_not_skipped() {
+    let graph = GraphStandIn::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (connector, id) = connector(&graph, dir.path());
+    graph.add_group("All Sales DL", GroupKind::MailEnabled, &[&id]);
+    graph.add_group("Sales", GroupKind::Assigned, &[&id]);
+    common::runtime().block_on(async {
+        let before = connector.read_account(&id).await.unwrap().unwrap();
+        assert_eq!(before.groups, ["Sales"]);
+        assert_eq!(before.held.len(), 1, "{:?}", before.held);
+        assert!(
+            before.held[0].contains("Remove-DistributionGroupMember -Identity 'All Sales DL'"),
+            "{:?}",
+            before.held
+        );
+        connector.perform(&id, Action::RemoveGroups).await.unwrap();
+        let after = connector.read_account(&id).await.unwrap().unwrap();
+        assert!(after.groups.is_empty());
+        assert_eq!(after.held, before.held, "still held, still reported");
+    });
+    assert_eq!(graph.groups_of(&id), ["All Sales DL"]);
+}
+
 #[test]
 fn a_token_that_expires_mid_run_is_replaced_once() {
     let graph = GraphStandIn::start();

@@ -182,11 +182,12 @@ pub async fn request_token(
             .hint("check the connector's token endpoint setting"));
         };
         crate::redact::register(token);
+        // At least a minute, at most a day, whatever the endpoint claims.
         let lifetime = body
             .get("expires_in")
             .and_then(Value::as_u64)
             .unwrap_or(3599)
-            .max(60);
+            .clamp(60, 24 * 3600);
         return Ok((token.to_string(), Duration::from_secs(lifetime)));
     }
     let text = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("");

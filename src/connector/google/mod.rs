@@ -131,7 +131,16 @@ impl Google {
                 None => path.to_string(),
             };
             let Some(page) = self.call(Method::GET, &page_path, None).await? else {
-                return Ok(None);
+                // Only the first page may say "no such thing"; a later one going missing
+                // would drop what was already read.
+                if token.is_none() {
+                    return Ok(None);
+                }
+                return Err(ConnectorError::temporary(
+                    &self.system,
+                    format!("GET {path}: a later page answered 404"),
+                )
+                .hint("the listing changed while it was read; it is read again"));
             };
             if let Some(items) = page.get(key).and_then(Value::as_array) {
                 out.extend(items.iter().cloned());

@@ -176,8 +176,13 @@ impl Graph {
         permission: &'static str,
     ) -> Result<Vec<Value>, ConnectorError> {
         let Some(first) = first else {
-            // Gone since it was listed: nothing.
-            return Ok(Vec::new());
+            // The user answered, its details did not: it changed while it was read. Reading
+            // it again is right; "no groups" could hide access.
+            return Err(ConnectorError::temporary(
+                &self.system,
+                "a user's groups or app roles answered 404 while the user exists",
+            )
+            .hint("the user changed while it was read; it is read again"));
         };
         let mut all = page_values(&first).to_vec();
         if let Some(next) = first.get("@odata.nextLink").and_then(Value::as_str) {

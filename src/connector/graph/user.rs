@@ -19,7 +19,8 @@ use crate::connector::{Account, AccountStatus};
 /// The user fields offboard reads (`$select`); `signInActivity` only when asked for.
 pub(super) const USER_FIELDS: &str = "id,userPrincipalName,mail,otherMails,employeeId,displayName,accountEnabled,onPremisesSyncEnabled,onPremisesSamAccountName,assignedLicenses,licenseAssignmentStates";
 /// The group fields a membership needs.
-pub(super) const GROUP_FIELDS: &str = "id,displayName,groupTypes,onPremisesSyncEnabled";
+pub(super) const GROUP_FIELDS: &str =
+    "id,displayName,groupTypes,onPremisesSyncEnabled,mailEnabled,securityEnabled";
 
 /// How a group's members are managed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,9 @@ pub(super) enum Membership {
     Dynamic,
     /// Synced from on-premises AD: changed there, never in the cloud.
     OnPremises,
+    /// A distribution list or mail-enabled security group: Exchange Online owns its members,
+    /// Graph cannot change them.
+    MailEnabled,
 }
 
 #[derive(Debug, Clone)]
@@ -52,10 +56,17 @@ impl Group {
             .and_then(Value::as_array)
             .is_some_and(|t| t.iter().any(|t| t.as_str() == Some("DynamicMembership")));
         let synced = g.get("onPremisesSyncEnabled").and_then(Value::as_bool) == Some(true);
+        let unified = g
+            .get("groupTypes")
+            .and_then(Value::as_array)
+            .is_some_and(|t| t.iter().any(|t| t.as_str() == Some("Unified")));
+        let mail_enabled = g.get("mailEnabled").and_then(Value::as_bool) == Some(true);
         let membership = if synced {
             Membership::OnPremises
         } else if dynamic {
             Membership::Dynamic
+        } else if mail_enabled && !unified {
+            Membership::MailEnabled
         } else {
             Membership::Assigned
         };
@@ -118,6 +129,12 @@ pub(super) fn account(
             Membership::Dynamic => held.push(format!(
                 "dynamic group '{}': Graph cannot remove members of a dynamic group; change the user's attributes or the group's membership rule so that it no longer matches",
                 g.name
+            )),
+            Membership::MailEnabled => held.push(format!(
+                "mail-enabled group '{}' (a distribution list or mail-enabled security group): Graph cannot change its members; in Exchange Online PowerShell: Remove-DistributionGroupMember -Identity '{}' -Member '{}' -Confirm:$false",
+                g.name,
+                g.name.replace('\'', "''"),
+                upn.replace('\'', "''")
             )),
             Membership::OnPremises => {}
         }

@@ -101,6 +101,9 @@ impl Okta {
         ) && let Ok(mut w) = self.window.lock()
         {
             let remaining = remaining.max(0) as u64;
+            // A reset further ahead than the longest wait is not believed: pacing would
+            // otherwise stop every request for as long as the server says.
+            let reset = reset.min(jiff::Timestamp::now().as_second() + MAX_WAIT.as_secs() as i64);
             if reset > w.reset || w.limit == 0 {
                 *w = Window {
                     limit: limit.max(0) as u64,

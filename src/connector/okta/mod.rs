@@ -94,11 +94,19 @@ impl Okta {
             .body)
     }
 
+    /// Every group of the user, page by page; none when the user does not exist.
     async fn groups_of(&self, id: &str) -> Result<Vec<Value>, ConnectorError> {
-        let path = format!("api/v1/users/{}/groups", enc(id));
-        match self.call(Method::GET, &path, None).await?.body {
-            Some(Value::Array(groups)) => Ok(groups),
-            _ => Ok(Vec::new()),
+        let path = format!("api/v1/users/{}/groups?limit=200", enc(id));
+        let first = self.call(Method::GET, &path, None).await?;
+        match first.body {
+            None => Ok(Vec::new()),
+            Some(Value::Array(mut groups)) => {
+                if let Some(next) = first.next {
+                    groups.extend(self.all(&next).await?);
+                }
+                Ok(groups)
+            }
+            Some(_) => Err(self.broken("a user's groups that are not a list")),
         }
     }
 

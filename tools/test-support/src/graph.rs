@@ -179,6 +179,9 @@ pub enum GroupKind {
     Dynamic,
     /// `onPremisesSyncEnabled: true`: mastered in AD, member changes are refused.
     OnPremises,
+    /// A distribution list (`mailEnabled: true`, `securityEnabled: false`): Exchange Online
+    /// owns its members, Graph refuses member changes.
+    MailEnabled,
 }
 
 struct Lic {
@@ -1485,7 +1488,7 @@ fn add_member_ref(st: &mut Store, gid: &str, body: &[u8]) -> Reply {
     };
     match st.groups[g].kind {
         GroupKind::Dynamic => return bad_request(DYNAMIC),
-        GroupKind::OnPremises => return bad_request(ON_PREMISES),
+        GroupKind::OnPremises | GroupKind::MailEnabled => return bad_request(ON_PREMISES),
         GroupKind::Assigned => {}
     }
     let Some(u) = find_user(st, uid) else {
@@ -1512,7 +1515,7 @@ fn remove_member(st: &mut Store, gid: &str, uid: &str) -> Reply {
     };
     match st.groups[g].kind {
         GroupKind::Dynamic => return bad_request(DYNAMIC),
-        GroupKind::OnPremises => return bad_request(ON_PREMISES),
+        GroupKind::OnPremises | GroupKind::MailEnabled => return bad_request(ON_PREMISES),
         GroupKind::Assigned => {}
     }
     let Some(u) = find_user(st, uid) else {
@@ -1700,8 +1703,8 @@ fn group_json(g: &GroupRec) -> Value {
         "groupTypes": if dynamic { vec!["DynamicMembership"] } else { Vec::new() },
         "membershipRule": if dynamic { json!("user.department -eq \"Sales\"") } else { Value::Null },
         "onPremisesSyncEnabled": if g.kind == GroupKind::OnPremises { Value::Bool(true) } else { Value::Null },
-        "securityEnabled": true,
-        "mailEnabled": g.kind == GroupKind::OnPremises,
+        "securityEnabled": g.kind != GroupKind::MailEnabled,
+        "mailEnabled": matches!(g.kind, GroupKind::OnPremises | GroupKind::MailEnabled),
     })
 }
 
