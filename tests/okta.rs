@@ -254,10 +254,11 @@ fn a_429_storm_is_waited_out_until_the_window_resets() {
 }
 
 /// The token endpoint is not in Okta's published description, so Prism cannot proxy it: the
-/// service app talks to the stand-in directly here.
+/// service app asks the stand-in for tokens directly (`token-url=`) and sends every API
+/// request through Prism.
 #[test]
 fn a_service_app_token_that_expires_mid_run_is_replaced_once() {
-    let okta = OktaStandIn::start();
+    let okta = OktaBehindPrism::start();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let status = std::process::Command::new("openssl")
@@ -279,32 +280,35 @@ fn a_service_app_token_that_expires_mid_run_is_replaced_once() {
         .arg(d.join("okta.pem"))
         .output()
         .unwrap();
-    okta.trust_key(
+    let s = &okta.okta;
+    s.trust_key(
         OktaStandIn::CLIENT_ID,
         &String::from_utf8_lossy(&public.stdout),
     );
-    let id = okta.add_user(OktaUser::new("rita@acme.com"));
+    let id = s.add_user(OktaUser::new("rita@acme.com"));
     let cfg = OktaSettings {
         credential: Credential::ServiceApp {
             client_id: OktaStandIn::CLIENT_ID.into(),
             private_key: SecretRef::File("okta.pem".into()),
             key_id: None,
         },
-        ..okta.settings(d, &okta.url())
+        token_url: Some(s.token_url()),
+        ..s.settings(d, &okta.url())
     };
     let connector = Okta::new("okta", &cfg, d).unwrap();
     common::runtime().block_on(async {
         connector.list_accounts().await.unwrap();
-        assert_eq!(okta.tokens_issued(), 1);
-        okta.expire_tokens();
+        assert_eq!(s.tokens_issued(), 1);
+        s.expire_tokens();
         connector.perform(&id, Action::Disable).await.unwrap();
         connector
             .perform(&id, Action::RevokeSessions)
             .await
             .unwrap();
     });
-    assert_eq!(okta.tokens_issued(), 2, "one new token, then cached");
-    assert_eq!(okta.status_of(&id).as_deref(), Some("SUSPENDED"));
+    assert_eq!(s.tokens_issued(), 2, "one new token, then cached");
+    assert_eq!(s.status_of(&id).as_deref(), Some("SUSPENDED"));
+    okta.prism.assert_no_violations();
 }
 
 #[test]

@@ -64,7 +64,10 @@ impl Auth {
                     .with_kid(key_id.clone());
                 Ok(Auth::ServiceApp(Box::new(ServiceApp {
                     system: system.to_string(),
-                    token_url: format!("{}/oauth2/v1/token", cfg.url),
+                    token_url: cfg
+                        .token_url
+                        .clone()
+                        .unwrap_or_else(|| format!("{}/oauth2/v1/token", cfg.url)),
                     client_id: client_id.clone(),
                     key,
                     cache: TokenCache::default(),

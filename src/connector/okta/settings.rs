@@ -49,6 +49,10 @@ pub struct OktaSettings {
     /// Percent of each rate-limit window left unused: requests wait for the next window
     /// rather than spend it (Okta's limits are shared with every other integration).
     pub rate_limit_reserve: u32,
+    /// A service app's token endpoint; the org authorization server's
+    /// (`{url}/oauth2/v1/token`) when not set. Set it only where a proxy sits in front of the
+    /// Management API (a test's validating proxy).
+    pub token_url: Option<String>,
 }
 
 impl Kind for OktaSettings {
@@ -69,6 +73,7 @@ impl Kind for OktaSettings {
         "timeout",
         "delete",
         "rate-limit-reserve",
+        "token-url",
     ];
     const ACTIONS: &'static [Action] = &[
         Action::Disable,
@@ -114,6 +119,11 @@ impl Kind for OktaSettings {
             timeout: props.duration("timeout", SignedDuration::from_secs(30))?,
             delete: props.bool("delete", false),
             rate_limit_reserve: props.integer("rate-limit-reserve", 0..=90, 10)?,
+            token_url: if props.has("token-url") {
+                Some(props.url("token-url", &["https://", "http://"])?)
+            } else {
+                None
+            },
         })
     }
 
@@ -134,7 +144,10 @@ impl Kind for OktaSettings {
     }
 
     fn credential_route(&self) -> Option<(String, String)> {
-        Some((self.url.clone(), format!("{:?}", self.credential)))
+        Some((
+            format!("{} {:?}", self.url, self.token_url),
+            format!("{:?}", self.credential),
+        ))
     }
 
     fn connect(&self, system: &str, root: &Path) -> Result<Box<dyn Connector>, ConnectorError> {

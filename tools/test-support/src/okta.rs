@@ -1911,6 +1911,7 @@ impl OktaStandIn {
             timeout: jiff::SignedDuration::from_secs(10),
             delete: true,
             rate_limit_reserve: 10,
+            token_url: None,
         }
     }
 
