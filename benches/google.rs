@@ -9,14 +9,12 @@
 
 use offboard_test_support as common;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use offboard::connector::google::Google;
 use offboard::connector::{Connector, SystemSnapshot};
-use offboard::plan::Change;
-use offboard::policy::{Action, Tier};
+use offboard::policy::Action;
 
 const USERS: usize = 10_000;
 const GROUPS: usize = 20;
@@ -67,41 +65,18 @@ async fn main() {
     );
 
     let snapshot = SystemSnapshot::new(accounts);
-    let by_id: BTreeMap<&str, _> = snapshot
-        .accounts
-        .iter()
-        .map(|a| (a.id.as_str(), a))
-        .collect();
     let leavers = 1000;
-    let changes: Vec<Change> = ids[..leavers]
-        .iter()
-        .map(|id| {
-            common::change_for(
-                "bench",
-                Tier::IdentityProvider,
-                by_id[id.as_str()],
-                vec![Action::Disable, Action::RevokeSessions],
-                None,
-            )
-        })
-        .collect();
-    let plan = common::plan_of(changes);
     let connector = Google::new("bench", &cfg, dir.path()).unwrap();
-    let journal = tempfile::tempdir().unwrap();
-    let executor = common::executor(
-        vec![("bench".into(), Arc::new(connector), CONCURRENCY)],
-        journal.path(),
-    );
     google.clear_requests();
-    let start = Instant::now();
-    let reports = executor.execute(&plan, &|_| {}).await.unwrap();
-    let s = start.elapsed().as_secs_f64();
-    assert!(
-        reports
-            .iter()
-            .all(|r| r.outcome == offboard::journal::ActionOutcome::Done),
-        "every change done"
-    );
+    let actions = [Action::Disable, Action::RevokeSessions];
+    let s = common::apply_timed(
+        Arc::new(connector),
+        &snapshot,
+        &ids[..leavers],
+        &actions,
+        CONCURRENCY,
+    )
+    .await;
     let per_change = google.requests().len() as f64 / leavers as f64;
     // The fewest: suspend, sign out, list and delete tokens, list app passwords (none here).
     let fewest = 4.0;

@@ -10,14 +10,12 @@
 
 use offboard_test_support as common;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use offboard::connector::okta::{Okta, OktaSettings};
 use offboard::connector::{Connector, SystemSnapshot};
-use offboard::plan::Change;
-use offboard::policy::{Action, Tier};
+use offboard::policy::Action;
 
 const USERS: usize = 10_000;
 const GROUPS: usize = 20;
@@ -31,40 +29,10 @@ async fn apply(
     snapshot: &SystemSnapshot,
     ids: &[String],
 ) -> (f64, usize) {
-    let by_id: BTreeMap<&str, _> = snapshot
-        .accounts
-        .iter()
-        .map(|a| (a.id.as_str(), a))
-        .collect();
-    let changes: Vec<Change> = ids
-        .iter()
-        .map(|id| {
-            common::change_for(
-                "bench",
-                Tier::IdentityProvider,
-                by_id[id.as_str()],
-                vec![Action::Disable, Action::RevokeSessions],
-                None,
-            )
-        })
-        .collect();
-    let plan = common::plan_of(changes);
     let connector = Okta::new("bench", cfg, dir).unwrap();
-    let journal = tempfile::tempdir().unwrap();
-    let executor = common::executor(
-        vec![("bench".into(), Arc::new(connector), CONCURRENCY)],
-        journal.path(),
-    );
     okta.clear_requests();
-    let start = Instant::now();
-    let reports = executor.execute(&plan, &|_| {}).await.unwrap();
-    let s = start.elapsed().as_secs_f64();
-    assert!(
-        reports
-            .iter()
-            .all(|r| r.outcome == offboard::journal::ActionOutcome::Done),
-        "every change done"
-    );
+    let actions = [Action::Disable, Action::RevokeSessions];
+    let s = common::apply_timed(Arc::new(connector), snapshot, ids, &actions, CONCURRENCY).await;
     (s, okta.requests().len())
 }
 

@@ -106,3 +106,48 @@ pub fn executor_with(
         touched: Default::default(),
     }
 }
+
+/// Apply `actions` to the accounts `ids` of `snapshot` through a real executor and journal,
+/// `concurrency` at a time, and return the seconds it took; every change must be done. What
+/// the vendor benchmarks time.
+pub async fn apply_timed(
+    connector: std::sync::Arc<dyn offboard::connector::Connector>,
+    snapshot: &offboard::connector::SystemSnapshot,
+    ids: &[String],
+    actions: &[offboard::policy::Action],
+    concurrency: usize,
+) -> f64 {
+    let by_id: std::collections::HashMap<&str, &offboard::connector::Account> = snapshot
+        .accounts
+        .iter()
+        .map(|a| (a.id.as_str(), a))
+        .collect();
+    let changes = ids
+        .iter()
+        .map(|id| {
+            change_for(
+                "bench",
+                offboard::policy::Tier::IdentityProvider,
+                by_id[id.as_str()],
+                actions.to_vec(),
+                None,
+            )
+        })
+        .collect();
+    let plan = plan_of(changes);
+    let journal = tempfile::tempdir().expect("a temporary directory");
+    let executor = executor(
+        vec![("bench".into(), connector, concurrency)],
+        journal.path(),
+    );
+    let start = std::time::Instant::now();
+    let reports = executor.execute(&plan, &|_| {}).await.expect("apply runs");
+    let seconds = start.elapsed().as_secs_f64();
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.outcome == offboard::journal::ActionOutcome::Done),
+        "every change done"
+    );
+    seconds
+}

@@ -43,7 +43,7 @@ pub mod slapd;
 mod stand_in;
 pub mod terminal;
 
-pub use executor::{change_for, executor, executor_with, init_journal, plan_of};
+pub use executor::{apply_timed, change_for, executor, executor_with, init_journal, plan_of};
 pub use fixtures::{account_status, commit_all, copy_dir, example_copy, offboard, root};
 pub use google::{GoogleStandIn, GoogleUser, Quota};
 pub use graph::{GraphStandIn, GraphUser, GroupKind};
