@@ -59,10 +59,12 @@ pub enum Kind {
     UndatedLeaver,
     /// An emergency override HR has not confirmed within `override-confirm-within`.
     UnconfirmedOverride,
+    /// An HR webhook event the export has not backed in time, or contradicts.
+    HrDisagrees,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::LeaverActive,
         Kind::Recreated,
         Kind::Orphan,
@@ -72,6 +74,7 @@ impl Kind {
         Kind::Dormant,
         Kind::UndatedLeaver,
         Kind::UnconfirmedOverride,
+        Kind::HrDisagrees,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,13 +88,14 @@ impl Kind {
             Kind::Dormant => "dormant",
             Kind::UndatedLeaver => "undated-leaver",
             Kind::UnconfirmedOverride => "unconfirmed-override",
+            Kind::HrDisagrees => "hr-disagrees",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
             Kind::LeaverActive | Kind::Recreated => Severity::Critical,
-            Kind::Orphan | Kind::UnconfirmedOverride => Severity::High,
+            Kind::Orphan | Kind::UnconfirmedOverride | Kind::HrDisagrees => Severity::High,
             Kind::Disputed | Kind::ExcessAccess | Kind::UndatedLeaver => Severity::Medium,
             Kind::StaleExemption | Kind::Dormant => Severity::Low,
         }
@@ -117,6 +121,9 @@ impl Kind {
             }
             Kind::Dormant => {
                 "An active account has not been used for longer than the policy allows"
+            }
+            Kind::HrDisagrees => {
+                "The HR export contradicts, or has not caught up with, an HR webhook event offboard acted on"
             }
         }
     }

@@ -148,6 +148,42 @@ pub fn audit(input: &AuditInput) -> Result<Audit, AuditError> {
             policy_location: policy.people.as_ref().map(|p| policy.sources.location(p.span)),
         });
     }
+    // HR's webhook said one thing; its export must say the same, in time.
+    for person in &roster.people {
+        let Some(e) = person.hr_event.as_ref() else {
+            continue;
+        };
+        let why = if e.confirmed {
+            match crate::roster::hr_event::disagreement(person, e) {
+                Some(why) => why,
+                None => continue,
+            }
+        } else if now >= e.received_at.checked_add(grace).unwrap_or(e.received_at) {
+            format!(
+                "the export does not list them as terminated within override-confirm-within ({})",
+                crate::policy::duration::format(grace)
+            )
+        } else {
+            continue;
+        };
+        let key = roster.key_of(person);
+        undated.push(Finding {
+            kind: Kind::HrDisagrees,
+            severity: Kind::HrDisagrees.severity(),
+            system: "roster".to_string(),
+            account: key.clone(),
+            account_label: person.name.clone(),
+            owner: Some(key.clone()),
+            evidence: format!(
+                "HR event {} from {} ({}) terminated {key}; {why}",
+                e.event_id,
+                e.source,
+                crate::when::human(e.received_at),
+            ),
+            remediation: "correct the HR system or its export so both agree; offboard acted on the event, and the export's facts decide once it lists the person as terminated".to_string(),
+            policy_location: policy.people.as_ref().map(|p| policy.sources.location(p.span)),
+        });
+    }
     let due: HashMap<&str, &crate::plan::Leaver> = plan
         .leavers
         .iter()

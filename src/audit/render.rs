@@ -432,6 +432,7 @@ fn kind_color(k: Kind) -> &'static str {
         Kind::Dormant => "#6b7280",
         Kind::UndatedLeaver => "#9333ea",
         Kind::UnconfirmedOverride => "#be185d",
+        Kind::HrDisagrees => "#0f766e",
     }
 }
 

@@ -166,6 +166,7 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         }
     };
     let applied = ops::apply::execute(ws, &request, &prepared, dirty, &print).map_err(fail)?;
+    common::send_notifications(global, &prepared.policy);
     let report = report_text(
         &applied.run_id,
         &applied.reports,

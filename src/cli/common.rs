@@ -173,3 +173,39 @@ pub fn emit(global: &GlobalArgs, output: Option<&Path>, text: &str) -> Result<()
         }
     }
 }
+
+/// Send the notifications the journal holds undelivered (the run just queued its report,
+/// tasks and failures), unless `--no-notify`; what fails is a warning, never the run's
+/// outcome (it is retried by the next run or by `offboard serve`).
+pub fn send_notifications(global: &GlobalArgs, policy: &crate::policy::Policy) {
+    if global.no_notify {
+        return;
+    }
+    match crate::ops::notify::dispatch(global.workspace(), policy, jiff::Timestamp::now()) {
+        Ok(done) => {
+            if done.delivered > 0 && !global.quiet {
+                eprintln!(
+                    "Notifications: {} {} delivered.",
+                    done.delivered,
+                    if done.delivered == 1 {
+                        "message"
+                    } else {
+                        "messages"
+                    }
+                );
+            }
+            for (id, to, error) in &done.failed {
+                eprintln!(
+                    "{}",
+                    crate::escape::terminal(&format!(
+                        "Warning: notification {id} to {to} not delivered ({error}); it is retried by the next run or by `offboard serve`"
+                    ))
+                );
+            }
+        }
+        Err(e) => eprintln!(
+            "{}",
+            crate::escape::terminal(&format!("Warning: notifications not sent: {e}"))
+        ),
+    }
+}

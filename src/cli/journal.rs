@@ -286,6 +286,41 @@ fn describe(r: &StoredRecord) -> String {
         }
         Record::TaskDone(d) => format!("task {} closed by {}: {}", d.task_id, d.by, d.note),
         Record::JournalInit(j) => format!("journal created by {} on {}", j.created_by, j.host),
+        Record::Trigger(t) => format!(
+            "HR event {} from {} about {} ({}): {}{}; {}",
+            t.event_id,
+            t.source,
+            t.person,
+            t.name,
+            if t.termination {
+                "termination"
+            } else {
+                "not a termination"
+            },
+            t.termination_type
+                .map(|k| format!(", {k}"))
+                .unwrap_or_default(),
+            t.disposition
+        ),
+        Record::Message(m) => format!(
+            "message {} ({}) to {}: {}",
+            m.message_id,
+            m.kind,
+            m.recipients.join(", "),
+            m.subject
+        ),
+        Record::Delivery(d) => format!(
+            "delivery of {} to {} by {} (attempt {}): {}",
+            d.message_id,
+            d.recipient,
+            d.channel,
+            d.attempt,
+            if d.delivered {
+                "delivered".to_string()
+            } else {
+                format!("FAILED: {}", d.error.as_deref().unwrap_or("unknown error"))
+            }
+        ),
     });
     parsed.unwrap_or_else(|e| format!("unreadable record: {e}"))
 }

@@ -226,6 +226,7 @@ fn run_inner(global: &GlobalArgs, args: &LeaveArgs) -> Result<Exit, Exit> {
         }
     };
     let applied = ops::apply::execute(ws, &request, &prepared, dirty, &progress).map_err(fail)?;
+    common::send_notifications(global, &prepared.policy);
     let cut: Vec<&ChangeReport> = applied
         .reports
         .iter()

@@ -17,6 +17,8 @@ pub mod leave;
 pub mod plan;
 pub mod report;
 pub mod rollback;
+pub mod schedule;
+pub mod serve;
 mod table;
 pub mod tasks;
 pub mod test;
@@ -87,6 +89,10 @@ pub struct GlobalArgs {
     /// they must resolve inside the policy repository, symlinks followed
     #[arg(long, global = true, value_name = "DIR")]
     pub data_root: Vec<PathBuf>,
+    /// Send no notifications (dry runs, local experiments); messages are still journaled,
+    /// and the next run or `offboard serve` sends them
+    #[arg(long, global = true, env = "OFFBOARD_NO_NOTIFY")]
+    pub no_notify: bool,
     /// These options as the operations take them, built once per command.
     #[arg(skip)]
     workspace: std::sync::OnceLock<crate::ops::Workspace>,
@@ -199,6 +205,16 @@ roster lists as active is refused.\n\nExamples:\n  offboard leave john.doe@acme.
     Leave(leave::LeaveArgs),
     /// Re-enable what an apply run disabled (a mistaken termination)
     Rollback(rollback::RollbackArgs),
+    /// What will happen when: cutoffs, deletions when retention ends, task escalations
+    #[command(
+        long_about = "List every leaver's cutoff and deletion as the policy decides them, and every open task's escalation, earliest first, from the policy, the roster and the journal (no system is read). `offboard serve` applies each entry when its moment passes.\n\nExamples:\n  offboard schedule\n  offboard schedule --at 2026-12-24 --format json"
+    )]
+    Schedule(schedule::ScheduleArgs),
+    /// Run continuously: HR webhooks, the scheduler, notifications, /healthz and /metrics
+    #[command(
+        long_about = "Serve one policy repository: accept HR webhooks at POST /hooks/hr/SOURCE (each `trigger` of the policy, signature checked, every accepted event journaled before it is answered), apply every leaver when their cutoff passes (and delete when retention ends), escalate overdue tasks, and send notifications. The policy is reloaded when the checked-out commit changes, and only from a clean, committed tree. One instance acts per journal (its lock). GET /healthz and GET /metrics (Prometheus) report how it goes. SIGTERM stops it after the change in flight is recorded.\n\nExamples:\n  offboard serve --listen 127.0.0.1:8080\n  offboard serve --journal postgres://offboard@db/offboard --listen 0.0.0.0:8080"
+    )]
+    Serve(serve::ServeArgs),
     /// Manual lanes: open, overdue and escalated tasks; `tasks done ID --note ...` closes one
     Tasks(tasks::TasksArgs),
     /// The journal of runs: `list`, `show RUN`, `verify`
@@ -232,6 +248,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::Apply(args) => apply::run(&cli.global, args),
         Command::Leave(args) => leave::run(&cli.global, args),
         Command::Rollback(args) => rollback::run(&cli.global, args),
+        Command::Schedule(args) => schedule::run(&cli.global, args),
+        Command::Serve(args) => serve::run(&cli.global, args),
         Command::Tasks(args) => tasks::run(&cli.global, args),
         Command::Journal(args) => journal::run(&cli.global, args),
         Command::Audit(args) => audit::run(&cli.global, args),

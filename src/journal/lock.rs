@@ -15,7 +15,7 @@ use super::Location;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another apply holds the journal lock ({holder}); waited {waited:?}")]
+    #[error("another process holds the journal lock ({holder}); waited {waited:?}")]
     Busy { holder: String, waited: Duration },
     #[error("cannot use lock file {path}: {source}")]
     Io {
@@ -26,9 +26,48 @@ pub enum LockError {
     Journal(#[from] super::JournalError),
 }
 
+/// What a lock is for: each purpose is a lock of its own, so a `serve` instance (which holds
+/// its lock for as long as it runs) can still take the apply lock for each run it makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockPurpose {
+    /// One apply (or rollback) at a time.
+    Apply,
+    /// One `offboard serve` acting on the journal at a time.
+    Serve,
+    /// One sender of notifications at a time (a message is never sent twice at once).
+    Notify,
+}
+
+impl LockPurpose {
+    fn file_suffix(self) -> &'static str {
+        match self {
+            LockPurpose::Apply => ".lock",
+            LockPurpose::Serve => ".serve.lock",
+            LockPurpose::Notify => ".notify.lock",
+        }
+    }
+
+    fn advisory_key(self) -> i64 {
+        match self {
+            LockPurpose::Apply => super::postgres::APPLY_LOCK,
+            LockPurpose::Serve => super::postgres::APPLY_LOCK + 1,
+            LockPurpose::Notify => super::postgres::APPLY_LOCK + 2,
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            LockPurpose::Apply => "apply",
+            LockPurpose::Serve => "serve",
+            LockPurpose::Notify => "notify",
+        }
+    }
+}
+
 /// Held until dropped.
 pub struct JournalLock {
     held: Held,
+    key: i64,
 }
 
 enum Held {
@@ -44,18 +83,30 @@ impl JournalLock {
         holder: &str,
         timeout: Duration,
     ) -> Result<JournalLock, LockError> {
+        JournalLock::acquire_for(LockPurpose::Apply, journal, holder, timeout)
+    }
+
+    /// Take the lock for `purpose`.
+    pub fn acquire_for(
+        purpose: LockPurpose,
+        journal: &Location,
+        holder: &str,
+        timeout: Duration,
+    ) -> Result<JournalLock, LockError> {
         match journal {
-            Location::File(path) => JournalLock::acquire_file(path, holder, timeout),
-            Location::Postgres(url) => JournalLock::acquire_postgres(url, holder, timeout),
+            Location::File(path) => JournalLock::acquire_file(purpose, path, holder, timeout),
+            Location::Postgres(url) => JournalLock::acquire_postgres(purpose, url, holder, timeout),
         }
     }
 
     fn acquire_postgres(
+        purpose: LockPurpose,
         url: &str,
         holder: &str,
         timeout: Duration,
     ) -> Result<JournalLock, LockError> {
-        use super::postgres::{APPLY_LOCK, config, connect_with, without_password};
+        use super::postgres::{config, connect_with, without_password};
+        let key = purpose.advisory_key();
         let location = without_password(url);
         let pg = |e: postgres::Error| {
             LockError::Journal(super::JournalError::Postgres {
@@ -66,7 +117,11 @@ impl JournalLock {
         let mut config = config(url)?;
         // Who holds the lock is the session's name, as other sessions see it (at most 63
         // bytes: PostgreSQL's limit).
-        let mut name = format!("offboard apply: {holder}, pid {}", std::process::id());
+        let mut name = format!(
+            "offboard {}: {holder}, pid {}",
+            purpose.verb(),
+            std::process::id()
+        );
         while name.len() > 63 {
             name.pop();
         }
@@ -75,12 +130,13 @@ impl JournalLock {
         let start = Instant::now();
         loop {
             let got: bool = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&APPLY_LOCK])
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
                 .map_err(pg)?
                 .get(0);
             if got {
                 return Ok(JournalLock {
                     held: Held::Postgres(Box::new(client)),
+                    key,
                 });
             }
             if start.elapsed() >= timeout {
@@ -91,7 +147,7 @@ impl JournalLock {
                          WHERE l.locktype = 'advisory' AND l.granted
                            AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
                          LIMIT 1",
-                        &[&APPLY_LOCK],
+                        &[&key],
                     )
                     .map_err(pg)?;
                 return Err(LockError::Busy {
@@ -106,12 +162,13 @@ impl JournalLock {
     }
 
     fn acquire_file(
+        purpose: LockPurpose,
         journal: &Path,
         holder: &str,
         timeout: Duration,
     ) -> Result<JournalLock, LockError> {
         let mut path = journal.as_os_str().to_owned();
-        path.push(".lock");
+        path.push(purpose.file_suffix());
         let path = PathBuf::from(path);
         let io = |source| LockError::Io {
             path: path.display().to_string(),
@@ -163,6 +220,7 @@ impl JournalLock {
         file.flush().map_err(io)?;
         Ok(JournalLock {
             held: Held::File(file),
+            key: purpose.advisory_key(),
         })
     }
 }
@@ -176,10 +234,7 @@ impl Drop for JournalLock {
             }
             // Ending the session would release it too; this says so at once.
             Held::Postgres(client) => {
-                let _ = client.execute(
-                    "SELECT pg_advisory_unlock($1)",
-                    &[&super::postgres::APPLY_LOCK],
-                );
+                let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&self.key]);
             }
         }
     }

@@ -29,7 +29,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use location::Location;
-pub use lock::{JournalLock, LockError};
+pub use lock::{JournalLock, LockError, LockPurpose};
 pub use queries::{RunSummary, TaskState};
 pub use records::*;
 

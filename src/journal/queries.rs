@@ -1,14 +1,15 @@
 //! The questions commands ask the journal: runs with their outcomes, the newest apply, one
 //! run's records, changes left unfinished by a crash, manual tasks with their state, and the
-//! emergency overrides in force.
+//! emergency overrides in force, HR events received, and messages with their deliveries.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
 use super::{
-    ActionIntent, ActionOutcome, ActionResult, Journal, JournalError, OverrideRecord, Record,
-    RunFinish, RunMode, RunStart, StoredRecord, TaskDone, TaskOpen,
+    ActionIntent, ActionOutcome, ActionResult, DeliveryRecord, Journal, JournalError,
+    MessageRecord, OverrideRecord, Record, RunFinish, RunMode, RunStart, StoredRecord, TaskDone,
+    TaskOpen, TriggerRecord,
 };
 
 /// A run with its start and (when it finished) its end.
@@ -77,6 +78,39 @@ impl Journal {
         }
         overrides.retain(|o| !revoked.contains(&o.override_id));
         Ok(overrides)
+    }
+
+    /// Every HR webhook event accepted, oldest first.
+    pub fn triggers(&self) -> Result<Vec<TriggerRecord>, JournalError> {
+        Ok(self
+            .typed_records()?
+            .into_iter()
+            .filter_map(|(r, _)| match r {
+                Record::Trigger(t) => Some(t),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Every message journaled, with its delivery attempts, oldest first.
+    pub fn messages(&self) -> Result<Vec<(MessageRecord, Vec<DeliveryRecord>)>, JournalError> {
+        let mut messages: Vec<(MessageRecord, Vec<DeliveryRecord>)> = Vec::new();
+        let mut index = HashMap::new();
+        for (record, _) in self.typed_records()? {
+            match record {
+                Record::Message(m) => {
+                    index.insert(m.message_id.clone(), messages.len());
+                    messages.push((m, Vec::new()));
+                }
+                Record::Delivery(d) => {
+                    if let Some(&i) = index.get(&d.message_id) {
+                        messages[i].1.push(d);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(messages)
     }
 
     /// The start of the newest apply run: what the last run saw of the roster and systems.

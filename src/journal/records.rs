@@ -25,6 +25,9 @@ pub const TASK_OPEN: &str = "task-open";
 pub const TASK_DONE: &str = "task-done";
 pub const OVERRIDE: &str = "override";
 pub const OVERRIDE_REVOKED: &str = "override-revoked";
+pub const TRIGGER: &str = "trigger";
+pub const MESSAGE: &str = "message";
+pub const DELIVERY: &str = "delivery";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -269,6 +272,82 @@ pub struct OverrideRevoked {
     pub why: String,
 }
 
+/// An HR webhook event `offboard serve` accepted (signature, timestamp and replay checked),
+/// journaled before it was answered and before anything was done about it: the evidence of
+/// when offboard knew.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerRecord {
+    /// The policy's `trigger` that received it.
+    pub source: String,
+    /// The sender's event id (replays of it are refused).
+    pub event_id: String,
+    pub received_at: Timestamp,
+    /// The sender's own timestamp, when its scheme signs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<Timestamp>,
+    /// blake3 of the body as received.
+    pub payload_digest: String,
+    /// The person's roster key, and name.
+    pub person: String,
+    pub name: String,
+    /// Whether the event is a termination (other HR changes are acknowledged and ignored).
+    pub termination: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination_type: Option<crate::roster::TerminationType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_day: Option<jiff::civil::Date>,
+    /// What the policy said to do: `auto-apply`, `approval` or `ignored`.
+    pub disposition: String,
+}
+
+impl TriggerRecord {
+    /// The facts the roster overlay takes (see [`crate::roster::hr_event`]).
+    pub fn facts(&self) -> crate::roster::hr_event::HrFacts {
+        crate::roster::hr_event::HrFacts {
+            source: self.source.clone(),
+            event_id: self.event_id.clone(),
+            person: self.person.clone(),
+            received_at: self.received_at,
+            termination_type: self.termination_type,
+            last_day: self.last_day,
+            confirmed: false,
+        }
+    }
+}
+
+/// A notification to send, journaled once (its id is derived from what it is about, so a
+/// restart or a second runner cannot send it twice) before any attempt to deliver it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub message_id: String,
+    /// `approval`, `report`, `task`, `escalation`, `failure`.
+    pub kind: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    pub created_at: Timestamp,
+    /// The run, task or event it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<String>,
+}
+
+/// One attempt to deliver a message to one recipient, and how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub message_id: String,
+    pub recipient: String,
+    /// `smtp` or `chat:NAME`.
+    pub channel: String,
+    pub attempt: u32,
+    pub at: Timestamp,
+    pub delivered: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// No further attempt will be made (delivered, or undeliverable by configuration).
+    #[serde(default)]
+    pub final_attempt: bool,
+}
+
 /// Every record the journal holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
@@ -281,6 +360,9 @@ pub enum Record {
     TaskDone(TaskDone),
     Override(OverrideRecord),
     OverrideRevoked(OverrideRevoked),
+    Trigger(TriggerRecord),
+    Message(MessageRecord),
+    Delivery(DeliveryRecord),
 }
 
 impl Record {
@@ -291,9 +373,13 @@ impl Record {
             | Record::RunStart(_)
             | Record::RunFinish(_)
             | Record::Override(_)
-            | Record::OverrideRevoked(_) => Table::Runs,
+            | Record::OverrideRevoked(_)
+            | Record::Trigger(_) => Table::Runs,
             Record::Intent(_) | Record::Result(_) => Table::Actions,
-            Record::TaskOpen(_) | Record::TaskDone(_) => Table::Tasks,
+            Record::TaskOpen(_)
+            | Record::TaskDone(_)
+            | Record::Message(_)
+            | Record::Delivery(_) => Table::Tasks,
         }
     }
 
@@ -309,6 +395,9 @@ impl Record {
             Record::TaskDone(_) => TASK_DONE,
             Record::Override(_) => OVERRIDE,
             Record::OverrideRevoked(_) => OVERRIDE_REVOKED,
+            Record::Trigger(_) => TRIGGER,
+            Record::Message(_) => MESSAGE,
+            Record::Delivery(_) => DELIVERY,
         }
     }
 
@@ -324,6 +413,9 @@ impl Record {
             Record::TaskDone(b) => to_body(b),
             Record::Override(b) => to_body(b),
             Record::OverrideRevoked(b) => to_body(b),
+            Record::Trigger(b) => to_body(b),
+            Record::Message(b) => to_body(b),
+            Record::Delivery(b) => to_body(b),
         }
     }
 
@@ -337,7 +429,11 @@ impl Record {
             Record::TaskOpen(b) => Some(&b.run_id),
             Record::Override(b) => b.run_id.as_deref(),
             Record::OverrideRevoked(b) => b.run_id.as_deref(),
-            Record::JournalInit(_) | Record::TaskDone(_) => None,
+            Record::JournalInit(_)
+            | Record::TaskDone(_)
+            | Record::Trigger(_)
+            | Record::Message(_)
+            | Record::Delivery(_) => None,
         }
     }
 }
@@ -359,6 +455,9 @@ impl StoredRecord {
             (Table::Tasks, TASK_DONE) => Record::TaskDone(self.parse()?),
             (Table::Runs, OVERRIDE) => Record::Override(self.parse()?),
             (Table::Runs, OVERRIDE_REVOKED) => Record::OverrideRevoked(self.parse()?),
+            (Table::Runs, TRIGGER) => Record::Trigger(self.parse()?),
+            (Table::Tasks, MESSAGE) => Record::Message(self.parse()?),
+            (Table::Tasks, DELIVERY) => Record::Delivery(self.parse()?),
             (table, kind) => {
                 return Err(corrupt(format!(
                     "unknown record kind `{kind}` in table {}",

@@ -337,9 +337,8 @@ pub fn execute(
     } else {
         RunOutcome::Success
     };
-    executor
-        .journal
-        .lock()
+    let mut journal = executor.journal.lock();
+    journal
         .append(&Record::RunFinish(RunFinish {
             run_id: run_id.clone(),
             outcome,
@@ -349,6 +348,36 @@ pub fn execute(
             unreadable_systems: observed.failures.keys().cloned().collect(),
         }))
         .map_err(evidence)?;
+    // The run's messages are queued with its evidence; sending them is the caller's (and
+    // never holds up the run).
+    let opened: Vec<crate::journal::TaskOpen> = tasks
+        .into_iter()
+        .filter(|t| t.open.run_id == run_id)
+        .map(|t| t.open)
+        .collect();
+    let facts = crate::notify::compose::RunFacts {
+        run_id: &run_id,
+        plan,
+        reports: &reports,
+        audit: &audit,
+        tasks: &opened,
+        unreadable: observed.failures.keys().cloned().collect(),
+        now: jiff::Timestamp::now(),
+    };
+    let mut messages: Vec<_> = crate::notify::compose::report(policy, &facts)
+        .into_iter()
+        .chain(crate::notify::compose::failure(policy, &facts))
+        .collect();
+    for t in &opened {
+        let name = plan
+            .leavers
+            .iter()
+            .find(|l| l.person == t.person)
+            .map_or("", |l| l.name.as_str());
+        messages.push(crate::notify::compose::task(t, name, facts.now));
+    }
+    super::notify::queue(&mut journal, messages).map_err(evidence)?;
+    drop(journal);
     Ok(Applied {
         run_id,
         reports,

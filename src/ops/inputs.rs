@@ -103,7 +103,8 @@ pub fn load_roster(
 }
 
 /// Lay the journal's emergency overrides in force over the roster (see
-/// [`roster::emergency`]): until one is revoked, its person is a leaver cut as of it.
+/// [`roster::emergency`]): until one is revoked, its person is a leaver cut as of it. Then
+/// the HR events `serve` received (see [`roster::hr_event`]), for an export behind them.
 fn overlay_overrides(
     ws: &Workspace,
     roster: &mut Roster,
@@ -126,6 +127,25 @@ fn overlay_overrides(
         observer.warn(&format!(
             "emergency override {} names {}, whom the roster does not list; it applies when they appear",
             missing.id, missing.person
+        ));
+    }
+    let events = match ws.hr_events.get() {
+        Some(known) => known,
+        None => {
+            let read: Vec<roster::hr_event::HrFacts> = journal::read(ws)?
+                .triggers()
+                .map_err(journal::evidence)?
+                .iter()
+                .filter(|t| t.termination)
+                .map(|t| t.facts())
+                .collect();
+            ws.hr_events.get_or_init(|| read)
+        }
+    };
+    for missing in roster::hr_event::apply(roster, events) {
+        observer.warn(&format!(
+            "HR event {} from {} names {}, whom the roster does not list; it applies when they appear",
+            missing.event_id, missing.source, missing.person
         ));
     }
     Ok(())

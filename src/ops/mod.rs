@@ -21,6 +21,8 @@
 //!   journal records as offboarded.
 //! - [`report`]: one leaver's offboarding certificate, from the journal.
 //! - [`tasks`]: manual tasks with their status, and closing one.
+//! - [`notify`]: messages queued in the journal, escalations, and sending what is due.
+//! - [`schedule`]: what will happen when (cutoffs, deletions, escalations).
 //! - [`policy_tests`]: the policy's unit tests, read and run.
 
 pub mod apply;
@@ -28,10 +30,12 @@ pub mod audit;
 pub mod inputs;
 pub mod journal;
 pub mod leave;
+pub mod notify;
 pub mod plan;
 pub mod policy_tests;
 pub mod report;
 pub mod rollback;
+pub mod schedule;
 pub mod tasks;
 
 use std::path::PathBuf;
@@ -62,6 +66,24 @@ pub struct Workspace {
     pub(crate) journal_exists: OnceLock<()>,
     /// The emergency overrides in force, read once (every roster load lays them over it).
     pub(crate) overrides: OnceLock<Vec<crate::roster::emergency::Emergency>>,
+    /// The HR events `serve` journaled, read once (laid over the roster after overrides).
+    pub(crate) hr_events: OnceLock<Vec<crate::roster::hr_event::HrFacts>>,
+}
+
+impl Workspace {
+    /// The same workspace with nothing read yet: a long-running server asks afresh for
+    /// every operation (the journal and the roster move under it).
+    pub fn fresh(&self) -> Workspace {
+        Workspace {
+            root: self.root.clone(),
+            policies_dir: self.policies_dir.clone(),
+            journal: self.journal.clone(),
+            data_roots: self.data_roots.clone(),
+            allow_roster_drop: self.allow_roster_drop,
+            allow_empty: self.allow_empty.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 /// Why an operation failed, with everything an operator needs to fix it.

@@ -224,6 +224,8 @@ pub fn load_texts(files: Vec<(PathBuf, String)>) -> Result<Policy, PolicyError> 
             rules: parts.rules,
             defaults: parts.defaults,
             people: parts.people,
+            notifications: parts.notifications,
+            triggers: parts.triggers,
             content_hash,
             sources: Arc::new(sources),
         }),

@@ -26,6 +26,10 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     pub defaults: Defaults,
     pub people: Option<PeopleSource>,
+    /// Where messages go (`notifications { ... }`); empty when the policy sends none.
+    pub notifications: Notifications,
+    /// HR systems whose webhooks `offboard serve` accepts (`trigger NAME scheme=...`).
+    pub triggers: Vec<Trigger>,
     /// blake3 of every file's path and bytes: a plan made under another policy is stale.
     pub content_hash: String,
     pub sources: Arc<Sources>,
@@ -389,6 +393,9 @@ pub struct Rule {
     pub retain: Option<Retention>,
     pub on_leave: Vec<Action>,
     pub notify: Vec<String>,
+    /// `auto-apply #true`: an HR webhook for a leaver this rule matches is applied at once
+    /// by `offboard serve`, with no approval (otherwise the plan waits for one).
+    pub auto_apply: bool,
     pub description: Option<String>,
     pub span: Span,
 }
@@ -602,3 +609,96 @@ pub const CONTEXT_PERSON_FIELDS: &[&str] = &[
 
 /// Person fields `correlate` may name without declaring them.
 pub const STANDARD_PERSON_FIELDS: &[&str] = &["email", "username", "employee-id", "name"];
+
+/// `notifications { default ...; smtp ...; chat ... }`: how messages leave offboard.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Notifications {
+    /// Recipients of every plan awaiting approval, every apply's report and every failure,
+    /// besides each rule's `notify`.
+    pub default: Vec<String>,
+    pub smtp: Option<Smtp>,
+    /// Chat incoming webhooks, named so `notify` can address them.
+    pub chats: Vec<ChatHook>,
+}
+
+impl Notifications {
+    pub fn chat(&self, name: &str) -> Option<&ChatHook> {
+        self.chats.iter().find(|c| c.name == name)
+    }
+}
+
+/// `smtp host=... port=587 tls=starttls from=... username=... password-env=...`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub from: String,
+    pub username: Option<String>,
+    pub password: Option<SecretRef>,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (a relay on localhost only).
+    None,
+    /// Upgraded with STARTTLS (port 587); refused if the server cannot.
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// `chat NAME url-env=VAR style=slack|teams`: an incoming webhook (its URL is a secret).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatHook {
+    pub name: String,
+    pub url: SecretRef,
+    pub style: ChatStyle,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatStyle {
+    /// `{"text": ...}` (Slack, Mattermost, Rocket.Chat, Google Chat).
+    Slack,
+    /// A MessageCard (Microsoft Teams incoming webhooks and Workflows).
+    Teams,
+}
+
+/// `trigger NAME scheme=generic|bamboohr|hibob secret-env=VAR`: an HR system that may post
+/// terminations to `POST /hooks/hr/NAME`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub name: String,
+    pub scheme: TriggerScheme,
+    pub secret: SecretRef,
+    pub span: Span,
+}
+
+/// How a webhook's sender proves itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TriggerScheme {
+    /// HMAC-SHA256 over `{timestamp}.{body}`, hex, in configurable headers.
+    Generic {
+        signature_header: String,
+        timestamp_header: String,
+    },
+    /// `X-BambooHR-Signature` / `X-BambooHR-Timestamp`.
+    BambooHr,
+    /// `Bob-Signature`: HMAC-SHA512 of the body, base64.
+    HiBob,
+}
+
+impl TriggerScheme {
+    pub const NAMES: &'static [&'static str] = &["generic", "bamboohr", "hibob"];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            TriggerScheme::Generic { .. } => "generic",
+            TriggerScheme::BambooHr => "bamboohr",
+            TriggerScheme::HiBob => "hibob",
+        }
+    }
+}

@@ -122,6 +122,7 @@ mod tests {
                 .collect(),
             line: 2,
             emergency: None,
+            hr_event: None,
         }
     }
 

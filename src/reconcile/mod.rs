@@ -383,6 +383,26 @@ fn refreshed(policy: &Policy, observed: &Observed) -> Vec<RefreshedSystem> {
     out
 }
 
+/// One leaver's timing as the policy decides it, without reading any system: the rules that
+/// match them (person-level rules only) and the resolved cutoff and deletion. For
+/// `offboard schedule` and for what `serve` does with an HR event (`auto-apply`).
+pub fn leaver_timing<'p>(
+    policy: &'p Policy,
+    person: &crate::roster::Person,
+    key: &str,
+    now: Timestamp,
+) -> Result<(Resolution, Vec<&'p Rule>), Vec<ConditionFailure>> {
+    let ctx = person_context(person, policy);
+    let mut failures = Vec::new();
+    match matching_rules(policy, &ctx, None, now, key, &mut failures) {
+        Some(rules) => Ok((
+            resolve::resolve(&policy.defaults, person, &rules, now),
+            rules,
+        )),
+        None => Err(failures),
+    }
+}
+
 /// Rules whose condition holds; `None` (with failures recorded) when one cannot be evaluated.
 /// Without an account, only person-level rules are tried; with one, every rule is.
 fn matching_rules<'p>(

@@ -3,7 +3,8 @@
 //! Conflicts resolve toward safety: the earliest cutoff wins, the shortest `delete-after`
 //! wins, and any retention (a `retain` rule or a legal hold in the roster) beats deletion.
 //! `defaults` fill in only what no matching rule decided. An emergency override (see
-//! [`crate::roster::emergency`]) cuts at its own moment and deletes nothing until HR confirms.
+//! [`crate::roster::emergency`]) cuts at its own moment and deletes nothing until HR confirms;
+//! nor does an HR webhook event the export has not caught up with ([`crate::roster::hr_event`]).
 
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
@@ -139,7 +140,8 @@ pub fn resolve(
     let undated = person.termination_at.is_none() && person.last_day.is_none();
     // Nor is anything deleted on an operator's word alone: deletion waits for HR to confirm
     // an emergency override.
-    let unconfirmed = person.emergency.as_ref().is_some_and(|e| !e.confirmed);
+    let unconfirmed = person.emergency.as_ref().is_some_and(|e| !e.confirmed)
+        || person.hr_event.as_ref().is_some_and(|e| !e.confirmed);
     if undated || unconfirmed {
         delete = None;
     }

@@ -7,6 +7,7 @@
 //! as `person.<column>`.
 
 pub mod emergency;
+pub mod hr_event;
 mod identify;
 mod parse;
 
@@ -105,6 +106,9 @@ pub struct Person {
     /// overrides are laid over the roster, see [`emergency`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emergency: Option<emergency::Emergency>,
+    /// An HR webhook event laid over the export (see [`hr_event`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hr_event: Option<hr_event::HrFacts>,
 }
 
 impl Person {

@@ -13,6 +13,7 @@ pub mod props;
 mod role;
 mod rule;
 mod secrets;
+mod serve;
 mod shape;
 mod system;
 mod values;
@@ -38,7 +39,15 @@ use values::ON_LEAVE_USAGE;
 /// Longest string value accepted anywhere in a policy.
 pub const MAX_VALUE_LEN: usize = 64 * 1024;
 
-const TOP_LEVEL: &[&str] = &["system", "role", "rule", "defaults", "people"];
+const TOP_LEVEL: &[&str] = &[
+    "system",
+    "role",
+    "rule",
+    "defaults",
+    "people",
+    "notifications",
+    "trigger",
+];
 /// Declarations gathered from all files, plus every problem found so far.
 #[derive(Default)]
 pub struct Builder {
@@ -55,6 +64,8 @@ pub struct Builder {
     rules: Vec<Rule>,
     defaults: Option<(Defaults, Span)>,
     people: Option<PeopleSource>,
+    notifications: Option<(Notifications, Span)>,
+    triggers: Vec<Trigger>,
     names: HashMap<(&'static str, String), Span>,
     /// Systems without their own `on-leave`: they inherit the defaults, checked at the end.
     inherits_on_leave: Vec<usize>,
@@ -67,6 +78,8 @@ pub struct Parts {
     pub rules: Vec<Rule>,
     pub defaults: Defaults,
     pub people: Option<PeopleSource>,
+    pub notifications: Notifications,
+    pub triggers: Vec<Trigger>,
 }
 
 impl Builder {
@@ -208,6 +221,12 @@ impl Builder {
             }
         }
 
+        let notifications = self
+            .notifications
+            .take()
+            .map(|(n, _)| n)
+            .unwrap_or_default();
+        late.extend(serve::check_recipients(&self.rules, &notifications));
         self.diagnostics.extend(late);
         if self.diagnostics.is_empty() {
             let parts = Parts {
@@ -216,6 +235,8 @@ impl Builder {
                 rules: self.rules,
                 defaults,
                 people: self.people,
+                notifications,
+                triggers: self.triggers,
             };
             (Some(parts), self.diagnostics, self.secrets)
         } else {
@@ -357,6 +378,8 @@ impl<'a> FileParser<'a> {
             "rule" => self.rule(node),
             "defaults" => self.defaults(node),
             "people" => self.people(node),
+            "notifications" => self.notifications(node),
+            "trigger" => self.trigger(node),
             other => self.unknown_node(node, other, TOP_LEVEL, "top-level nodes"),
         }
     }

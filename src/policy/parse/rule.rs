@@ -1,4 +1,5 @@
-//! `rule NAME { when ...; cutoff ...; delete-after ...; retain ...; on-leave ...; notify ... }`.
+//! `rule NAME { when ...; cutoff ...; delete-after ...; retain ...; on-leave ...; notify ...;
+//! auto-apply ... }`.
 
 use super::*;
 
@@ -13,6 +14,7 @@ const RULE: &[Child] = &[
     Child::new("retain", Args::one("retain forever | retain \"7y\"")),
     Child::new("on-leave", Args::some(ON_LEAVE_USAGE)),
     Child::new("notify", Args::some("notify \"security@acme.com\"")),
+    Child::new("auto-apply", Args::between(0, 1, "auto-apply #true")),
     Child::new("description", Args::one("description \"...\"")),
 ];
 
@@ -34,7 +36,12 @@ impl FileParser<'_> {
         let mut on_leave = Vec::new();
         let mut notify = Vec::new();
         let mut description = None;
+        let mut auto_apply = false;
         for child in &children {
+            if child.name() == "auto-apply" {
+                auto_apply = self.flag(child);
+                continue;
+            }
             let Some(arg) = child.arg() else { continue };
             match child.name() {
                 "when" => {}
@@ -93,6 +100,7 @@ impl FileParser<'_> {
                 retain,
                 on_leave,
                 notify,
+                auto_apply,
                 description,
                 span: self.span(node.span()),
             });

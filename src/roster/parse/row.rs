@@ -285,6 +285,7 @@ impl Row<'_> {
             extra,
             line: self.line,
             emergency: None,
+            hr_event: None,
         })
     }
 

@@ -1,0 +1,166 @@
+//! Notifications as operations: queue messages in the journal (each id once), queue the
+//! escalations of overdue tasks, and send what is due (see [`crate::notify`]).
+//!
+//! Sending never fails an offboarding: [`dispatch`] reports what it could not deliver, and the
+//! caller shows it as a warning. One sender works at a time (the journal's notify lock), so a
+//! CLI run and `serve` cannot deliver the same message twice at once; each attempt is
+//! journaled as soon as it is made, which leaves only the instant between a server accepting
+//! a message and its journal record for a crash to repeat a delivery (at-least-once).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::Timestamp;
+
+use super::{OpError, Workspace, journal};
+use crate::journal::{
+    DeliveryRecord, Journal, JournalError, JournalLock, LockPurpose, MessageRecord, Record,
+};
+use crate::notify::send::Channels;
+use crate::notify::{self, compose};
+use crate::policy::Policy;
+use crate::roster::Roster;
+
+/// What a dispatch did.
+#[derive(Debug, Default, Clone)]
+pub struct Dispatched {
+    pub delivered: usize,
+    /// `(message id, recipient, error)` for each attempt that failed.
+    pub failed: Vec<(String, String, String)>,
+    /// Another process was sending: nothing was done this time.
+    pub busy: bool,
+}
+
+/// Append the messages whose ids the journal does not hold yet; returns how many.
+pub fn queue(journal: &mut Journal, messages: Vec<MessageRecord>) -> Result<usize, JournalError> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let known: HashSet<String> = journal
+        .messages()?
+        .into_iter()
+        .map(|(m, _)| m.message_id)
+        .collect();
+    let mut seen = HashSet::new();
+    let fresh: Vec<Record> = messages
+        .into_iter()
+        .filter(|m| !known.contains(&m.message_id) && seen.insert(m.message_id.clone()))
+        .map(Record::Message)
+        .collect();
+    if !fresh.is_empty() {
+        journal.append_batch(&fresh)?;
+    }
+    Ok(fresh.len())
+}
+
+/// Queue an escalation for every open task overdue by more than `escalate-after`: to its
+/// `escalate-to` and to the leaver's manager's manager (from the roster's manager chain).
+pub fn escalations(
+    ws: &Workspace,
+    policy: &Policy,
+    roster: &Roster,
+    now: Timestamp,
+) -> Result<usize, OpError> {
+    if !journal::exists(ws)? {
+        return Ok(0);
+    }
+    let mut journal = journal::open(ws)?;
+    let after = policy.defaults.escalate_after;
+    let mut messages = Vec::new();
+    for task in journal.tasks().map_err(journal::evidence)? {
+        if task.done.is_some() || !task.open.due.checked_add(after).is_ok_and(|at| now > at) {
+            continue;
+        }
+        let person = roster
+            .people
+            .iter()
+            .find(|p| roster.key_of(p).eq_ignore_ascii_case(&task.open.person));
+        let mut to: Vec<String> = task.open.escalate_to.iter().cloned().collect();
+        if let Some(grand) = person.and_then(|p| manager_of(roster, &p.manager_email)) {
+            to.push(grand);
+        }
+        let name = person.map_or("", |p| p.name.as_str());
+        messages.extend(compose::escalation(&task.open, name, &to, now));
+    }
+    queue(&mut journal, messages).map_err(journal::evidence)
+}
+
+/// The manager of the person whose address is `email` (the manager's manager of a leaver).
+fn manager_of(roster: &Roster, email: &str) -> Option<String> {
+    if email.trim().is_empty() {
+        return None;
+    }
+    roster
+        .people
+        .iter()
+        .find(|p| p.email.eq_ignore_ascii_case(email.trim()))
+        .map(|p| p.manager_email.trim().to_string())
+        .filter(|m| !m.is_empty())
+}
+
+/// Send every due delivery (see [`notify::pending`]), journaling each attempt.
+pub fn dispatch(ws: &Workspace, policy: &Policy, now: Timestamp) -> Result<Dispatched, OpError> {
+    if !journal::exists(ws)? {
+        return Ok(Dispatched::default());
+    }
+    let holder = format!("notifications, pid {}", std::process::id());
+    let _lock =
+        match JournalLock::acquire_for(LockPurpose::Notify, &ws.journal, &holder, Duration::ZERO) {
+            Ok(lock) => lock,
+            Err(crate::journal::LockError::Busy { .. }) => {
+                return Ok(Dispatched {
+                    busy: true,
+                    ..Dispatched::default()
+                });
+            }
+            Err(e) => return Err(OpError::new(e.to_string())),
+        };
+    let mut journal = journal::open(ws)?;
+    let messages = journal.messages().map_err(journal::evidence)?;
+    let due = notify::pending(&messages, now);
+    if due.is_empty() {
+        return Ok(Dispatched::default());
+    }
+    let channels = Channels::new(&policy.notifications, &ws.root);
+    let runtime = super::runtime()?;
+    let mut done = Dispatched::default();
+    runtime
+        .block_on(async {
+            let mut sends = futures::stream::iter(due.into_iter().map(|p| {
+                let channels = &channels;
+                async move {
+                    let result = channels
+                        .deliver(&p.recipient, &p.message.subject, &p.message.body)
+                        .await;
+                    (p, result)
+                }
+            }))
+            .buffer_unordered(4);
+            while let Some((p, result)) = sends.next().await {
+                let (delivered, error, permanent) = match result {
+                    Ok(()) => (true, None, false),
+                    Err(f) => (false, Some(f.error), f.permanent),
+                };
+                let record = DeliveryRecord {
+                    message_id: p.message.message_id.clone(),
+                    recipient: p.recipient.clone(),
+                    channel: Channels::channel_of(&p.recipient),
+                    attempt: p.attempt,
+                    at: Timestamp::now(),
+                    delivered,
+                    error: error.clone(),
+                    final_attempt: delivered || permanent || p.attempt >= notify::MAX_ATTEMPTS,
+                };
+                // Journaled as soon as it is known: a crash must not make it be sent again.
+                journal.append(&Record::Delivery(record))?;
+                match error {
+                    None => done.delivered += 1,
+                    Some(e) => done.failed.push((p.message.message_id, p.recipient, e)),
+                }
+            }
+            Ok::<(), JournalError>(())
+        })
+        .map_err(journal::evidence)?;
+    Ok(done)
+}
