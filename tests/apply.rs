@@ -27,6 +27,7 @@ fn example() -> tempfile::TempDir {
 
 fn offboard(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("offboard").unwrap();
+    cmd.env("OFFBOARD_NO_NOTIFY", "1");
     cmd.arg("-C")
         .arg(dir)
         .env_remove("NO_COLOR")

@@ -5,6 +5,7 @@ use predicates::prelude::*;
 
 fn offboard() -> Command {
     let mut cmd = Command::cargo_bin("offboard").unwrap();
+    cmd.env("OFFBOARD_NO_NOTIFY", "1");
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("NO_COLOR");
     cmd

@@ -21,6 +21,7 @@ const RUNS: u64 = 20;
 /// `offboard -C dir`, with the journal at `journal` (a connection string) when given.
 fn offboard_with(dir: &Path, journal: Option<&str>) -> std::process::Command {
     let mut cmd = std::process::Command::cargo_bin("offboard").unwrap();
+    cmd.env("OFFBOARD_NO_NOTIFY", "1");
     cmd.arg("-C")
         .arg(dir)
         .arg("--quiet")

@@ -457,6 +457,7 @@ fn the_readme_tour_runs_on_a_copy_of_the_example() {
         args.extend(words[1..].iter().map(|w| OsString::from(w.as_str())));
         let out = Command::cargo_bin("offboard")
             .unwrap()
+            .env("OFFBOARD_NO_NOTIFY", "1")
             .args(args)
             .env("NO_COLOR", "1")
             .env("OFFBOARD_ACTOR", "tour@acme.com")

@@ -22,6 +22,7 @@ const PASSWORD_VAR: &str = "OFFBOARD_TEST_LDAP_PASSWORD";
 
 fn offboard(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("offboard").unwrap();
+    cmd.env("OFFBOARD_NO_NOTIFY", "1");
     cmd.arg("-C")
         .arg(dir)
         .env(PASSWORD_VAR, common::LDAP_ADMIN_PASSWORD)

@@ -24,6 +24,7 @@ fn org(people: usize) -> tempfile::TempDir {
 fn plan(dir: &Path, format: &str) -> String {
     let out = Command::cargo_bin("offboard")
         .unwrap()
+        .env("OFFBOARD_NO_NOTIFY", "1")
         .arg("-C")
         .arg(dir)
         .args(["plan", "--at", AT, "--format", format])
@@ -76,6 +77,7 @@ fn finished_leavers_are_a_count_not_a_block() {
     common::init_journal(d);
     let offboard = || {
         let mut cmd = Command::cargo_bin("offboard").unwrap();
+        cmd.env("OFFBOARD_NO_NOTIFY", "1");
         cmd.arg("-C").arg(d).env("NO_COLOR", "1");
         cmd
     };
@@ -133,6 +135,7 @@ fn journal_listings_and_tasks_read_as_tables() {
     common::init_journal(d);
     let offboard = |actor: &str| {
         let mut cmd = Command::cargo_bin("offboard").unwrap();
+        cmd.env("OFFBOARD_NO_NOTIFY", "1");
         cmd.arg("-C")
             .arg(d)
             .env("NO_COLOR", "1")
@@ -205,6 +208,7 @@ fn verbose_shows_per_system_timings_and_an_empty_saved_plan_says_so() {
     let d = dir.path();
     let out = Command::cargo_bin("offboard")
         .unwrap()
+        .env("OFFBOARD_NO_NOTIFY", "1")
         .arg("-C")
         .arg(d)
         .args(["-v", "plan", "--at", "2026-11-23T09:00:00Z"])
@@ -233,6 +237,7 @@ fn verbose_shows_per_system_timings_and_an_empty_saved_plan_says_so() {
     common::init_journal(d);
     let out = Command::cargo_bin("offboard")
         .unwrap()
+        .env("OFFBOARD_NO_NOTIFY", "1")
         .arg("-C")
         .arg(d)
         .args([
@@ -255,6 +260,7 @@ fn verbose_shows_per_system_timings_and_an_empty_saved_plan_says_so() {
     );
     let out = Command::cargo_bin("offboard")
         .unwrap()
+        .env("OFFBOARD_NO_NOTIFY", "1")
         .arg("-C")
         .arg(d)
         .args([
@@ -292,6 +298,7 @@ fn a_ten_thousand_person_policy_impact_fits_one_github_comment() {
     .unwrap();
     let out = Command::cargo_bin("offboard")
         .unwrap()
+        .env("OFFBOARD_NO_NOTIFY", "1")
         .arg("-C")
         .arg(d)
         .args([

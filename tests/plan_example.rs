@@ -164,6 +164,7 @@ fn planning_is_deterministic() {
 
 fn offboard() -> Command {
     let mut cmd = Command::cargo_bin("offboard").unwrap();
+    cmd.env("OFFBOARD_NO_NOTIFY", "1");
     cmd.current_dir(root()).env_remove("NO_COLOR");
     cmd
 }

@@ -7,6 +7,7 @@ use predicates::prelude::*;
 
 fn offboard(dir: &std::path::Path) -> Command {
     let mut cmd = Command::cargo_bin("offboard").unwrap();
+    cmd.env("OFFBOARD_NO_NOTIFY", "1");
     cmd.arg("-C").arg(dir).env_remove("NO_COLOR");
     cmd
 }

@@ -11,6 +11,7 @@ const AT: &str = "2026-11-23T09:00:00Z";
 
 fn offboard(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("offboard").unwrap();
+    cmd.env("OFFBOARD_NO_NOTIFY", "1");
     cmd.arg("-C")
         .arg(dir)
         .env("OFFBOARD_ACTOR", "it-ops@acme.com")

@@ -9,6 +9,7 @@
 #   - Debian postgresql, the real server the journal's PostgreSQL backend is tested against
 #     (started by the tests as a plain process on a free port; the package's own cluster is
 #     not used)
+#   - PyPI aiosmtpd==1.4.6 in the venv: the real SMTP server notifications are delivered to
 #   - Debian openssl, to make the certificate the graph connector signs client assertions with
 #   - PyPI google-api-python-client==2.202.0 (no dependencies) in the venv: Google's discovery
 #     document for the Directory API, which the google tests check requests against
@@ -66,6 +67,15 @@ if ! "$VENV/bin/python" -m pip show scim2-server 2>/dev/null | grep -x "Version:
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "scim2-server==$SCIM_VERSION"
 fi
 "$VENV/bin/scim2-server" --help >/dev/null
+
+# A real SMTP server (PyPI aiosmtpd) receives the notifications `serve`, `apply` and `leave`
+# send; the tests start it with its Maildir handler and read what arrived.
+AIOSMTPD_VERSION=1.4.6
+if ! "$VENV/bin/python" -m pip show aiosmtpd 2>/dev/null | grep -x "Version: $AIOSMTPD_VERSION" >/dev/null; then
+    echo "tests/run.sh: installing aiosmtpd==$AIOSMTPD_VERSION into $VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+fi
+"$VENV/bin/python" -m aiosmtpd --version >/dev/null
 
 # Google's published description of the Directory API (a discovery document) ships inside
 # google-api-python-client; the google connector's requests are checked against it. Only the

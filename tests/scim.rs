@@ -17,6 +17,7 @@ const TOKEN_VAR: &str = "OFFBOARD_TEST_SCIM_TOKEN";
 
 fn offboard(dir: &Path, token: &str) -> Command {
     let mut cmd = Command::cargo_bin("offboard").unwrap();
+    cmd.env("OFFBOARD_NO_NOTIFY", "1");
     cmd.arg("-C")
         .arg(dir)
         .env(TOKEN_VAR, token)
@@ -277,6 +278,7 @@ fn server_stopped_mid_apply_is_red_then_a_rerun_converges() {
 
     let apply = std::process::Command::cargo_bin("offboard")
         .unwrap()
+        .env("OFFBOARD_NO_NOTIFY", "1")
         .arg("-C")
         .arg(&dir)
         .args(["apply", "--max-retries", "1"])

@@ -174,14 +174,31 @@ pub fn emit(global: &GlobalArgs, output: Option<&Path>, text: &str) -> Result<()
     }
 }
 
-/// Send the notifications the journal holds undelivered (the run just queued its report,
-/// tasks and failures), unless `--no-notify`; what fails is a warning, never the run's
+/// Queue the escalations of overdue tasks and send the notifications the journal holds
+/// undelivered (the run just queued its report, tasks and failures), unless `--no-notify`; what fails is a warning, never the run's
 /// outcome (it is retried by the next run or by `offboard serve`).
 pub fn send_notifications(global: &GlobalArgs, policy: &crate::policy::Policy) {
     if global.no_notify {
         return;
     }
-    match crate::ops::notify::dispatch(global.workspace(), policy, jiff::Timestamp::now()) {
+    let ws = global.workspace();
+    let now = jiff::Timestamp::now();
+    // Tasks overdue past `escalate-after` are escalated by whichever runs first: this or
+    // `offboard serve` (the message id is the task's, so only once).
+    // The roster's warnings were shown when the run read it.
+    struct Silent;
+    impl crate::ops::Observer for Silent {
+        fn warn(&self, _: &str) {}
+    }
+    let escalated = crate::ops::inputs::load_roster(ws, policy, &Silent)
+        .and_then(|roster| crate::ops::notify::escalations(ws, policy, &roster, now));
+    if let Err(e) = escalated {
+        eprintln!(
+            "{}",
+            crate::escape::terminal(&format!("Warning: escalations not queued: {e}"))
+        );
+    }
+    match crate::ops::notify::dispatch(ws, policy, now) {
         Ok(done) => {
             if done.delivered > 0 && !global.quiet {
                 eprintln!(
@@ -194,11 +211,26 @@ pub fn send_notifications(global: &GlobalArgs, policy: &crate::policy::Policy) {
                     }
                 );
             }
-            for (id, to, error) in &done.failed {
+            // One line per cause: a relay that is down fails every message alike.
+            let mut causes: Vec<(&str, Vec<&str>)> = Vec::new();
+            for (_, to, error) in &done.failed {
+                match causes.iter_mut().find(|(e, _)| e == error) {
+                    Some((_, who)) => who.push(to),
+                    None => causes.push((error, vec![to])),
+                }
+            }
+            for (error, who) in causes {
                 eprintln!(
                     "{}",
                     crate::escape::terminal(&format!(
-                        "Warning: notification {id} to {to} not delivered ({error}); it is retried by the next run or by `offboard serve`"
+                        "Warning: {} {} to {} not delivered ({error}); retried by the next run or by `offboard serve`",
+                        who.len(),
+                        if who.len() == 1 {
+                            "notification"
+                        } else {
+                            "notifications"
+                        },
+                        who.join(", ")
                     ))
                 );
             }

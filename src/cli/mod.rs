@@ -91,7 +91,12 @@ pub struct GlobalArgs {
     pub data_root: Vec<PathBuf>,
     /// Send no notifications (dry runs, local experiments); messages are still journaled,
     /// and the next run or `offboard serve` sends them
-    #[arg(long, global = true, env = "OFFBOARD_NO_NOTIFY")]
+    #[arg(
+        long,
+        global = true,
+        env = "OFFBOARD_NO_NOTIFY",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub no_notify: bool,
     /// These options as the operations take them, built once per command.
     #[arg(skip)]

@@ -35,6 +35,13 @@ pub struct ServeArgs {
 }
 
 fn parse_duration(flag: &str, text: &str) -> Result<std::time::Duration, Exit> {
+    // Milliseconds too, for ticks in drills and tests.
+    if let Some(ms) = text
+        .strip_suffix("ms")
+        .and_then(|n| n.trim().parse::<u64>().ok())
+    {
+        return Ok(std::time::Duration::from_millis(ms));
+    }
     duration::parse(text, duration::Sign::Unsigned)
         .map(|d| d.unsigned_abs())
         .map_err(|e| {
@@ -72,6 +79,7 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Exit {
             ..RetryPolicy::default()
         },
         lock_timeout,
+        notify: !global.no_notify,
     };
     match server::run(global.workspace().fresh(), options) {
         Ok(()) => Exit::Success,

@@ -10,7 +10,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use futures::StreamExt;
 use jiff::Timestamp;
 
 use super::{OpError, Workspace, journal};
@@ -125,42 +124,33 @@ pub fn dispatch(ws: &Workspace, policy: &Policy, now: Timestamp) -> Result<Dispa
     let channels = Channels::new(&policy.notifications, &ws.root);
     let runtime = super::runtime()?;
     let mut done = Dispatched::default();
-    runtime
-        .block_on(async {
-            let mut sends = futures::stream::iter(due.into_iter().map(|p| {
-                let channels = &channels;
-                async move {
-                    let result = channels
-                        .deliver(&p.recipient, &p.message.subject, &p.message.body)
-                        .await;
-                    (p, result)
-                }
-            }))
-            .buffer_unordered(4);
-            while let Some((p, result)) = sends.next().await {
-                let (delivered, error, permanent) = match result {
-                    Ok(()) => (true, None, false),
-                    Err(f) => (false, Some(f.error), f.permanent),
-                };
-                let record = DeliveryRecord {
-                    message_id: p.message.message_id.clone(),
-                    recipient: p.recipient.clone(),
-                    channel: Channels::channel_of(&p.recipient),
-                    attempt: p.attempt,
-                    at: Timestamp::now(),
-                    delivered,
-                    error: error.clone(),
-                    final_attempt: delivered || permanent || p.attempt >= notify::MAX_ATTEMPTS,
-                };
-                // Journaled as soon as it is known: a crash must not make it be sent again.
-                journal.append(&Record::Delivery(record))?;
-                match error {
-                    None => done.delivered += 1,
-                    Some(e) => done.failed.push((p.message.message_id, p.recipient, e)),
-                }
-            }
-            Ok::<(), JournalError>(())
-        })
-        .map_err(journal::evidence)?;
+    // One at a time, each journaled before the next is sent: a crash then repeats at most
+    // the delivery in flight. (The journal's PostgreSQL client blocks, so it is written
+    // outside the async sends.)
+    for p in due {
+        let result =
+            runtime.block_on(channels.deliver(&p.recipient, &p.message.subject, &p.message.body));
+        let (delivered, error, permanent) = match result {
+            Ok(()) => (true, None, false),
+            Err(f) => (false, Some(f.error), f.permanent),
+        };
+        let record = DeliveryRecord {
+            message_id: p.message.message_id.clone(),
+            recipient: p.recipient.clone(),
+            channel: Channels::channel_of(&p.recipient),
+            attempt: p.attempt,
+            at: Timestamp::now(),
+            delivered,
+            error: error.clone(),
+            final_attempt: delivered || permanent || p.attempt >= notify::MAX_ATTEMPTS,
+        };
+        journal
+            .append(&Record::Delivery(record))
+            .map_err(journal::evidence)?;
+        match error {
+            None => done.delivered += 1,
+            Some(e) => done.failed.push((p.message.message_id, p.recipient, e)),
+        }
+    }
     Ok(done)
 }

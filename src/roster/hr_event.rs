@@ -60,7 +60,9 @@ pub fn apply<'a>(roster: &mut Roster, events: &'a [HrFacts]) -> Vec<&'a HrFacts>
         if !e.confirmed {
             person.status = Status::Terminated;
             person.termination_at = Some(e.received_at);
-            person.last_day = e.last_day;
+            if e.last_day.is_some() {
+                person.last_day = e.last_day;
+            }
             if e.termination_type.is_some() {
                 person.termination_type = e.termination_type;
             }

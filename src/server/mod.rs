@@ -61,6 +61,8 @@ pub struct Options {
     pub host: String,
     pub retry: RetryPolicy,
     pub lock_timeout: Duration,
+    /// Send notifications (`--no-notify` turns sending off; messages are still journaled).
+    pub notify: bool,
 }
 
 /// The policy in force: what the committed tree held at `commit`.

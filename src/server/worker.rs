@@ -148,6 +148,9 @@ fn send(shared: &Shared, ws: &Workspace, now: Timestamp) {
     let Some(loaded) = shared.policy() else {
         return;
     };
+    if !shared.opts.notify {
+        return;
+    }
     match ops::notify::dispatch(ws, &loaded.policy, now) {
         Ok(done) => {
             for (id, to, error) in &done.failed {
@@ -221,7 +224,13 @@ fn approval(shared: &Shared, t: &TriggerRecord, now: Timestamp) -> Result<(), Op
         ));
         return Ok(());
     }
-    let safe: String = format!("{}-{}", t.source, t.event_id)
+    // Named after the event (which names its source when the id was derived by offboard).
+    let name = if t.event_id.starts_with(&format!("{}-", t.source)) {
+        t.event_id.clone()
+    } else {
+        format!("{}-{}", t.source, t.event_id)
+    };
+    let safe: String = name
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '.' {

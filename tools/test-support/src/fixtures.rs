@@ -60,12 +60,15 @@ pub fn account_status(dir: &Path, system: &str, id: &str) -> Option<String> {
         .map(|a| a["status"].as_str().unwrap().to_string())
 }
 
-/// `offboard -C dir` as a test runs it: no colour, a fixed actor for the journal.
+/// `offboard -C dir` as a test runs it: no colour, a fixed actor for the journal, and no
+/// notifications sent (the bundled example's relay is not running; messages are still
+/// journaled). Tests of notifications remove `OFFBOARD_NO_NOTIFY`.
 pub fn offboard(dir: &Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("offboard").expect("the offboard binary");
     cmd.arg("-C")
         .arg(dir)
         .env("NO_COLOR", "1")
-        .env("OFFBOARD_ACTOR", "tester@acme.com");
+        .env("OFFBOARD_ACTOR", "tester@acme.com")
+        .env("OFFBOARD_NO_NOTIFY", "1");
     cmd
 }

@@ -21,6 +21,10 @@
 //! - `stand_in` (private): serving a vendor stand-in on its own runtime, reading queries;
 //! - [`postgres`]: a real PostgreSQL server, for the journal;
 //! - [`terminal`]: `offboard` on a pseudo-terminal, for the interactive flows;
+//! - [`smtp`]: a real SMTP server (aiosmtpd) and the mail it received;
+//! - [`chat`]: a local receiver for chat incoming webhooks;
+//! - [`serving`]: `offboard serve` as a process, over real HTTP;
+//! - [`delay_fault`]: a fault-injecting proxy that slows a real server down;
 //! - [`executor`]: a journal, a plan of given changes and an executor, for driving `apply`
 //!   directly.
 //!
@@ -28,6 +32,8 @@
 //! needs and nothing is compiled into a test as dead code. Tests import it as `common`:
 //! `use offboard_test_support as common;`.
 
+pub mod chat;
+pub mod delay_fault;
 pub mod discovery;
 pub mod executor;
 pub mod fixtures;
@@ -39,10 +45,14 @@ pub mod postgres;
 pub mod prism;
 pub mod scim;
 pub mod servers;
+pub mod serving;
 pub mod slapd;
+pub mod smtp;
 mod stand_in;
 pub mod terminal;
 
+pub use chat::ChatReceiver;
+pub use delay_fault::DelayFaultProxy;
 pub use executor::{apply_timed, change_for, executor, executor_with, init_journal, plan_of};
 pub use fixtures::{account_status, commit_all, copy_dir, example_copy, offboard, root};
 pub use google::{GoogleStandIn, GoogleUser, Quota};
@@ -53,5 +63,7 @@ pub use postgres::Postgres;
 pub use prism::Prism;
 pub use scim::{SCIM_TOKEN, ScimClient, ScimServer};
 pub use servers::{free_port, skip_real_servers};
+pub use serving::ServeProcess;
 pub use slapd::{LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LDAP_SUFFIX, Slapd};
+pub use smtp::{Mail, SmtpServer};
 pub use terminal::on_a_terminal;

@@ -12,6 +12,7 @@ const TIMEOUT_MS: u64 = 30_000;
 /// `offboard -C dir ARGS...` on a pseudo-terminal, without colour, journaling `actor`.
 pub fn on_a_terminal(dir: &Path, args: &[&str], actor: &str) -> PtySession {
     let mut cmd = std::process::Command::cargo_bin("offboard").expect("the offboard binary");
+    cmd.env("OFFBOARD_NO_NOTIFY", "1");
     cmd.arg("-C")
         .arg(dir)
         .args(args)

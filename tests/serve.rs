@@ -1,0 +1,605 @@
+//! `offboard serve` as a process, against real servers: a SCIM server as the identity
+//! provider (PyPI scim2-server), a real SMTP server (PyPI aiosmtpd) receiving the
+//! notifications, a local receiver for the chat webhook, and real HTTP requests with
+//! correct, wrong, stale and replayed signatures. The scheduler runs on a clock read from a
+//! file, so "at the cutoff, not before" is tested at the cutoff.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use offboard::journal::{Journal, Record};
+use offboard::server::signature::{Scheme, sign};
+use offboard_test_support as common;
+
+const TOKEN_VAR: &str = "OFFBOARD_TEST_SCIM_TOKEN";
+const HR_SECRET: &str = "hr-webhook-secret-3f9a1c";
+const BAMBOO_SECRET: &str = "bamboo-webhook-secret-77d1";
+const HIBOB_SECRET: &str = "hibob-webhook-secret-0be2";
+
+/// One person of the roster: (employee id, email, name, status, termination type, last day,
+/// manager).
+type Row<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+);
+
+struct Site {
+    dir: tempfile::TempDir,
+    _scim: common::ScimServer,
+    client: common::ScimClient,
+    smtp: common::SmtpServer,
+    chat: common::ChatReceiver,
+    /// SCIM id by email.
+    ids: HashMap<String, String>,
+}
+
+impl Site {
+    /// A policy repository whose identity provider is a real SCIM server holding an active
+    /// account for every row, reached through `scim_port` (the server's own port, or a proxy
+    /// in front of it).
+    fn new(rows: &[Row<'_>], proxy_delay: Option<Duration>) -> Site {
+        let scim = common::ScimServer::start();
+        let proxy = proxy_delay.map(|d| common::DelayFaultProxy::start(scim.port, d));
+        let scim_port = proxy.as_ref().map_or(scim.port, |p| p.port);
+        let client = common::ScimClient::new(&scim.url("idp"));
+        let smtp = common::SmtpServer::start();
+        let chat = common::ChatReceiver::start();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+        let policy = format!(
+            r#"defaults {{
+    max-disable-share "100%"
+    override-confirm-within "1s"
+    escalate-after "1h"
+}}
+people {{
+    source csv path="people.csv"
+}}
+system idp {{
+    owner "it-ops@acme.example"
+    connector scim url="http://127.0.0.1:{scim_port}/idp/v2" token-env="{TOKEN_VAR}"
+    tier identity-provider
+    correlate email="email"
+    on-leave disable
+}}
+rule involuntary {{
+    when "person.termination_type == \"involuntary\""
+    cutoff immediately
+    notify "security@acme.example" "sec-chat"
+    auto-apply #true
+}}
+rule voluntary {{
+    when "person.termination_type == \"voluntary\""
+    cutoff end-of-last-day
+}}
+notifications {{
+    default "it-ops@acme.example"
+    smtp host="127.0.0.1" port={smtp} tls="none" from="offboard@acme.example"
+    chat "sec-chat" url-env="SEC_CHAT_URL" style="slack"
+}}
+trigger "hr" scheme="generic" secret-env="HR_SECRET"
+trigger "bamboohr" scheme="bamboohr" secret-env="BAMBOO_SECRET"
+trigger "hibob" scheme="hibob" secret-env="HIBOB_SECRET"
+"#,
+            smtp = smtp.port
+        );
+        std::fs::write(dir.path().join("policies/policy.kdl"), policy).unwrap();
+        let mut csv = String::from(
+            "employee_id,email,name,department,manager_email,status,termination_type,last_day\n",
+        );
+        for (id, email, name, status, kind, last_day, manager) in rows {
+            csv.push_str(&format!(
+                "{id},{email},{name},Engineering,{manager},{status},{kind},{last_day}\n"
+            ));
+        }
+        std::fs::write(dir.path().join("people.csv"), csv).unwrap();
+        common::commit_all(dir.path(), "policy");
+        let rt = common::runtime();
+        let mut ids = HashMap::new();
+        for (_, email, ..) in rows {
+            let user = email.split('@').next().unwrap();
+            ids.insert(
+                email.to_string(),
+                rt.block_on(client.create_user(user, email, true)),
+            );
+        }
+        common::offboard(dir.path())
+            .args(["journal", "init"])
+            .assert()
+            .success();
+        // The proxy lives as long as the test (its thread is detached).
+        std::mem::forget(proxy);
+        Site {
+            dir,
+            _scim: scim,
+            client,
+            smtp,
+            chat,
+            ids,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn envs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (TOKEN_VAR, common::SCIM_TOKEN.to_string()),
+            ("HR_SECRET", HR_SECRET.to_string()),
+            ("BAMBOO_SECRET", BAMBOO_SECRET.to_string()),
+            ("HIBOB_SECRET", HIBOB_SECRET.to_string()),
+            ("SEC_CHAT_URL", self.chat.url.clone()),
+        ]
+    }
+
+    fn serve(&self, args: &[&str]) -> common::ServeProcess {
+        let envs = self.envs();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        common::ServeProcess::start(self.path(), &envs, args)
+    }
+
+    fn active(&self, email: &str) -> bool {
+        let id = &self.ids[email];
+        let user = common::runtime()
+            .block_on(self.client.user(id))
+            .expect("the user exists");
+        user["active"] != false
+    }
+
+    fn wait_inactive(&self, email: &str, serving: &common::ServeProcess) {
+        let start = Instant::now();
+        while self.active(email) {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{email} is still active after 60 s; serve's log:\n{}",
+                serving.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn journal(&self) -> Journal {
+        Journal::open_read_only(&self.path().join(".offboard/journal.db")).unwrap()
+    }
+}
+
+fn generic() -> Scheme {
+    Scheme::Generic {
+        signature_header: "X-Offboard-Signature".into(),
+        timestamp_header: "X-Offboard-Timestamp".into(),
+    }
+}
+
+fn termination(event_id: &str, email: &str, kind: &str) -> Vec<u8> {
+    serde_json::json!({
+        "event_id": event_id,
+        "type": "termination",
+        "person": {"email": email},
+        "termination_type": kind,
+        "last_day": "2026-11-30",
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
+#[test]
+fn webhooks_are_verified_journaled_before_the_answer_and_cut_at_once() {
+    if common::skip_real_servers("serve webhooks") {
+        return;
+    }
+    let site = Site::new(
+        &[
+            (
+                "E1",
+                "ann@acme.example",
+                "Ann Lee",
+                "active",
+                "",
+                "",
+                "boss@acme.example",
+            ),
+            (
+                "E2",
+                "boss@acme.example",
+                "Bo Ss",
+                "active",
+                "",
+                "",
+                "grand@acme.example",
+            ),
+        ],
+        None,
+    );
+    let mut serving = site.serve(&["--tick", "1s"]);
+    let body = termination("evt-1", "ann@acme.example", "involuntary");
+    let path = "/hooks/hr/hr";
+
+    // Refused: no effect, nothing journaled.
+    let refused = [
+        ("unsigned", Vec::new(), 401),
+        (
+            "wrong secret",
+            sign(&generic(), b"not-the-secret", &body, now()),
+            401,
+        ),
+        (
+            "stale",
+            sign(
+                &generic(),
+                HR_SECRET.as_bytes(),
+                &body,
+                now() - jiff::SignedDuration::from_mins(10),
+            ),
+            401,
+        ),
+        (
+            "signed for another body",
+            sign(
+                &generic(),
+                HR_SECRET.as_bytes(),
+                &termination("evt-1", "boss@acme.example", "involuntary"),
+                now(),
+            ),
+            401,
+        ),
+    ];
+    for (what, headers, status) in &refused {
+        let (got, answer) = serving.post(path, headers, &body);
+        assert_eq!(got, *status, "{what}: {answer}");
+        assert!(!answer.contains(HR_SECRET), "{what}: {answer}");
+    }
+    let (got, _) = serving.post(
+        "/hooks/hr/nobody",
+        &sign(&generic(), HR_SECRET.as_bytes(), &body, now()),
+        &body,
+    );
+    assert_eq!(got, 404);
+    assert!(site.journal().triggers().unwrap().is_empty());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(site.active("ann@acme.example"), "a refused webhook cut ann");
+
+    // Accepted: journaled by the time the answer arrives, then cut with no human.
+    let headers = sign(&generic(), HR_SECRET.as_bytes(), &body, now());
+    let (got, answer) = serving.post(path, &headers, &body);
+    assert_eq!(got, 202, "{answer}\n{}", serving.log());
+    assert!(
+        answer.contains("\"disposition\":\"auto-apply\""),
+        "{answer}"
+    );
+    let triggers = site.journal().triggers().unwrap();
+    assert_eq!(triggers.len(), 1, "journaled before the answer");
+    let t = &triggers[0];
+    assert_eq!(
+        (t.source.as_str(), t.event_id.as_str(), t.person.as_str()),
+        ("hr", "evt-1", "ann@acme.example")
+    );
+    assert_eq!(t.payload_digest, blake3::hash(&body).to_hex().to_string());
+    site.wait_inactive("ann@acme.example", &serving);
+    assert!(site.active("boss@acme.example"));
+
+    // The same delivery again is a replay.
+    let (got, answer) = serving.post(path, &headers, &body);
+    assert_eq!(got, 409, "{answer}");
+    assert_eq!(site.journal().triggers().unwrap().len(), 1);
+
+    // The verification report reaches the rule's recipients and the default, by mail and
+    // chat, and the run names the webhook as its trigger.
+    let mail = site
+        .smtp
+        .wait_for("security@acme.example", "GREEN: 1 leaver", 30);
+    assert!(mail.raw.contains("ann@acme.example"), "{}", mail.raw);
+    site.smtp.wait_for("it-ops@acme.example", "GREEN", 30);
+    let start = Instant::now();
+    while site.chat.posts().is_empty() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let posts = site.chat.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert!(posts[0]["text"].as_str().unwrap().contains("GREEN"));
+    let runs = site.journal().runs().unwrap();
+    assert!(
+        runs.iter()
+            .any(|r| r.start.trigger.as_deref() == Some("webhook hr evt-1")),
+        "{runs:?}"
+    );
+
+    // The export never caught up: audit says so (override-confirm-within is 1 s here).
+    std::thread::sleep(Duration::from_millis(1100));
+    let audit = common::offboard(site.path())
+        .env(TOKEN_VAR, common::SCIM_TOKEN)
+        .args(["audit", "--format", "json"])
+        .output()
+        .unwrap();
+    let audit = String::from_utf8_lossy(&audit.stdout);
+    assert!(audit.contains("hr-disagrees"), "{audit}");
+
+    // Health and metrics.
+    let (status, health) = serving.get("/healthz");
+    assert_eq!(status, 200);
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+    let (_, metrics) = serving.get("/metrics");
+    assert!(
+        metrics.contains("offboard_webhooks_total{source=\"hr\",result=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("offboard_webhooks_total{source=\"hr\",result=\"unauthorized\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("offboard_trigger_to_zero_active_seconds_count 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("offboard_last_apply_success{system=\"idp\"} 1"));
+
+    // SIGTERM: a clean stop, and nothing secret in what it logged.
+    let status = serving.terminate();
+    assert!(status.success(), "{status}\n{}", serving.log());
+    let log = serving.log();
+    for secret in [HR_SECRET, common::SCIM_TOKEN, "T0-B0-secretpart"] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+    let records = site.journal().typed_records().unwrap();
+    let all: String = records.iter().map(|(_, body)| body.as_str()).collect();
+    for secret in [HR_SECRET, common::SCIM_TOKEN, "T0-B0-secretpart"] {
+        assert!(!all.contains(secret), "{secret} in the journal");
+    }
+}
+
+#[test]
+fn bamboohr_and_hibob_events_wait_for_approval_unless_a_rule_says_auto_apply() {
+    if common::skip_real_servers("serve HR schemes") {
+        return;
+    }
+    let site = Site::new(
+        &[
+            ("123", "carl@acme.example", "Carl Orr", "active", "", "", ""),
+            (
+                "3332883884017713238",
+                "dora@acme.example",
+                "Dora Vik",
+                "active",
+                "voluntary",
+                "2026-01-15",
+                "",
+            ),
+        ],
+        None,
+    );
+    let serving = site.serve(&["--tick", "1s"]);
+    let bamboo =
+        br#"{"employees":[{"action":"Updated","changedFields":["Employment Status"],"id":"123",
+        "fields":{"Employment Status":"Terminated","Termination Date":"2026-11-02",
+        "Termination Type":"Voluntary","Work Email":"carl@acme.example"}}]}"#;
+    let wrong = sign(&Scheme::HiBob, b"wrong", bamboo, now());
+    assert_eq!(serving.post("/hooks/hr/bamboohr", &wrong, bamboo).0, 401);
+    let headers = sign(&Scheme::BambooHr, BAMBOO_SECRET.as_bytes(), bamboo, now());
+    let (got, answer) = serving.post("/hooks/hr/bamboohr", &headers, bamboo);
+    assert_eq!(got, 202, "{answer}\n{}", serving.log());
+    assert!(answer.contains("\"disposition\":\"approval\""), "{answer}");
+
+    let bob = br#"{"companyId":601234,"type":"employee.left","triggeredBy":"system",
+        "triggeredAt":"2026-11-30T00:00:04.117462","version":"v2",
+        "data":{"employeeId":"3332883884017713238"}}"#;
+    let bad = sign(&Scheme::HiBob, b"not-it", bob, now());
+    assert_eq!(serving.post("/hooks/hr/hibob", &bad, bob).0, 401);
+    let headers = sign(&Scheme::HiBob, HIBOB_SECRET.as_bytes(), bob, now());
+    let (got, answer) = serving.post("/hooks/hr/hibob", &headers, bob);
+    assert_eq!(got, 202, "{answer}\n{}", serving.log());
+    assert!(answer.contains("dora@acme.example"), "{answer}");
+    // Bob's retry of the same delivery is a replay.
+    assert_eq!(serving.post("/hooks/hr/hibob", &headers, bob).0, 409);
+
+    // Planned and sent for approval, not applied.
+    let mail = site
+        .smtp
+        .wait_for("it-ops@acme.example", "waiting for approval", 30);
+    assert!(
+        mail.raw.contains("offboard apply .offboard/plans/"),
+        "{}",
+        mail.raw
+    );
+    let start = Instant::now();
+    let plans = loop {
+        let plans: Vec<PathBuf> = std::fs::read_dir(site.path().join(".offboard/plans"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        if plans.len() >= 2 || start.elapsed() > Duration::from_secs(30) {
+            break plans;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(plans.len(), 2, "{plans:?}\n{}", serving.log());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(site.active("carl@acme.example"), "applied without approval");
+    assert!(site.active("dora@acme.example"), "applied without approval");
+
+    // The saved plan is the approval: applying the newest (made after both events; an older
+    // one is stale, as after any change of the roster) cuts dora.
+    let dora_plan = plans
+        .iter()
+        .find(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains("dora@acme.example")
+        })
+        .unwrap();
+    drop(serving);
+    common::offboard(site.path())
+        .env(TOKEN_VAR, common::SCIM_TOKEN)
+        .env("OFFBOARD_NO_NOTIFY", "1")
+        .arg("apply")
+        .arg(dora_plan)
+        .assert()
+        .success();
+    assert!(!site.active("dora@acme.example"));
+    assert!(site.active("carl@acme.example"));
+}
+
+#[test]
+fn the_scheduler_cuts_a_leaver_when_the_clock_passes_their_cutoff_not_before() {
+    if common::skip_real_servers("serve scheduler") {
+        return;
+    }
+    let site = Site::new(
+        &[
+            (
+                "E5",
+                "eve@acme.example",
+                "Eve Park",
+                "terminated",
+                "voluntary",
+                "2026-06-30",
+                "",
+            ),
+            ("E6", "fay@acme.example", "Fay Moss", "active", "", "", ""),
+        ],
+        None,
+    );
+    let schedule = common::offboard(site.path())
+        .args([
+            "schedule",
+            "--at",
+            "2026-06-30T12:00:00Z",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let schedule: serde_json::Value = serde_json::from_slice(&schedule.stdout).unwrap();
+    assert_eq!(schedule["entries"][0]["at"], "2026-07-01T00:00:00Z");
+    assert_eq!(schedule["entries"][0]["kind"], "cut");
+    assert_eq!(schedule["entries"][0]["person"], "eve@acme.example");
+
+    let clock = site.path().join("clock");
+    std::fs::write(&clock, "2026-06-30T23:59:58Z").unwrap();
+    let serving = site.serve(&["--tick", "200ms", "--clock-file", clock.to_str().unwrap()]);
+    // Many ticks before the cutoff: nothing happens.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(site.active("eve@acme.example"), "cut before the cutoff");
+    std::fs::write(&clock, "2026-06-30T23:59:59.999Z").unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(site.active("eve@acme.example"), "cut before the cutoff");
+    // The clock passes 00:00.
+    std::fs::write(&clock, "2026-07-01T00:00:00.5Z").unwrap();
+    site.wait_inactive("eve@acme.example", &serving);
+    assert!(site.active("fay@acme.example"));
+    let runs = site.journal().runs().unwrap();
+    assert!(
+        runs.iter()
+            .any(|r| r.start.trigger.as_deref() == Some("serve: schedule")),
+        "{runs:?}\n{}",
+        serving.log()
+    );
+}
+
+#[test]
+fn kill_9_mid_apply_then_restart_converges_and_notifies_each_message_once() {
+    if common::skip_real_servers("serve crash") {
+        return;
+    }
+    let mut rows: Vec<(String, String)> = (0..24)
+        .map(|i| (format!("E{i}"), format!("leaver{i:02}@acme.example")))
+        .collect();
+    rows.push(("Z1".into(), "zed@acme.example".into()));
+    let table: Vec<Row<'_>> = rows
+        .iter()
+        .map(|(id, email)| {
+            if email.starts_with("zed") {
+                (id.as_str(), email.as_str(), "Zed Ang", "active", "", "", "")
+            } else {
+                (
+                    id.as_str(),
+                    email.as_str(),
+                    "Leaver",
+                    "terminated",
+                    "involuntary",
+                    "2026-11-02",
+                    "",
+                )
+            }
+        })
+        .collect();
+    // Every request to the identity provider takes 60 ms more: an apply of 24 leavers
+    // lasts seconds, long enough to be killed in the middle of.
+    let site = Site::new(&table, Some(Duration::from_millis(60)));
+    let mut serving = site.serve(&["--tick", "1s"]);
+    let body = termination("evt-zed", "zed@acme.example", "involuntary");
+    let headers = sign(&generic(), HR_SECRET.as_bytes(), &body, now());
+    assert_eq!(serving.post("/hooks/hr/hr", &headers, &body).0, 202);
+    // Killed once the start-up reconcile has recorded its first result.
+    let start = Instant::now();
+    loop {
+        let results = site
+            .journal()
+            .typed_records()
+            .unwrap()
+            .iter()
+            .filter(|(r, _)| matches!(r, Record::Result(_)))
+            .count();
+        if results > 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no result recorded:\n{}",
+            serving.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    serving.kill9();
+    let still_active = rows.iter().filter(|(_, email)| site.active(email)).count();
+    assert!(
+        still_active > 0,
+        "the apply finished before the kill; the test did not kill it mid-apply"
+    );
+
+    // Restarted: it converges, from the roster and the journal alone.
+    let serving = site.serve(&["--tick", "1s"]);
+    for (_, email) in &rows {
+        site.wait_inactive(email, &serving);
+    }
+    site.smtp.wait_for("security@acme.example", "GREEN", 60);
+    // Let the worker send whatever else is due, then stop it.
+    std::thread::sleep(Duration::from_secs(2));
+    drop(serving);
+
+    let journal = site.journal();
+    assert!(journal.verify().unwrap().ok(), "the chain verifies");
+    let triggers = journal.triggers().unwrap();
+    assert_eq!(triggers.len(), 1, "the trigger log is intact");
+    assert_eq!(triggers[0].event_id, "evt-zed");
+    // Each message to each recipient was delivered at most once, by the journal and by the
+    // SMTP server.
+    let mut delivered: HashMap<(String, String), usize> = HashMap::new();
+    for (message, deliveries) in journal.messages().unwrap() {
+        for d in deliveries.iter().filter(|d| d.delivered) {
+            *delivered
+                .entry((message.message_id.clone(), d.recipient.clone()))
+                .or_default() += 1;
+        }
+    }
+    assert!(!delivered.is_empty());
+    assert!(delivered.values().all(|&n| n == 1), "{delivered:?}");
+    let mut received: HashMap<(String, String), usize> = HashMap::new();
+    for mail in site.smtp.mails() {
+        for to in &mail.to {
+            *received
+                .entry((mail.subject.clone(), to.clone()))
+                .or_default() += 1;
+        }
+    }
+    assert!(received.values().all(|&n| n == 1), "{received:#?}");
+}

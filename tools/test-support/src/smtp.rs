@@ -1,0 +1,128 @@
+//! A real SMTP server (PyPI `aiosmtpd` 1.4.6, its Maildir handler) that notifications are
+//! delivered to, and what it received.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use crate::fixtures::root;
+use crate::servers::{start_with_retries, stop, wait_listening};
+
+/// One message as the server stored it.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    /// The envelope recipients (aiosmtpd's `X-RcptTo`).
+    pub to: Vec<String>,
+    pub subject: String,
+    /// The whole message as stored (headers and body).
+    pub raw: String,
+}
+
+/// `python -m aiosmtpd -n -l 127.0.0.1:PORT -c aiosmtpd.handlers.Mailbox DIR`, stopped on
+/// drop.
+pub struct SmtpServer {
+    child: Option<Child>,
+    pub port: u16,
+    maildir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    pub fn start() -> SmtpServer {
+        start_with_retries("aiosmtpd", Self::try_start_on)
+    }
+
+    fn try_start_on(port: u16) -> Result<SmtpServer, String> {
+        let python: PathBuf = root().join("target/venv/bin/python");
+        assert!(
+            python.exists(),
+            "{} not found: run `bash tests/run.sh` (it installs PyPI aiosmtpd==1.4.6 into target/venv)",
+            python.display()
+        );
+        let maildir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut child = Command::new(&python)
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir.path().join("box"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start aiosmtpd: {e}"));
+        if let Err(e) = wait_listening(&mut child, port, "aiosmtpd") {
+            stop(child);
+            return Err(format!(
+                "{e} (is aiosmtpd installed? `bash tests/run.sh` installs it)"
+            ));
+        }
+        Ok(SmtpServer {
+            child: Some(child),
+            port,
+            maildir,
+        })
+    }
+
+    /// Every message received so far, oldest first.
+    pub fn mails(&self) -> Vec<Mail> {
+        let dir = self.maildir.path().join("box/new");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        files.sort();
+        files
+            .into_iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .map(|raw| {
+                let header = |name: &str| {
+                    raw.lines()
+                        .take_while(|l| !l.is_empty())
+                        .find_map(|l| {
+                            l.split_once(':')
+                                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                                .map(|(_, v)| v.trim().to_string())
+                        })
+                        .unwrap_or_default()
+                };
+                Mail {
+                    to: header("X-RcptTo")
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                    subject: header("Subject"),
+                    raw: raw.clone(),
+                }
+            })
+            .collect()
+    }
+
+    /// Wait up to `secs` for a message to `to` whose subject contains `subject`.
+    pub fn wait_for(&self, to: &str, subject: &str, secs: u64) -> Mail {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(m) = self
+                .mails()
+                .into_iter()
+                .find(|m| m.to.iter().any(|t| t == to) && m.subject.contains(subject))
+            {
+                return m;
+            }
+            if start.elapsed().as_secs() >= secs {
+                let got: Vec<String> = self
+                    .mails()
+                    .iter()
+                    .map(|m| format!("{:?}: {}", m.to, m.subject))
+                    .collect();
+                panic!("no mail to {to} about {subject:?} within {secs} s; received: {got:#?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.take() {
+            stop(c);
+        }
+    }
+}
