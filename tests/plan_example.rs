@@ -276,3 +276,15 @@ fn cli_at_previews_scheduled_cutoff() {
         .stdout(predicate::str::contains("# sarah.mitchell@acme.com"))
         .stdout(predicate::str::contains("active -> disabled"));
 }
+
+/// `offboard schedule` on the example: every cutoff and deletion still ahead, earliest first.
+#[test]
+fn example_schedule() {
+    let dir = offboard_test_support::example_copy();
+    let out = offboard_test_support::offboard(dir.path())
+        .args(["schedule", "--at", "2026-11-23T09:00:00Z"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    insta::assert_snapshot!("example_schedule", String::from_utf8(out.stdout).unwrap());
+}

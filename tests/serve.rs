@@ -44,9 +44,16 @@ impl Site {
     /// account for every row, reached through `scim_port` (the server's own port, or a proxy
     /// in front of it).
     fn new(rows: &[Row<'_>], proxy_delay: Option<Duration>) -> Site {
+        Site::with_policy(rows, proxy_delay, "")
+    }
+
+    /// The same, with `extra` policy text.
+    fn with_policy(rows: &[Row<'_>], proxy_delay: Option<Duration>, extra: &str) -> Site {
         let scim = common::ScimServer::start();
-        let proxy = proxy_delay.map(|d| common::DelayFaultProxy::start(scim.port, d));
-        let scim_port = proxy.as_ref().map_or(scim.port, |p| p.port);
+        // The proxy serves until the test process ends.
+        let scim_port = proxy_delay.map_or(scim.port, |d| {
+            common::DelayFaultProxy::start(scim.port, d).port
+        });
         let client = common::ScimClient::new(&scim.url("idp"));
         let smtp = common::SmtpServer::start();
         let chat = common::ChatReceiver::start();
@@ -86,6 +93,7 @@ notifications {{
 trigger "hr" scheme="generic" secret-env="HR_SECRET"
 trigger "bamboohr" scheme="bamboohr" secret-env="BAMBOO_SECRET"
 trigger "hibob" scheme="hibob" secret-env="HIBOB_SECRET"
+{extra}
 "#,
             smtp = smtp.port
         );
@@ -113,8 +121,6 @@ trigger "hibob" scheme="hibob" secret-env="HIBOB_SECRET"
             .args(["journal", "init"])
             .assert()
             .success();
-        // The proxy lives as long as the test (its thread is detached).
-        std::mem::forget(proxy);
         Site {
             dir,
             _scim: scim,
@@ -299,6 +305,14 @@ fn webhooks_are_verified_journaled_before_the_answer_and_cut_at_once() {
         .smtp
         .wait_for("security@acme.example", "GREEN: 1 leaver", 30);
     assert!(mail.raw.contains("ann@acme.example"), "{}", mail.raw);
+    let body = mail.body();
+    insta::with_settings!({filters => vec![
+        (r"\d{8}T\d{6}Z-[0-9a-f]{6}", "[RUN]"),
+        (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", "[TIME]"),
+        (r"idp \S+: disable", "idp [ACCOUNT]: disable"),
+    ]}, {
+        insta::assert_snapshot!("report_mail", body);
+    });
     site.smtp.wait_for("it-ops@acme.example", "GREEN", 30);
     let start = Instant::now();
     while site.chat.posts().is_empty() && start.elapsed() < Duration::from_secs(30) {
@@ -602,4 +616,80 @@ fn kill_9_mid_apply_then_restart_converges_and_notifies_each_message_once() {
         }
     }
     assert!(received.values().all(|&n| n == 1), "{received:#?}");
+}
+
+#[test]
+fn apply_without_serve_sends_reports_tasks_and_escalations_unless_told_not_to() {
+    if common::skip_real_servers("apply notifications") {
+        return;
+    }
+    let site = Site::with_policy(
+        &[
+            (
+                "E7",
+                "gil@acme.example",
+                "Gil Roy",
+                "terminated",
+                "voluntary",
+                "2026-11-02",
+                "mia@acme.example",
+            ),
+            (
+                "E8",
+                "mia@acme.example",
+                "Mia Sol",
+                "active",
+                "",
+                "",
+                "max@acme.example",
+            ),
+            ("E9", "max@acme.example", "Max Ode", "active", "", "", ""),
+        ],
+        None,
+        r#"system laptops {
+    connector manual owner="it-assets@acme.example" sla="2d" escalate-to="it-lead@acme.example"
+    tier hardware
+    on-leave collect
+}"#,
+    );
+    let apply = |notify: bool| {
+        let mut cmd = common::offboard(site.path());
+        cmd.env(TOKEN_VAR, common::SCIM_TOKEN)
+            .args(["apply", "--auto-approve"]);
+        if notify {
+            cmd.env_remove("OFFBOARD_NO_NOTIFY");
+        } else {
+            cmd.arg("--no-notify");
+        }
+        cmd.assert().success();
+    };
+    // A dry run of notifications: journaled, not sent.
+    apply(false);
+    assert!(!site.active("gil@acme.example"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(site.smtp.mails().is_empty(), "{:?}", site.smtp.mails());
+    let messages = site.journal().messages().unwrap();
+    let kinds: Vec<&str> = messages.iter().map(|(m, _)| m.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["report", "task"]);
+    assert!(messages.iter().all(|(_, d)| d.is_empty()));
+
+    // The next apply has nothing to change, but sends what is waiting, and escalates the
+    // task (overdue by more than `escalate-after`) to its escalate-to and to the leaver's
+    // manager's manager.
+    apply(true);
+    let report = site.smtp.wait_for("it-ops@acme.example", "YELLOW", 10);
+    assert!(report.body().contains("task"), "{}", report.body());
+    let task = site.smtp.wait_for("it-assets@acme.example", "Task", 10);
+    assert!(
+        task.body().contains("offboard tasks done"),
+        "{}",
+        task.body()
+    );
+    site.smtp.wait_for("it-lead@acme.example", "ESCALATED", 10);
+    site.smtp.wait_for("max@acme.example", "ESCALATED", 10);
+    let before = site.smtp.mails().len();
+    // Sent once: a third run sends nothing again.
+    apply(true);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(site.smtp.mails().len(), before);
 }

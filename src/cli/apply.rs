@@ -138,6 +138,8 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         if prepared.from_file {
             println!("No changes. Access matches policy.");
         }
+        // What earlier runs could not deliver, and escalations now due, go out anyway.
+        common::send_notifications(global, &prepared.policy);
         return Ok(Exit::Success);
     }
     let dirty = ops::apply::guard(ws, &request, &prepared).map_err(fail)?;

@@ -65,13 +65,17 @@ pub fn render(schedule: &Schedule, all: bool) -> String {
                     format!("escalate task {task_id} ({system})")
                 }
             };
-            vec![
+            // Names come from the roster: escaped, cell by cell.
+            [
                 crate::when::human(e.at),
                 e.person.clone(),
                 e.name.clone(),
                 what,
                 e.because.clone(),
             ]
+            .iter()
+            .map(|cell| crate::escape::terminal(cell).into_owned())
+            .collect()
         })
         .collect();
     let past = schedule
@@ -91,9 +95,10 @@ pub fn render(schedule: &Schedule, all: bool) -> String {
         ));
     }
     for key in &schedule.unknown {
+        let key = crate::escape::terminal(key);
         out.push_str(&format!(
             "\nWarning: the rules could not be evaluated for {key}; `offboard plan -p {key}` says why.\n"
         ));
     }
-    crate::escape::terminal(&out).into_owned()
+    out
 }

@@ -25,6 +25,39 @@ pub struct SmtpServer {
     maildir: tempfile::TempDir,
 }
 
+impl Mail {
+    /// The body as its reader sees it: quoted-printable decoded (lettre encodes long lines
+    /// so), line ends as `\n`.
+    pub fn body(&self) -> String {
+        let raw = self.raw.replace("\r\n", "\n");
+        let (head, body) = raw.split_once("\n\n").unwrap_or(("", raw.as_str()));
+        let quoted = head
+            .to_ascii_lowercase()
+            .contains("content-transfer-encoding: quoted-printable");
+        if !quoted {
+            return body.to_string();
+        }
+        let joined = body.replace("=\n", "");
+        let bytes = joined.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if bytes[i] == b'='
+                && i + 2 < bytes.len()
+                && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+            {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
 impl SmtpServer {
     pub fn start() -> SmtpServer {
         start_with_retries("aiosmtpd", Self::try_start_on)
