@@ -650,3 +650,45 @@ fn a_missing_required_child_names_the_owner_and_the_child() {
     let text = render(&e);
     assert!(text.contains("system `s` has no `tier`"), "{text}");
 }
+
+#[test]
+fn a_recipient_no_channel_can_reach() {
+    case(
+        "undeliverable_recipient",
+        &[(
+            "policies/a.kdl",
+            &format!(
+                "{OKTA}rule involuntary {{\n    when \"person.termination_type == \\\"involuntary\\\"\"\n    notify \"security@acme.com\" \"sec-chta\"\n}}\nnotifications {{\n    default \"not-an-address@\"\n    chat \"sec-chat\" url-env=\"SEC_CHAT_URL\"\n}}\n"
+            ),
+        )],
+        "policies/a.kdl:10:1",
+    );
+}
+
+#[test]
+fn a_chat_declared_twice_and_an_inline_webhook_secret() {
+    case(
+        "chat_twice",
+        &[(
+            "policies/a.kdl",
+            &format!(
+                "{OKTA}notifications {{\n    chat \"sec\" url-env=\"A\"\n    chat \"sec\" url-env=\"B\"\n    smtp host=\"smtp.acme.com\" from=\"offboard@acme.com\" password=\"hunter22\"\n}}\n"
+            ),
+        )],
+        "policies/a.kdl:9:65",
+    );
+}
+
+#[test]
+fn a_trigger_without_a_scheme_or_with_a_bad_header() {
+    case(
+        "trigger_problems",
+        &[(
+            "policies/a.kdl",
+            &format!(
+                "{OKTA}trigger \"workday\" secret-env=\"WD_SECRET\"\ntrigger \"hr\" scheme=\"generic\" secret-env=\"HR\" signature-header=\"X Sig\"\ntrigger \"bob\" scheme=\"hibob\" secret=\"inline\"\n"
+            ),
+        )],
+        "policies/a.kdl:6:1",
+    );
+}

@@ -271,6 +271,9 @@ fn webhooks_are_verified_journaled_before_the_answer_and_cut_at_once() {
         &body,
     );
     assert_eq!(got, 404);
+    // A hostile size is refused before anything reads it.
+    let huge = vec![b' '; 3 << 20];
+    assert_eq!(serving.post(path, &[], &huge).0, 413);
     assert!(site.journal().triggers().unwrap().is_empty());
     std::thread::sleep(Duration::from_millis(1500));
     assert!(site.active("ann@acme.example"), "a refused webhook cut ann");
@@ -391,7 +394,8 @@ fn bamboohr_and_hibob_events_wait_for_approval_unless_a_rule_says_auto_apply() {
         ],
         None,
     );
-    let serving = site.serve(&["--tick", "1s"]);
+    // Ticks and reconciles come fast: a held leaver must survive many of both.
+    let serving = site.serve(&["--tick", "200ms", "--reconcile-every", "1s"]);
     let bamboo =
         br#"{"employees":[{"action":"Updated","changedFields":["Employment Status"],"id":"123",
         "fields":{"Employment Status":"Terminated","Termination Date":"2026-11-02",
@@ -436,7 +440,12 @@ fn bamboohr_and_hibob_events_wait_for_approval_unless_a_rule_says_auto_apply() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(plans.len(), 2, "{plans:?}\n{}", serving.log());
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        serving.log().contains("held for approval"),
+        "{}",
+        serving.log()
+    );
     assert!(site.active("carl@acme.example"), "applied without approval");
     assert!(site.active("dora@acme.example"), "applied without approval");
 
@@ -479,6 +488,7 @@ fn the_scheduler_cuts_a_leaver_when_the_clock_passes_their_cutoff_not_before() {
                 "",
             ),
             ("E6", "fay@acme.example", "Fay Moss", "active", "", "", ""),
+            ("E10", "hal@acme.example", "Hal Berg", "active", "", "", ""),
         ],
         None,
     );
@@ -500,6 +510,21 @@ fn the_scheduler_cuts_a_leaver_when_the_clock_passes_their_cutoff_not_before() {
     let clock = site.path().join("clock");
     std::fs::write(&clock, "2026-06-30T23:59:58Z").unwrap();
     let serving = site.serve(&["--tick", "200ms", "--clock-file", clock.to_str().unwrap()]);
+    // HR tells of hal's resignation, last day the same: no rule says auto-apply, so when
+    // the clock passes the cutoff hal's approvers are asked, and hal is not cut.
+    let body = serde_json::json!({
+        "event_id": "evt-hal",
+        "type": "termination",
+        "person": {"email": "hal@acme.example"},
+        "termination_type": "voluntary",
+        "last_day": "2026-06-30",
+    })
+    .to_string();
+    let sent_at: jiff::Timestamp = "2026-06-30T23:59:58Z".parse().unwrap();
+    let headers = sign(&generic(), HR_SECRET.as_bytes(), body.as_bytes(), sent_at);
+    let (got, answer) = serving.post("/hooks/hr/hr", &headers, body.as_bytes());
+    assert_eq!(got, 202, "{answer}");
+    assert!(answer.contains("\"disposition\":\"approval\""), "{answer}");
     // Many ticks before the cutoff: nothing happens.
     std::thread::sleep(Duration::from_secs(2));
     assert!(site.active("eve@acme.example"), "cut before the cutoff");
@@ -510,6 +535,15 @@ fn the_scheduler_cuts_a_leaver_when_the_clock_passes_their_cutoff_not_before() {
     std::fs::write(&clock, "2026-07-01T00:00:00.5Z").unwrap();
     site.wait_inactive("eve@acme.example", &serving);
     assert!(site.active("fay@acme.example"));
+    let ask = site
+        .smtp
+        .wait_for("it-ops@acme.example", "waiting for approval", 30);
+    assert!(ask.body().contains("hal@acme.example"), "{}", ask.body());
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        site.active("hal@acme.example"),
+        "hal was cut without approval"
+    );
     let runs = site.journal().runs().unwrap();
     assert!(
         runs.iter()
@@ -692,4 +726,64 @@ fn apply_without_serve_sends_reports_tasks_and_escalations_unless_told_not_to() 
     apply(true);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(site.smtp.mails().len(), before);
+}
+
+/// Only one `serve` acts per journal: the second is refused at start, naming why, with a
+/// SQLite journal (an OS file lock) and with PostgreSQL (an advisory lock). With PostgreSQL
+/// the first one reconciles the bundled example into the shared journal.
+#[test]
+fn one_instance_serves_a_journal_sqlite_and_postgres() {
+    if common::skip_real_servers("serve lock") {
+        return;
+    }
+    let pg = common::Postgres::start();
+    for backend in ["sqlite", "postgres"] {
+        let dir = common::example_copy();
+        common::commit_all(dir.path(), "example");
+        let url = pg.database(&format!("serve_{backend}"));
+        let mut envs: Vec<(&str, &str)> = vec![("OFFBOARD_NO_NOTIFY", "1")];
+        if backend == "postgres" {
+            envs.push(("OFFBOARD_JOURNAL", &url));
+        }
+        let offboard = || {
+            let mut cmd = common::offboard(dir.path());
+            cmd.envs(envs.iter().copied());
+            cmd
+        };
+        offboard().args(["journal", "init"]).assert().success();
+        let serving = common::ServeProcess::start(dir.path(), &envs, &["--tick", "1s"]);
+        let second = offboard()
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{}", common::free_port()),
+            ])
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap();
+        assert_eq!(second.status.code(), Some(1), "{backend}: {second:?}");
+        let stderr = String::from_utf8_lossy(&second.stderr);
+        assert!(
+            stderr.contains("another `offboard serve` is acting on this journal"),
+            "{backend}: {stderr}"
+        );
+        // The first one works on: its start-up reconcile is in the journal.
+        let start = Instant::now();
+        loop {
+            let list = offboard()
+                .args(["journal", "list", "--format", "json"])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&list.stdout).contains("serve: start-up reconcile") {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{backend}: {}\n{}",
+                String::from_utf8_lossy(&list.stdout),
+                serving.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }

@@ -124,6 +124,7 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         host: common::host(),
         trigger: trigger(args),
         emergency: None,
+        hold: Vec::new(),
     };
     let observer = common::Stderr::new(global);
     let fail = |e: ops::OpError| common::report(global, &e);

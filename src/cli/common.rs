@@ -212,25 +212,33 @@ pub fn send_notifications(global: &GlobalArgs, policy: &crate::policy::Policy) {
                 );
             }
             // One line per cause: a relay that is down fails every message alike.
-            let mut causes: Vec<(&str, Vec<&str>)> = Vec::new();
-            for (_, to, error) in &done.failed {
-                match causes.iter_mut().find(|(e, _)| e == error) {
-                    Some((_, who)) => who.push(to),
-                    None => causes.push((error, vec![to])),
+            let mut causes: Vec<(&str, bool, Vec<&str>)> = Vec::new();
+            for f in &done.failed {
+                match causes
+                    .iter_mut()
+                    .find(|(e, g, _)| *e == f.error && *g == f.given_up)
+                {
+                    Some((_, _, who)) => who.push(&f.recipient),
+                    None => causes.push((&f.error, f.given_up, vec![&f.recipient])),
                 }
             }
-            for (error, who) in causes {
+            for (error, given_up, who) in causes {
                 eprintln!(
                     "{}",
                     crate::escape::terminal(&format!(
-                        "Warning: {} {} to {} not delivered ({error}); retried by the next run or by `offboard serve`",
+                        "Warning: {} {} to {} not delivered ({error}); {}",
                         who.len(),
                         if who.len() == 1 {
                             "notification"
                         } else {
                             "notifications"
                         },
-                        who.join(", ")
+                        who.join(", "),
+                        if given_up {
+                            "given up (no channel reaches it, or out of attempts): `offboard journal` keeps it"
+                        } else {
+                            "retried by the next run or by `offboard serve`"
+                        }
                     ))
                 );
             }

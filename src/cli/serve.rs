@@ -72,7 +72,17 @@ pub fn run(global: &GlobalArgs, args: &ServeArgs) -> Exit {
             .clock_file
             .as_deref()
             .map_or(Clock::System, |p| Clock::File(global.resolve(p))),
-        actor: common::actor(global),
+        // Runs are made by the service, not by whoever last configured git here.
+        actor: std::env::var("OFFBOARD_ACTOR")
+            .ok()
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| {
+                format!(
+                    "offboard serve ({})",
+                    std::env::var("USER").unwrap_or_else(|_| "unknown user".into())
+                )
+            }),
         host: common::host(),
         retry: RetryPolicy {
             max_retries: args.max_retries,

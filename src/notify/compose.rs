@@ -377,7 +377,7 @@ pub fn approval(
         recipients: to,
         subject: format!("[offboard] Plan waiting for approval: {why}"),
         body: format!(
-            "{why}\n\nThe plan is saved as {plan_file}. Review it, then apply it with\n  offboard apply {plan_file}\n\n{summary}\n{text}"
+            "{why}\n\nThe plan is saved as {plan_file}. Review it, then apply it with\n  offboard apply {plan_file}\nUntil then `offboard serve` leaves this person out. If apply calls the plan stale (the roster or the policy changed since), make a new one with `offboard plan -p PERSON --out FILE`.\n\n{summary}\n{text}"
         ),
         created_at: now,
         about: Some(id.to_string()),

@@ -6,10 +6,11 @@
 //! failure retries could not fix) appends a [`MessageRecord`] to the journal in the same
 //! step that produced the fact, under an id derived from that fact (`report:RUN`,
 //! `task:TASK`, ...), so a restart, a crash or a second runner cannot queue it twice. A
-//! dispatcher (after each `plan`/`apply`, and continuously in `offboard serve`) then sends
+//! dispatcher (after each `apply` and `leave`, and continuously in `offboard serve`) then sends
 //! what the journal holds undelivered, one recipient at a time, and journals each attempt as
 //! a [`DeliveryRecord`]. A failed attempt is retried with exponential backoff up to
-//! [`MAX_ATTEMPTS`]; nothing here ever blocks or fails an offboarding.
+//! [`MAX_ATTEMPTS`]; a recipient no channel can reach is given up at once. Nothing here ever
+//! blocks or fails an offboarding.
 //!
 //! - [`compose`]: the messages, as pure functions of plans, runs and tasks.
 //! - [`send`]: the channels (lettre for SMTP with STARTTLS or TLS, reqwest for Slack- and
@@ -75,16 +76,14 @@ pub fn pending(messages: &[(MessageRecord, Vec<DeliveryRecord>)], now: Timestamp
     out
 }
 
-/// Messages whose every recipient was delivered or given up, and those still in flight.
+/// Messages with a recipient not delivered: still being retried, or given up.
 pub fn undelivered(messages: &[(MessageRecord, Vec<DeliveryRecord>)]) -> usize {
     messages
         .iter()
         .filter(|(m, deliveries)| {
-            m.recipients.iter().any(|r| {
-                !deliveries
-                    .iter()
-                    .any(|d| &d.recipient == r && (d.delivered || d.final_attempt))
-            })
+            m.recipients
+                .iter()
+                .any(|r| !deliveries.iter().any(|d| &d.recipient == r && d.delivered))
         })
         .count()
 }

@@ -50,6 +50,9 @@ pub struct ApplyRequest {
     /// An emergency override to record with the run (`leave --emergency`): the plan is made
     /// as if it were in force, and it is journaled, before the run, only once approved.
     pub emergency: Option<Emergency>,
+    /// People left out of a plan made now (roster keys): leavers held for approval (see
+    /// [`super::holds`]); the plan says so.
+    pub hold: Vec<String>,
 }
 
 /// A plan ready to be approved, with what it was made from.
@@ -116,7 +119,9 @@ pub fn prepare(
                 department: request.department.clone(),
                 ..Default::default()
             };
-            super::plan::plan_with(ws, &plan_request, &policy, &roster, observer)?
+            let mut plan = super::plan::plan_with(ws, &plan_request, &policy, &roster, observer)?;
+            hold_back(&mut plan, &request.hold);
+            plan
         }
     };
     Ok(Prepared {
@@ -125,6 +130,29 @@ pub fn prepare(
         plan,
         from_file: request.plan_file.is_some(),
     })
+}
+
+/// Leave `held` people (roster keys, any case) out of `plan`, with a warning naming them.
+fn hold_back(plan: &mut Plan, held: &[String]) {
+    let is_held = |person: &str| held.iter().any(|h| h.eq_ignore_ascii_case(person));
+    let mut named: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| is_held(&c.person))
+        .map(|c| c.person.as_str())
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    if named.is_empty() {
+        return;
+    }
+    let warning = format!(
+        "held for approval, left out of this run: {} (an HR event whose rules do not say auto-apply; apply the plan saved for it, or wait for the HR export)",
+        named.join(", ")
+    );
+    plan.changes.retain(|c| !is_held(&c.person));
+    plan.leavers.retain(|l| !is_held(&l.person));
+    plan.warnings.push(warning);
 }
 
 /// Step two: what must not run without explicit permission. Policies are reviewed code, so
@@ -376,7 +404,9 @@ pub fn execute(
             .map_or("", |l| l.name.as_str());
         messages.push(crate::notify::compose::task(t, name, facts.now));
     }
-    super::notify::queue(&mut journal, messages).map_err(evidence)?;
+    if policy.notifications.enabled() {
+        super::notify::queue(&mut journal, messages).map_err(evidence)?;
+    }
     drop(journal);
     Ok(Applied {
         run_id,

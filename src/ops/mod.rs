@@ -21,12 +21,14 @@
 //!   journal records as offboarded.
 //! - [`report`]: one leaver's offboarding certificate, from the journal.
 //! - [`tasks`]: manual tasks with their status, and closing one.
+//! - [`holds`]: leavers `serve` must not cut until someone approves their plan.
 //! - [`notify`]: messages queued in the journal, escalations, and sending what is due.
 //! - [`schedule`]: what will happen when (cutoffs, deletions, escalations).
 //! - [`policy_tests`]: the policy's unit tests, read and run.
 
 pub mod apply;
 pub mod audit;
+pub mod holds;
 pub mod inputs;
 pub mod journal;
 pub mod leave;

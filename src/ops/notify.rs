@@ -25,10 +25,20 @@ use crate::roster::Roster;
 #[derive(Debug, Default, Clone)]
 pub struct Dispatched {
     pub delivered: usize,
-    /// `(message id, recipient, error)` for each attempt that failed.
-    pub failed: Vec<(String, String, String)>,
+    /// Each attempt that failed.
+    pub failed: Vec<Failed>,
     /// Another process was sending: nothing was done this time.
     pub busy: bool,
+}
+
+/// One failed delivery.
+#[derive(Debug, Clone)]
+pub struct Failed {
+    pub message_id: String,
+    pub recipient: String,
+    pub error: String,
+    /// No further attempt will be made (undeliverable as configured, or out of attempts).
+    pub given_up: bool,
 }
 
 /// Append the messages whose ids the journal does not hold yet; returns how many.
@@ -61,7 +71,7 @@ pub fn escalations(
     roster: &Roster,
     now: Timestamp,
 ) -> Result<usize, OpError> {
-    if !journal::exists(ws)? {
+    if !journal::exists(ws)? || !policy.notifications.enabled() {
         return Ok(0);
     }
     let mut journal = journal::open(ws)?;
@@ -134,6 +144,7 @@ pub fn dispatch(ws: &Workspace, policy: &Policy, now: Timestamp) -> Result<Dispa
             Ok(()) => (true, None, false),
             Err(f) => (false, Some(f.error), f.permanent),
         };
+        let given_up = permanent || p.attempt >= notify::MAX_ATTEMPTS;
         let record = DeliveryRecord {
             message_id: p.message.message_id.clone(),
             recipient: p.recipient.clone(),
@@ -142,14 +153,19 @@ pub fn dispatch(ws: &Workspace, policy: &Policy, now: Timestamp) -> Result<Dispa
             at: Timestamp::now(),
             delivered,
             error: error.clone(),
-            final_attempt: delivered || permanent || p.attempt >= notify::MAX_ATTEMPTS,
+            final_attempt: delivered || given_up,
         };
         journal
             .append(&Record::Delivery(record))
             .map_err(journal::evidence)?;
         match error {
             None => done.delivered += 1,
-            Some(e) => done.failed.push((p.message.message_id, p.recipient, e)),
+            Some(error) => done.failed.push(Failed {
+                message_id: p.message.message_id,
+                recipient: p.recipient,
+                error,
+                given_up,
+            }),
         }
     }
     Ok(done)

@@ -625,6 +625,11 @@ impl Notifications {
     pub fn chat(&self, name: &str) -> Option<&ChatHook> {
         self.chats.iter().find(|c| c.name == name)
     }
+
+    /// Whether any channel is declared: without one, offboard queues no message at all.
+    pub fn enabled(&self) -> bool {
+        self.smtp.is_some() || !self.chats.is_empty()
+    }
 }
 
 /// `smtp host=... port=587 tls=starttls from=... username=... password-env=...`.

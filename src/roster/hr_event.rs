@@ -34,13 +34,24 @@ pub struct HrFacts {
     pub confirmed: bool,
 }
 
-/// Overlay `events` on `roster` (the earliest event of a person counts). Returns the events
-/// whose person the roster does not hold. The roster's hash then covers the events too, so a
-/// plan saved before an event arrived is stale.
+/// Overlay `events` (oldest first) on `roster`. A person's newest event gives the facts (HR
+/// corrected itself: an earlier last day, another termination type), and their first event
+/// the moment offboard knew (the termination instant). Returns the events whose person the
+/// roster does not hold. The roster's hash then covers the events too, so a plan saved
+/// before an event arrived is stale.
 pub fn apply<'a>(roster: &mut Roster, events: &'a [HrFacts]) -> Vec<&'a HrFacts> {
     let mut missing = Vec::new();
-    let mut applied = Vec::new();
+    // Per person (roster key, any case): (first received, newest event).
+    let mut latest: Vec<(String, Timestamp, &HrFacts)> = Vec::new();
     for e in events {
+        let key = e.person.to_lowercase();
+        match latest.iter_mut().find(|(k, ..)| *k == key) {
+            Some((_, _, newest)) => *newest = e,
+            None => latest.push((key, e.received_at, e)),
+        }
+    }
+    let mut applied = Vec::new();
+    for (_, first_known, e) in latest {
         let key = roster.key;
         let Some(person) = roster
             .people
@@ -50,16 +61,13 @@ pub fn apply<'a>(roster: &mut Roster, events: &'a [HrFacts]) -> Vec<&'a HrFacts>
             missing.push(e);
             continue;
         };
-        if person.hr_event.is_some() {
-            continue;
-        }
         let mut e = e.clone();
         // Confirmed by the export alone, not by an emergency override laid over it.
         e.confirmed = person.status == Status::Terminated
             && person.emergency.as_ref().is_none_or(|o| o.confirmed);
         if !e.confirmed {
             person.status = Status::Terminated;
-            person.termination_at = Some(e.received_at);
+            person.termination_at = Some(first_known);
             if e.last_day.is_some() {
                 person.last_day = e.last_day;
             }
@@ -165,6 +173,20 @@ mod tests {
         assert_eq!(ann.termination_at, Some(events[0].received_at));
         assert!(!ann.hr_event.as_ref().unwrap().confirmed);
         assert_ne!(r.hash, "h", "a saved plan must go stale");
+    }
+
+    #[test]
+    fn the_newest_event_gives_the_facts_and_the_first_the_moment() {
+        let mut r = roster();
+        let first = event("ann@acme.example", TerminationType::Voluntary, "2026-12-31");
+        let mut correction = event("ann@acme.example", TerminationType::Voluntary, "2026-12-05");
+        correction.event_id = "evt-correction".into();
+        correction.received_at = "2026-12-01T08:00:00Z".parse().unwrap();
+        apply(&mut r, &[first.clone(), correction]);
+        let ann = &r.people[0];
+        assert_eq!(ann.last_day, Some("2026-12-05".parse().unwrap()));
+        assert_eq!(ann.termination_at, Some(first.received_at));
+        assert_eq!(ann.hr_event.as_ref().unwrap().event_id, "evt-correction");
     }
 
     #[test]

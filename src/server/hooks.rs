@@ -2,9 +2,11 @@
 //!
 //! A webhook is answered only after everything about it is decided and recorded: 401 for a
 //! missing or bad signature or a timestamp outside the window, 409 for an event id already
-//! journaled (a replay), 400 for a payload offboard cannot read, 422 when an event names
-//! nobody in the roster (nothing is journaled, so HR's retry works once the roster has the
-//! person), and 202 once every event of the request is journaled. Rejections are logged and
+//! journaled (a replay), 400 for a payload offboard cannot read, 422 when a termination
+//! names nobody in the roster by email or employee id (nothing is journaled, so HR's retry
+//! works once the roster has the person), 200 for a request with no termination in it (other
+//! HR changes are acknowledged, not journaled), and 202 once every termination of the
+//! request is journaled. Rejections are logged and
 //! counted and have no other effect. The work an accepted event asks for happens after the
 //! answer, on the worker.
 
@@ -22,7 +24,7 @@ use super::{Shared, worker};
 use crate::connector::secret::Secret;
 use crate::journal::{Record, TriggerRecord};
 use crate::ops::{Observer, inputs, journal};
-use crate::roster::{self, PersonQuery, Roster};
+use crate::roster::Roster;
 
 pub(super) async fn hr(
     State(shared): State<Arc<Shared>>,
@@ -133,9 +135,19 @@ fn accept(
             );
         }
     };
+    // Other HR changes (a new title, time off) are acknowledged and nothing else: refusing
+    // them would make the sender retry for days, and they need no person.
+    let (events, ignored): (Vec<HrEvent>, Vec<HrEvent>) =
+        events.into_iter().partition(|e| e.termination);
     if events.is_empty() {
-        shared.metrics.webhook(source, "empty");
-        return (StatusCode::OK, json!({ "accepted": [] }));
+        shared.metrics.webhook(source, "ignored");
+        return (
+            StatusCode::OK,
+            json!({
+                "accepted": [],
+                "ignored": ignored.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(),
+            }),
+        );
     }
     // From the replay check to the append, one request at a time.
     let Ok(_accepting) = shared.accepting.lock() else {
@@ -199,9 +211,7 @@ fn accept(
         };
         let person = &roster.people[index];
         let key = roster.key_of(person);
-        let disposition = if !e.termination {
-            "ignored"
-        } else if auto_apply(policy, &roster, index, e, source, received_at) {
+        let disposition = if auto_apply(policy, &roster, index, e, source, received_at) {
             "auto-apply"
         } else {
             "approval"
@@ -274,9 +284,7 @@ fn accept(
             "HR event {} from {source}: {} ({}), {}",
             r.event_id, r.person, r.name, r.disposition
         ));
-        if r.disposition != "ignored"
-            && let Ok(tx) = shared.work.lock()
-        {
+        if let Ok(tx) = shared.work.lock() {
             let _ = tx.send(worker::Work::Event(Box::new(r)));
         }
     }
@@ -285,26 +293,40 @@ fn accept(
         json!({
             "accepted": answer,
             "replayed": replayed.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(),
+            "ignored": ignored.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(),
         }),
     )
 }
 
-/// The roster index of the person an event names: by email, then by employee id, through
-/// the same identification as `plan -p` (exact identifiers only, never a guess).
+/// The roster index of the person an event names: the one person whose email, or else
+/// whose employee id, is exactly the event's (email without regard to case). Names are never
+/// matched: a webhook cannot be asked to choose between people.
 fn person_of(roster: &Roster, e: &HrEvent) -> Option<usize> {
-    [e.email.as_deref(), e.employee_id.as_deref()]
-        .into_iter()
-        .flatten()
-        .find_map(|text| {
-            roster::identify(
-                roster,
-                &PersonQuery {
-                    text: text.to_string(),
-                    department: None,
-                },
+    let only = |matches: Vec<usize>| (matches.len() == 1).then(|| matches[0]);
+    let by_email = e.email.as_deref().and_then(|email| {
+        only(
+            roster
+                .people
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.email.trim().eq_ignore_ascii_case(email.trim()))
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    });
+    by_email.or_else(|| {
+        e.employee_id.as_deref().and_then(|id| {
+            only(
+                roster
+                    .people
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| !p.employee_id.is_empty() && p.employee_id.trim() == id.trim())
+                    .map(|(i, _)| i)
+                    .collect(),
             )
-            .ok()
         })
+    })
 }
 
 /// Whether a rule matching the person, with the event's facts laid over the roster, says

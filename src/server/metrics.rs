@@ -34,6 +34,9 @@ pub struct Metrics {
     pub webhooks: Family<HookLabel, Counter>,
     pub trigger_to_zero: Histogram,
     pub undelivered: Gauge,
+    /// 1 when the policy in force is the checked-out commit's, 0 when `serve` is degraded
+    /// (a dirty tree or an invalid policy: nothing is applied).
+    pub policy_ok: Gauge,
 }
 
 impl Default for Metrics {
@@ -56,11 +59,12 @@ impl Metrics {
             webhooks: Family::default(),
             trigger_to_zero: Histogram::new(exponential_buckets(0.25, 2.0, 14)),
             undelivered: Gauge::default(),
+            policy_ok: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
             "leavers_due",
-            "Leavers whose cutoff has passed and whose plan still has changes",
+            "Leavers past their cutoff still holding access after the last whole reconcile",
             m.leavers_due.clone(),
         );
         registry.register(
@@ -85,7 +89,7 @@ impl Metrics {
         );
         registry.register(
             "failures",
-            "Changes that failed after retries, and applies refused or broken",
+            "Changes that failed after retries, and runs refused or broken",
             m.failures.clone(),
         );
         registry.register("applies", "Apply runs made by serve", m.applies.clone());
@@ -101,8 +105,13 @@ impl Metrics {
         );
         registry.register(
             "notifications_undelivered",
-            "Messages with a recipient not yet delivered",
+            "Messages with a recipient not delivered (still retried, or given up)",
             m.undelivered.clone(),
+        );
+        registry.register(
+            "policy_ok",
+            "1 when the checked-out, committed policy is in force; 0 when nothing is applied",
+            m.policy_ok.clone(),
         );
         Metrics { registry, ..m }
     }

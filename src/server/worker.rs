@@ -4,11 +4,15 @@
 //! the policy move under a long-running process) and is exactly what the CLI would run:
 //! `apply -p PERSON` for an event whose rules say `auto-apply` or a schedule entry the clock
 //! passed, `plan -p PERSON --out` and an approval message for any other termination, and a
-//! whole `apply` on the first tick and every `reconcile-every`. Nothing is applied while the
-//! policy does not match a clean, committed tree. Failures are logged, counted and sent to
+//! whole `apply` on the first tick and every `reconcile-every`. People held for approval
+//! (see [`crate::ops::holds`]) are left out of every apply `serve` makes; when their cutoff
+//! passes, their plan is saved and the approvers asked, once. Nothing is applied while the
+//! policy does not match a clean, committed tree: events that arrive meanwhile wait, and are
+//! acted on at the first tick after the tree is clean again. A scheduled apply that fails
+//! is tried again at every tick until it succeeds. Failures are logged, counted and sent to
 //! the policy's default recipients; they never stop the worker.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Instant;
 
@@ -26,30 +30,40 @@ pub(crate) enum Work {
     Stop,
 }
 
+/// What the worker remembers between ticks (all of it can be lost: a restart reconciles).
+#[derive(Default)]
+struct State {
+    /// The scheduler's clock at the last tick that looked at the schedule.
+    last_now: Option<Timestamp>,
+    last_tick: Option<Instant>,
+    last_reconcile: Option<Instant>,
+    /// Events that arrived while no clean policy was in force.
+    deferred: Vec<TriggerRecord>,
+    /// People whose scheduled apply failed: tried again at every tick.
+    retry: BTreeSet<String>,
+}
+
 pub(super) fn run(shared: &Shared, rx: Receiver<Work>) {
-    let mut last_now: Option<Timestamp> = None;
-    let mut last_tick: Option<Instant> = None;
-    let mut last_reconcile: Option<Instant> = None;
+    let mut state = State::default();
     loop {
-        let wait = last_tick.map_or(std::time::Duration::ZERO, |t| {
+        let wait = state.last_tick.map_or(std::time::Duration::ZERO, |t| {
             shared.opts.tick.saturating_sub(t.elapsed())
         });
         match rx.recv_timeout(wait) {
             Ok(Work::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-            Ok(Work::Event(t)) => event(shared, &t),
-            Err(RecvTimeoutError::Timeout) => {}
-        }
-        if last_tick.is_none_or(|t| t.elapsed() >= shared.opts.tick) {
-            let reconcile =
-                last_reconcile.is_none_or(|t| t.elapsed() >= shared.opts.reconcile_every);
-            let now = shared.opts.clock.now();
-            if tick(shared, last_now, now, reconcile) {
-                last_now = Some(now);
-                if reconcile {
-                    last_reconcile = Some(Instant::now());
+            Ok(Work::Event(t)) => {
+                if !event(shared, &t) {
+                    state.deferred.push(*t);
                 }
             }
-            last_tick = Some(Instant::now());
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        if state
+            .last_tick
+            .is_none_or(|t| t.elapsed() >= shared.opts.tick)
+        {
+            tick(shared, &mut state);
+            state.last_tick = Some(Instant::now());
         }
     }
 }
@@ -60,11 +74,36 @@ fn at(shared: &Shared, now: Timestamp) -> Option<String> {
     (!shared.opts.clock.is_system()).then(|| now.to_string())
 }
 
-/// One scheduler tick; false when nothing could be looked at (no valid, committed policy).
-fn tick(shared: &Shared, last: Option<Timestamp>, now: Timestamp, reconcile: bool) -> bool {
+/// The people held for approval now (roster keys), as the worker's operations take them.
+fn holds(shared: &Shared) -> Result<Vec<TriggerRecord>, OpError> {
+    let loaded = shared
+        .policy()
+        .ok_or_else(|| OpError::new("no policy is loaded"))?;
+    ops::holds::held(&shared.ws.fresh(), &loaded.policy, &shared.log)
+}
+
+/// One scheduler tick. Without a valid, committed policy it does nothing (and the clock it
+/// saw is not recorded, so what passed meanwhile is still ahead of the next tick).
+fn tick(shared: &Shared, state: &mut State) {
     if !shared.reload() {
-        return false;
+        shared.metrics.policy_ok.set(0);
+        return;
     }
+    shared.metrics.policy_ok.set(1);
+    let now = shared.opts.clock.now();
+    for t in std::mem::take(&mut state.deferred) {
+        if !event(shared, &t) {
+            state.deferred.push(t);
+        }
+    }
+    let held = match holds(shared) {
+        Ok(h) => h,
+        Err(e) => {
+            shared.log.error(&format!("cannot read the holds: {e}"));
+            shared.metrics.failures.inc();
+            return;
+        }
+    };
     let ws = shared.ws.fresh();
     let schedule = match ops::schedule::schedule(&ws, Some(now), &shared.log) {
         Ok(s) => s,
@@ -73,14 +112,8 @@ fn tick(shared: &Shared, last: Option<Timestamp>, now: Timestamp, reconcile: boo
                 .log
                 .error(&format!("cannot compute the schedule: {e}"));
             shared.metrics.failures.inc();
-            return false;
+            return;
         }
-    };
-    let cuts = |e: &&ops::schedule::Entry| {
-        matches!(
-            e.what,
-            ops::schedule::What::Cut | ops::schedule::What::Delete
-        )
     };
     shared.metrics.leavers_scheduled.set(
         schedule
@@ -88,34 +121,67 @@ fn tick(shared: &Shared, last: Option<Timestamp>, now: Timestamp, reconcile: boo
             .filter(|e| e.what == ops::schedule::What::Cut)
             .count() as i64,
     );
-    match last {
-        // First tick after a start, and every reconcile-every: everything due, from the
-        // roster and the journal, whatever happened while nobody was serving.
-        None => {
-            apply(shared, Vec::new(), now, "serve: start-up reconcile".into());
-        }
-        Some(_) if reconcile => {
-            apply(shared, Vec::new(), now, "serve: periodic reconcile".into());
-        }
-        Some(last) => {
-            let mut people: Vec<String> = schedule
-                .passed(last, now)
-                .filter(cuts)
-                .map(|e| e.person.clone())
-                .collect();
-            people.sort();
-            people.dedup();
-            if !people.is_empty() {
-                shared.log.info(&format!(
-                    "the clock passed the cutoff or deletion of {}",
-                    people.join(", ")
-                ));
-                apply(shared, people, now, "serve: schedule".into());
+    let is_held = |person: &str| held.iter().any(|t| t.person.eq_ignore_ascii_case(person));
+    let hold: Vec<String> = held.iter().map(|t| t.person.clone()).collect();
+    let reconcile = state
+        .last_reconcile
+        .is_none_or(|t| t.elapsed() >= shared.opts.reconcile_every);
+    if reconcile {
+        // After a start, and every reconcile-every: everything due, from the roster and the
+        // journal, whatever happened while nobody was serving.
+        let why = if state.last_now.is_none() {
+            "serve: start-up reconcile"
+        } else {
+            "serve: periodic reconcile"
+        };
+        let _ = apply(shared, Vec::new(), &hold, now, why.into());
+        state.last_reconcile = Some(Instant::now());
+        state.retry.clear();
+    } else if let Some(last) = state.last_now {
+        let mut people: BTreeSet<String> = schedule
+            .passed(last, now)
+            .filter(|e| {
+                matches!(
+                    e.what,
+                    ops::schedule::What::Cut | ops::schedule::What::Delete
+                )
+            })
+            .map(|e| e.person.clone())
+            .filter(|p| !is_held(p))
+            .collect();
+        people.extend(std::mem::take(&mut state.retry));
+        if !people.is_empty() {
+            let people: Vec<String> = people.into_iter().collect();
+            shared.log.info(&format!(
+                "due now (cutoff or deletion passed, or a retry): {}",
+                people.join(", ")
+            ));
+            let ok = match apply(shared, people.clone(), &hold, now, "serve: schedule".into()) {
+                Ok(None) => true,
+                Ok(Some(a)) => a.audit.iter().all(|l| l.verdict != Verdict::Red),
+                Err(()) => false,
+            };
+            if !ok {
+                state.retry.extend(people);
             }
         }
     }
+    // Held people whose cutoff has come: their approvers are asked (once per event).
+    for t in &held {
+        let due = schedule
+            .entries
+            .iter()
+            .any(|e| e.person.eq_ignore_ascii_case(&t.person) && e.at <= now);
+        if due && let Err(e) = approval(shared, t, now) {
+            shared.log.error(&format!(
+                "cannot plan HR event {} for {}: {e}",
+                t.event_id, t.person
+            ));
+            shared.metrics.failures.inc();
+        }
+    }
     housekeeping(shared, now);
-    true
+    state.last_now = Some(now);
 }
 
 /// Escalations, notifications, and the task and delivery gauges.
@@ -148,18 +214,21 @@ fn send(shared: &Shared, ws: &Workspace, now: Timestamp) {
     let Some(loaded) = shared.policy() else {
         return;
     };
-    if !shared.opts.notify {
-        return;
-    }
-    match ops::notify::dispatch(ws, &loaded.policy, now) {
-        Ok(done) => {
-            for (id, to, error) in &done.failed {
-                shared
-                    .log
-                    .warn(&format!("notification {id} to {to} not delivered: {error}"));
+    if shared.opts.notify {
+        match ops::notify::dispatch(ws, &loaded.policy, now) {
+            Ok(done) => {
+                for f in &done.failed {
+                    shared.log.warn(&format!(
+                        "notification {} to {} not delivered: {}{}",
+                        f.message_id,
+                        f.recipient,
+                        f.error,
+                        if f.given_up { " (given up)" } else { "" }
+                    ));
+                }
             }
+            Err(e) => shared.log.error(&format!("cannot send notifications: {e}")),
         }
-        Err(e) => shared.log.error(&format!("cannot send notifications: {e}")),
     }
     if let Ok(messages) =
         ops::journal::read(ws).and_then(|j| j.messages().map_err(ops::journal::evidence))
@@ -171,19 +240,24 @@ fn send(shared: &Shared, ws: &Workspace, now: Timestamp) {
     }
 }
 
-/// What an accepted HR event asks for.
-fn event(shared: &Shared, t: &TriggerRecord) {
+/// What an accepted HR event asks for; false when it must wait for a clean policy.
+fn event(shared: &Shared, t: &TriggerRecord) -> bool {
     if !shared.reload() {
         shared.log.warn(&format!(
             "HR event {} for {} is journaled; it is acted on once the policy tree is clean",
             t.event_id, t.person
         ));
-        return;
+        return false;
     }
     let now = shared.opts.clock.now();
     let trigger = format!("webhook {} {}", t.source, t.event_id);
     if t.disposition == "auto-apply" {
-        if let Some(applied) = apply(shared, vec![t.person.clone()], now, trigger) {
+        let hold: Vec<String> = holds(shared)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|h| h.person)
+            .collect();
+        if let Ok(Some(applied)) = apply(shared, vec![t.person.clone()], &hold, now, trigger) {
             let clean = applied.audit.iter().any(|l| {
                 l.person.eq_ignore_ascii_case(&t.person)
                     && l.active_accounts.is_empty()
@@ -206,31 +280,18 @@ fn event(shared: &Shared, t: &TriggerRecord) {
     }
     let ws = shared.ws.fresh();
     send(shared, &ws, now);
+    true
 }
 
-/// Plan the person, save the plan for review, and tell the approvers.
-fn approval(shared: &Shared, t: &TriggerRecord, now: Timestamp) -> Result<(), OpError> {
-    let ws = shared.ws.fresh();
-    let request = ops::plan::PlanRequest {
-        persons: vec![t.person.clone()],
-        at: at(shared, now),
-        ..Default::default()
-    };
-    let plan = ops::plan::plan(&ws, &request, &shared.log)?;
-    if !plan.has_changes() {
-        shared.log.info(&format!(
-            "HR event {}: nothing to change for {} now (their cutoff may be ahead: `offboard schedule`)",
-            t.event_id, t.person
-        ));
-        return Ok(());
-    }
-    // Named after the event (which names its source when the id was derived by offboard).
+/// Where the plan for an event is saved, relative to the repository: named after the event
+/// (whose id names its source when offboard derived it), kept short for any filesystem.
+fn plan_file(t: &TriggerRecord) -> String {
     let name = if t.event_id.starts_with(&format!("{}-", t.source)) {
         t.event_id.clone()
     } else {
         format!("{}-{}", t.source, t.event_id)
     };
-    let safe: String = name
+    let mut safe: String = name
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
@@ -240,8 +301,41 @@ fn approval(shared: &Shared, t: &TriggerRecord, now: Timestamp) -> Result<(), Op
             }
         })
         .collect();
-    let relative = format!(".offboard/plans/{safe}.json");
+    if safe.len() > 100 {
+        let digest = blake3::hash(name.as_bytes()).to_hex();
+        safe = format!("{}-{}", &safe[..64], &digest[..16]);
+    }
+    format!(".offboard/plans/{safe}.json")
+}
+
+/// Plan the person, save the plan for review, and tell the approvers; once per event (a
+/// plan with nothing to change yet is made again when their cutoff comes).
+fn approval(shared: &Shared, t: &TriggerRecord, now: Timestamp) -> Result<(), OpError> {
+    let ws = shared.ws.fresh();
+    let message_id = format!("approval:{}:{}", t.source, t.event_id);
+    let asked = ops::journal::read(&ws)?
+        .messages()
+        .map_err(ops::journal::evidence)?
+        .iter()
+        .any(|(m, _)| m.message_id == message_id);
+    let relative = plan_file(t);
     let path = ws.root.join(&relative);
+    if asked || path.exists() {
+        return Ok(());
+    }
+    let request = ops::plan::PlanRequest {
+        persons: vec![t.person.clone()],
+        at: at(shared, now),
+        ..Default::default()
+    };
+    let plan = ops::plan::plan(&ws, &request, &shared.log)?;
+    if !plan.has_changes() {
+        shared.log.info(&format!(
+            "HR event {}: nothing to change for {} yet; their approvers are asked when their cutoff comes (`offboard schedule`)",
+            t.event_id, t.person
+        ));
+        return Ok(());
+    }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| OpError::new(format!("cannot create {}: {e}", dir.display())))?;
@@ -262,9 +356,12 @@ fn approval(shared: &Shared, t: &TriggerRecord, now: Timestamp) -> Result<(), Op
         &relative,
         Timestamp::now(),
     );
-    let mut journal = ops::journal::open(&ws)?;
-    ops::notify::queue(&mut journal, message.into_iter().collect())
-        .map_err(ops::journal::evidence)?;
+    // Without a channel, the saved plan and the log are all there is.
+    if loaded.policy.notifications.enabled() {
+        let mut journal = ops::journal::open(&ws)?;
+        ops::notify::queue(&mut journal, message.into_iter().collect())
+            .map_err(ops::journal::evidence)?;
+    }
     shared.log.info(&format!(
         "HR event {}: plan for {} saved as {relative}, waiting for approval",
         t.event_id, t.person
@@ -272,13 +369,16 @@ fn approval(shared: &Shared, t: &TriggerRecord, now: Timestamp) -> Result<(), Op
     Ok(())
 }
 
-/// Apply for `people` (everyone when empty), as `apply` would, with its guards.
+/// Apply for `people` (everyone due when empty), `hold` left out, as `apply` would, with
+/// its guards: the run, `None` when there was nothing to change, `Err` when it could not be
+/// made (logged and counted).
 fn apply(
     shared: &Shared,
     people: Vec<String>,
+    hold: &[String],
     now: Timestamp,
     trigger: String,
-) -> Option<ops::apply::Applied> {
+) -> Result<Option<ops::apply::Applied>, ()> {
     let ws = shared.ws.fresh();
     let request = ApplyRequest {
         plan_file: None,
@@ -294,22 +394,18 @@ fn apply(
         host: shared.opts.host.clone(),
         trigger: trigger.clone(),
         emergency: None,
+        hold: hold.to_vec(),
     };
+    let whole = request.persons.is_empty();
     let result = (|| {
         let prepared = ops::apply::prepare(&ws, &request, &shared.log)?;
-        if request.persons.is_empty() {
-            // Leavers past their cutoff with something still to change.
-            let mut due: Vec<&str> = prepared
-                .plan
-                .changes
-                .iter()
-                .map(|c| c.person.as_str())
-                .collect();
-            due.sort_unstable();
-            due.dedup();
-            shared.metrics.leavers_due.set(due.len() as i64);
+        for w in &prepared.plan.warnings {
+            shared.log.warn(w);
         }
         if !prepared.plan.has_changes() {
+            if whole {
+                shared.metrics.leavers_due.set(0);
+            }
             return Ok(None);
         }
         let dirty = ops::apply::guard(&ws, &request, &prepared)?;
@@ -333,7 +429,7 @@ fn apply(
         ops::apply::execute(&ws, &request, &prepared, dirty, &progress).map(Some)
     })();
     match result {
-        Ok(None) => None,
+        Ok(None) => Ok(None),
         Ok(Some(applied)) => {
             shared.metrics.applies.inc();
             let mut ok: BTreeMap<&str, bool> = BTreeMap::new();
@@ -354,6 +450,16 @@ fn apply(
                     })
                     .set(i64::from(fine));
             }
+            if whole {
+                // Leavers past their cutoff that still hold access after this run.
+                shared.metrics.leavers_due.set(
+                    applied
+                        .audit
+                        .iter()
+                        .filter(|l| l.verdict == Verdict::Red)
+                        .count() as i64,
+                );
+            }
             shared.log.info(&format!(
                 "{trigger}: run {} {:?}, {} disabled, {} deleted, {} failed",
                 applied.run_id,
@@ -362,7 +468,7 @@ fn apply(
                 applied.counts.deleted,
                 applied.counts.failed
             ));
-            Some(applied)
+            Ok(Some(applied))
         }
         Err(e) => {
             shared.metrics.failures.inc();
@@ -373,7 +479,7 @@ fn apply(
                     .map(|h| format!(" (hint: {h})"))
                     .unwrap_or_default()
             ));
-            None
+            Err(())
         }
     }
 }

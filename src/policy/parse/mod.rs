@@ -221,12 +221,15 @@ impl Builder {
             }
         }
 
-        let notifications = self
-            .notifications
-            .take()
-            .map(|(n, _)| n)
-            .unwrap_or_default();
-        late.extend(serve::check_recipients(&self.rules, &notifications));
+        let (notifications, notifications_span) = match self.notifications.take() {
+            Some((n, span)) => (n, Some(span)),
+            None => (Notifications::default(), None),
+        };
+        late.extend(serve::check_recipients(
+            &self.rules,
+            &notifications,
+            notifications_span,
+        ));
         self.diagnostics.extend(late);
         if self.diagnostics.is_empty() {
             let parts = Parts {

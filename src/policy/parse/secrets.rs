@@ -75,6 +75,7 @@ impl FileParser<'_> {
         self.b.secrets.push(value_span);
         let base = match key {
             "password" | "bind-password" => "password",
+            "secret" => "secret",
             _ => "token",
         };
         self.error(

@@ -86,6 +86,18 @@ impl FileParser<'_> {
                         );
                         continue;
                     }
+                    if n.chats.iter().any(|c| c.name == name.value) {
+                        self.error(
+                            Diagnostic::error(
+                                "policy::duplicate-name",
+                                name.span,
+                                format!("chat `{}` is declared twice", name.value),
+                            )
+                            .label("second declaration")
+                            .help("`notify` names a chat: each name once"),
+                        );
+                        continue;
+                    }
                     let mut props = Properties::new(self, child.node, &name.value, CHAT_USAGE);
                     let url = props.secret("url");
                     let style = props.keyword("style", &["slack", "teams"], "chat style");
@@ -178,6 +190,34 @@ impl FileParser<'_> {
         let signature_header = props.string("signature-header");
         let timestamp_header = props.string("timestamp-header");
         let secret = props.secret("secret");
+        for header in [&signature_header, &timestamp_header].into_iter().flatten() {
+            if axum::http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                self.error(
+                    Diagnostic::error(
+                        "policy::header",
+                        name.span,
+                        format!("`{header}` is not an HTTP header name"),
+                    )
+                    .label("in this trigger")
+                    .help("header names are letters, digits and `-`, e.g. X-Signature"),
+                );
+                return;
+            }
+        }
+        if let (Some(a), Some(b)) = (&signature_header, &timestamp_header)
+            && a.eq_ignore_ascii_case(b)
+        {
+            self.error(
+                Diagnostic::error(
+                    "policy::header",
+                    name.span,
+                    "the signature and the timestamp must be in different headers",
+                )
+                .label("in this trigger")
+                .help(format!("usage: {TRIGGER_USAGE}")),
+            );
+            return;
+        }
         let scheme = match scheme.as_str() {
             "bamboohr" => TriggerScheme::BambooHr,
             "hibob" => TriggerScheme::HiBob,
@@ -220,9 +260,30 @@ impl FileParser<'_> {
 
 /// Every recipient must be deliverable: an address with an `smtp` server to send it, or a
 /// declared `chat`.
-pub(super) fn check_recipients(rules: &[Rule], n: &Notifications) -> Vec<Diagnostic> {
+pub(super) fn check_recipients(
+    rules: &[Rule],
+    n: &Notifications,
+    span: Option<Span>,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let chats: Vec<&str> = n.chats.iter().map(|c| c.name.as_str()).collect();
+    if let Some(span) = span {
+        for recipient in &n.default {
+            if let Some(problem) = undeliverable(recipient, n, &chats) {
+                out.push(
+                    Diagnostic::error(
+                        "policy::recipient",
+                        span,
+                        format!("the default recipient `{recipient}` is {problem}"),
+                    )
+                    .label("in `default`")
+                    .help(format!(
+                        "declare how messages leave: {SMTP_USAGE}, or {CHAT_USAGE}"
+                    )),
+                );
+            }
+        }
+    }
     for rule in rules {
         for recipient in &rule.notify {
             if let Some(problem) = undeliverable(recipient, n, &chats) {
@@ -248,10 +309,13 @@ pub(super) fn check_recipients(rules: &[Rule], n: &Notifications) -> Vec<Diagnos
 
 fn undeliverable(recipient: &str, n: &Notifications, chats: &[&str]) -> Option<String> {
     if recipient.contains('@') {
-        return n
-            .smtp
-            .is_none()
-            .then(|| "an e-mail address, but no `smtp` server is declared".to_string());
+        if n.smtp.is_none() {
+            return Some("an e-mail address, but no `smtp` server is declared".to_string());
+        }
+        return recipient
+            .parse::<lettre::Address>()
+            .is_err()
+            .then(|| "not a valid e-mail address".to_string());
     }
     if chats.contains(&recipient) {
         return None;
