@@ -367,6 +367,24 @@ fn webhooks_are_verified_journaled_before_the_answer_and_cut_at_once() {
     for secret in [HR_SECRET, common::SCIM_TOKEN, "T0-B0-secretpart"] {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
     }
+    // The trigger log and the notifications, as an auditor reads them.
+    let events = common::offboard(site.path())
+        .args(["journal", "events"])
+        .output()
+        .unwrap();
+    let events = String::from_utf8_lossy(&events.stdout);
+    assert!(
+        events.contains("HR event evt-1 from hr about ann@acme.example (Ann Lee): termination, involuntary; auto-apply"),
+        "{events}"
+    );
+    assert!(
+        events.contains("to security@acme.example by smtp (attempt 1): delivered"),
+        "{events}"
+    );
+    assert!(
+        events.contains("to sec-chat by chat:sec-chat (attempt 1): delivered"),
+        "{events}"
+    );
     let records = site.journal().typed_records().unwrap();
     let all: String = records.iter().map(|(_, body)| body.as_str()).collect();
     for secret in [HR_SECRET, common::SCIM_TOKEN, "T0-B0-secretpart"] {

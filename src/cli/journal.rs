@@ -35,6 +35,11 @@ silently begin again and re-open every manual task. An existing journal is never
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// HR events received (the trigger log) and notifications with every delivery attempt
+    Events {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Recompute the hash chain; exit 1 if any record was edited, deleted or reordered
     Verify,
     /// Copy a journal to another backend, record for record (SQLite file <-> PostgreSQL)
@@ -88,6 +93,13 @@ pub fn run(global: &GlobalArgs, args: &JournalArgs) -> Exit {
                 Exit::Success
             })
         }
+        JournalCommand::Events { format } => ops::journal::events(ws).map(|records| {
+            match format {
+                Format::Json => print!("{}", records_json(&records)),
+                Format::Text => print!("{}", events_text(&records)),
+            }
+            Exit::Success
+        }),
         JournalCommand::Verify => ops::journal::verify(ws).map(|checked| verify(global, &checked)),
     };
     shown.unwrap_or_else(|e| common::report(global, &e))
@@ -131,8 +143,9 @@ fn json(value: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
-fn show_json(summary: &RunSummary, records: &[StoredRecord]) -> String {
-    let bodies: Vec<serde_json::Value> = records
+/// Records as JSON values: sequence, table, kind, time, body and hash.
+fn record_values(records: &[StoredRecord]) -> Vec<serde_json::Value> {
+    records
         .iter()
         .map(|r| {
             serde_json::json!({
@@ -141,25 +154,55 @@ fn show_json(summary: &RunSummary, records: &[StoredRecord]) -> String {
                 "hash": r.hash,
             })
         })
-        .collect();
+        .collect()
+}
+
+fn show_json(summary: &RunSummary, records: &[StoredRecord]) -> String {
     format!(
         "{}\n",
-        json(&serde_json::json!({"run": summary, "records": bodies}))
+        json(&serde_json::json!({"run": summary, "records": record_values(records)}))
     )
 }
 
-fn show_text(summary: &RunSummary, records: &[StoredRecord]) -> String {
-    let rows: Vec<Vec<String>> = records
+fn records_json(records: &[StoredRecord]) -> String {
+    format!(
+        "{}\n",
+        json(&serde_json::json!({"records": record_values(records)}))
+    )
+}
+
+/// One line per record, as `journal show` prints a run's.
+fn record_rows(records: &[StoredRecord]) -> Vec<Vec<String>> {
+    records
         .iter()
         .map(|r| {
             vec![
                 format!("#{}", r.seq),
                 crate::when::human_text(&r.at),
                 r.kind.clone(),
-                describe(r),
+                // Event ids, names and remote errors come from elsewhere: escaped.
+                crate::escape::terminal(&describe(r)).into_owned(),
             ]
         })
-        .collect();
+        .collect()
+}
+
+fn events_text(records: &[StoredRecord]) -> String {
+    if records.is_empty() {
+        return "No HR event received and no message sent yet.\n".to_string();
+    }
+    format!(
+        "{}\nThe full records: offboard journal events --format json\n",
+        super::table::render(
+            &["Record", "At", "Kind", "What"],
+            &record_rows(records),
+            &[]
+        )
+    )
+}
+
+fn show_text(summary: &RunSummary, records: &[StoredRecord]) -> String {
+    let rows = record_rows(records);
     format!(
         "{}\n{}\nThe full records: offboard journal show {} --format json\n",
         list_text(std::slice::from_ref(summary)),

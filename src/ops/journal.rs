@@ -149,6 +149,23 @@ pub fn run(ws: &Workspace, id: &str) -> Result<(RunSummary, Vec<StoredRecord>), 
     Ok((summary, records))
 }
 
+/// The records that belong to no run: HR events received (the trigger log), and messages
+/// with each delivery attempt, oldest first.
+pub fn events(ws: &Workspace) -> Result<Vec<StoredRecord>, OpError> {
+    let journal = read(ws)?;
+    Ok(journal
+        .records()
+        .map_err(error)?
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r.kind.as_str(),
+                crate::journal::TRIGGER | crate::journal::MESSAGE | crate::journal::DELIVERY
+            )
+        })
+        .collect())
+}
+
 /// The journal's hash chain, recomputed.
 #[derive(Debug, Clone)]
 pub struct Checked {
