@@ -7,7 +7,8 @@
 #
 # Targets (src/fuzz_targets.rs): policy (the KDL policy loader), roster (CSV/JSON roster
 # parsers), export (the file connector's export parsers), scim (SCIM response bodies, list
-# pages, users, paging) and ldap (BER search result entries). Generated inputs are capped in
+# pages, users, paging), ldap (BER search result entries) and webhook (HR webhook payloads of
+# every scheme, and their signature check). Generated inputs are capped in
 # length (MAX_LEN below): the KDL parser costs about a microsecond per byte, so short inputs
 # keep the policy target near 10^3 executions per second, and every construct the parsers
 # know fits in the cap. Each starts from fuzz/corpus/<target>; afterwards the
@@ -18,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 command -v cargo-afl >/dev/null 2>&1 || cargo install cargo-afl --locked
 TARGETS=("${1:-policy}")
-[ $# -eq 0 ] && TARGETS=(policy roster export scim ldap)
+[ $# -eq 0 ] && TARGETS=(policy roster export scim ldap webhook)
 declare -A MAX_LEN=([policy]=512 [roster]=2048 [export]=2048 [scim]=4096 [ldap]=2048)
 EXECUTIONS="${2:-10000000}"
 cargo afl build --release

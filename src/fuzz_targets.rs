@@ -17,12 +17,13 @@ use crate::policy::{FileFormat, PersonKey};
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name `fuzz/run.sh` and the corpus folders use.
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("policy", policy),
     ("roster", roster),
     ("export", export),
     ("scim", scim),
     ("ldap", ldap),
+    ("webhook", webhook),
 ];
 
 fn looks_like_json(data: &[u8]) -> bool {
@@ -80,5 +81,28 @@ pub fn ldap(data: &[u8]) {
     if let Ok(entry) = Entry::decode(tag) {
         let _ = entry.account(LdapFlavor::Openldap);
         let _ = entry.account(LdapFlavor::ActiveDirectory);
+    }
+}
+
+/// HR webhook payloads, read by each scheme (generic, BambooHR, HiBob), and the signature
+/// check over the same bytes: what `offboard serve` does with a body before believing it.
+pub fn webhook(data: &[u8]) {
+    use crate::server::{event, signature};
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(
+        "x-bamboohr-timestamp",
+        axum::http::HeaderValue::from_static("1767000000"),
+    );
+    let now = jiff::Timestamp::UNIX_EPOCH;
+    for scheme in [
+        signature::Scheme::Generic {
+            signature_header: "X-Offboard-Signature".into(),
+            timestamp_header: "X-Offboard-Timestamp".into(),
+        },
+        signature::Scheme::BambooHr,
+        signature::Scheme::HiBob,
+    ] {
+        let _ = signature::verify(&scheme, b"fuzz-secret", &headers, data, now);
+        let _ = event::parse(&scheme, data, &headers);
     }
 }
