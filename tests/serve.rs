@@ -78,7 +78,7 @@ system idp {{
 rule involuntary {{
     when "person.termination_type == \"involuntary\""
     cutoff immediately
-    notify "security@acme.example" "sec-chat"
+    notify "security@acme.example" "sec-chat" "it-teams"
     auto-apply #true
 }}
 rule voluntary {{
@@ -89,6 +89,7 @@ notifications {{
     default "it-ops@acme.example"
     smtp host="127.0.0.1" port={smtp} tls="none" from="offboard@acme.example"
     chat "sec-chat" url-env="SEC_CHAT_URL" style="slack"
+    chat "it-teams" url-env="IT_TEAMS_URL" style="teams"
 }}
 trigger "hr" scheme="generic" secret-env="HR_SECRET"
 trigger "bamboohr" scheme="bamboohr" secret-env="BAMBOO_SECRET"
@@ -142,6 +143,7 @@ trigger "hibob" scheme="hibob" secret-env="HIBOB_SECRET"
             ("BAMBOO_SECRET", BAMBOO_SECRET.to_string()),
             ("HIBOB_SECRET", HIBOB_SECRET.to_string()),
             ("SEC_CHAT_URL", self.chat.url.clone()),
+            ("IT_TEAMS_URL", format!("{}-teams", self.chat.url)),
         ]
     }
 
@@ -317,13 +319,25 @@ fn webhooks_are_verified_journaled_before_the_answer_and_cut_at_once() {
         insta::assert_snapshot!("report_mail", body);
     });
     site.smtp.wait_for("it-ops@acme.example", "GREEN", 30);
+    // One Slack-shaped post, one Teams MessageCard.
     let start = Instant::now();
-    while site.chat.posts().is_empty() && start.elapsed() < Duration::from_secs(30) {
+    while site.chat.posts().len() < 2 && start.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(100));
     }
     let posts = site.chat.posts();
-    assert_eq!(posts.len(), 1, "{posts:?}");
-    assert!(posts[0]["text"].as_str().unwrap().contains("GREEN"));
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    let slack = posts.iter().find(|p| p.get("@type").is_none()).unwrap();
+    assert!(
+        slack["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("*[offboard] GREEN")
+    );
+    let teams = posts.iter().find(|p| p["@type"] == "MessageCard").unwrap();
+    assert!(
+        teams["title"].as_str().unwrap().contains("GREEN"),
+        "{teams}"
+    );
     let runs = site.journal().runs().unwrap();
     assert!(
         runs.iter()
@@ -803,5 +817,59 @@ fn one_instance_serves_a_journal_sqlite_and_postgres() {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+}
+
+/// SIGTERM in the middle of an apply: the run in flight is finished and recorded (its
+/// results and its `run-finish`), then `serve` exits 0. No change is left half-recorded.
+#[test]
+fn sigterm_mid_apply_finishes_the_run_before_exiting() {
+    if common::skip_real_servers("serve SIGTERM") {
+        return;
+    }
+    let rows: Vec<(String, String)> = (0..16)
+        .map(|i| (format!("E{i}"), format!("quit{i:02}@acme.example")))
+        .collect();
+    let table: Vec<Row<'_>> = rows
+        .iter()
+        .map(|(id, email)| {
+            (
+                id.as_str(),
+                email.as_str(),
+                "Leaver",
+                "terminated",
+                "involuntary",
+                "2026-11-02",
+                "",
+            )
+        })
+        .collect();
+    let site = Site::new(&table, Some(Duration::from_millis(60)));
+    let mut serving = site.serve(&["--tick", "1s", "--no-notify"]);
+    let start = Instant::now();
+    while !site
+        .journal()
+        .typed_records()
+        .unwrap()
+        .iter()
+        .any(|(r, _)| matches!(r, Record::Result(_)))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{}",
+            serving.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let status = serving.terminate();
+    assert!(status.success(), "{status}\n{}", serving.log());
+    let runs = site.journal().runs().unwrap();
+    assert!(!runs.is_empty());
+    assert!(
+        runs.iter().all(|r| r.finish.is_some()),
+        "a run was left without its finish: {runs:?}"
+    );
+    for (_, email) in &rows {
+        assert!(!site.active(email), "{email} is still active");
     }
 }
