@@ -20,7 +20,7 @@ cd "$(dirname "$0")"
 command -v cargo-afl >/dev/null 2>&1 || cargo install cargo-afl --locked
 TARGETS=("${1:-policy}")
 [ $# -eq 0 ] && TARGETS=(policy roster export scim ldap webhook)
-declare -A MAX_LEN=([policy]=512 [roster]=2048 [export]=2048 [scim]=4096 [ldap]=2048)
+declare -A MAX_LEN=([policy]=512 [roster]=2048 [export]=2048 [scim]=4096 [ldap]=2048 [webhook]=2048)
 EXECUTIONS="${2:-10000000}"
 cargo afl build --release
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1

@@ -178,6 +178,54 @@ trigger "hibob" scheme="hibob" secret-env="HIBOB_SECRET"
     }
 }
 
+/// `n` people terminated for cause on 2026-11-02: (employee id, email) pairs.
+fn leavers(prefix: &str, n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| (format!("E{i}"), format!("{prefix}{i:02}@acme.example")))
+        .collect()
+}
+
+/// Roster rows for `people`: leavers, except `active` ones.
+fn rows<'a>(people: &'a [(String, String)], active: &[&str]) -> Vec<Row<'a>> {
+    people
+        .iter()
+        .map(|(id, email)| {
+            if active.contains(&email.as_str()) {
+                (id.as_str(), email.as_str(), "Active", "active", "", "", "")
+            } else {
+                (
+                    id.as_str(),
+                    email.as_str(),
+                    "Leaver",
+                    "terminated",
+                    "involuntary",
+                    "2026-11-02",
+                    "",
+                )
+            }
+        })
+        .collect()
+}
+
+/// Wait until the journal holds a change's result: an apply is under way.
+fn wait_for_a_result(site: &Site, serving: &common::ServeProcess) {
+    let start = Instant::now();
+    while !site
+        .journal()
+        .typed_records()
+        .unwrap()
+        .iter()
+        .any(|(r, _)| matches!(r, Record::Result(_)))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no result recorded:\n{}",
+            serving.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn generic() -> Scheme {
     Scheme::Generic {
         signature_header: "X-Offboard-Signature".into(),
@@ -590,28 +638,9 @@ fn kill_9_mid_apply_then_restart_converges_and_notifies_each_message_once() {
     if common::skip_real_servers("serve crash") {
         return;
     }
-    let mut rows: Vec<(String, String)> = (0..24)
-        .map(|i| (format!("E{i}"), format!("leaver{i:02}@acme.example")))
-        .collect();
-    rows.push(("Z1".into(), "zed@acme.example".into()));
-    let table: Vec<Row<'_>> = rows
-        .iter()
-        .map(|(id, email)| {
-            if email.starts_with("zed") {
-                (id.as_str(), email.as_str(), "Zed Ang", "active", "", "", "")
-            } else {
-                (
-                    id.as_str(),
-                    email.as_str(),
-                    "Leaver",
-                    "terminated",
-                    "involuntary",
-                    "2026-11-02",
-                    "",
-                )
-            }
-        })
-        .collect();
+    let mut people = leavers("leaver", 24);
+    people.push(("Z1".into(), "zed@acme.example".into()));
+    let table = rows(&people, &["zed@acme.example"]);
     // Every request to the identity provider takes 60 ms more: an apply of 24 leavers
     // lasts seconds, long enough to be killed in the middle of.
     let site = Site::new(&table, Some(Duration::from_millis(60)));
@@ -620,27 +649,12 @@ fn kill_9_mid_apply_then_restart_converges_and_notifies_each_message_once() {
     let headers = sign(&generic(), HR_SECRET.as_bytes(), &body, now());
     assert_eq!(serving.post("/hooks/hr/hr", &headers, &body).0, 202);
     // Killed once the start-up reconcile has recorded its first result.
-    let start = Instant::now();
-    loop {
-        let results = site
-            .journal()
-            .typed_records()
-            .unwrap()
-            .iter()
-            .filter(|(r, _)| matches!(r, Record::Result(_)))
-            .count();
-        if results > 0 {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no result recorded:\n{}",
-            serving.log()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_a_result(&site, &serving);
     serving.kill9();
-    let still_active = rows.iter().filter(|(_, email)| site.active(email)).count();
+    let still_active = people
+        .iter()
+        .filter(|(_, email)| site.active(email))
+        .count();
     assert!(
         still_active > 0,
         "the apply finished before the kill; the test did not kill it mid-apply"
@@ -648,7 +662,7 @@ fn kill_9_mid_apply_then_restart_converges_and_notifies_each_message_once() {
 
     // Restarted: it converges, from the roster and the journal alone.
     let serving = site.serve(&["--tick", "1s"]);
-    for (_, email) in &rows {
+    for (_, email) in &people {
         site.wait_inactive(email, &serving);
     }
     site.smtp.wait_for("security@acme.example", "GREEN", 60);
@@ -827,40 +841,11 @@ fn sigterm_mid_apply_finishes_the_run_before_exiting() {
     if common::skip_real_servers("serve SIGTERM") {
         return;
     }
-    let rows: Vec<(String, String)> = (0..16)
-        .map(|i| (format!("E{i}"), format!("quit{i:02}@acme.example")))
-        .collect();
-    let table: Vec<Row<'_>> = rows
-        .iter()
-        .map(|(id, email)| {
-            (
-                id.as_str(),
-                email.as_str(),
-                "Leaver",
-                "terminated",
-                "involuntary",
-                "2026-11-02",
-                "",
-            )
-        })
-        .collect();
+    let people = leavers("quit", 16);
+    let table = rows(&people, &[]);
     let site = Site::new(&table, Some(Duration::from_millis(60)));
     let mut serving = site.serve(&["--tick", "1s", "--no-notify"]);
-    let start = Instant::now();
-    while !site
-        .journal()
-        .typed_records()
-        .unwrap()
-        .iter()
-        .any(|(r, _)| matches!(r, Record::Result(_)))
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{}",
-            serving.log()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_a_result(&site, &serving);
     let status = serving.terminate();
     assert!(status.success(), "{status}\n{}", serving.log());
     let runs = site.journal().runs().unwrap();
@@ -869,7 +854,7 @@ fn sigterm_mid_apply_finishes_the_run_before_exiting() {
         runs.iter().all(|r| r.finish.is_some()),
         "a run was left without its finish: {runs:?}"
     );
-    for (_, email) in &rows {
+    for (_, email) in &people {
         assert!(!site.active(email), "{email} is still active");
     }
 }

@@ -92,22 +92,8 @@ pub fn apply<'a>(roster: &mut Roster, overrides: &'a [Emergency]) -> Vec<&'a Eme
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::roster::parse_csv;
 
-    fn roster() -> Roster {
-        let csv = "employee_id,email,name,status,termination_type,last_day\n\
-                   E1,ann@acme.example,Ann Lee,active,,\n\
-                   E2,bo@acme.example,Bo Tran,terminated,voluntary,2026-12-24\n";
-        let mut r = parse_csv(
-            csv.as_bytes(),
-            std::path::Path::new("people.csv"),
-            crate::policy::PersonKey::Email,
-            &jiff::tz::TimeZone::UTC,
-        )
-        .unwrap();
-        r.hash = "h".into();
-        r
-    }
+    use crate::roster::tests::two_people as roster;
 
     fn emergency(person: &str, at: &str) -> Emergency {
         Emergency {

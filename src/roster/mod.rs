@@ -247,3 +247,24 @@ impl fmt::Display for RosterError {
         )
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Ann, active, and Bo, who resigned: the roster the overlay tests lay facts over.
+    pub(crate) fn two_people() -> Roster {
+        let csv = "employee_id,email,name,status,termination_type,last_day\n\
+                   E1,ann@acme.example,Ann Lee,active,,\n\
+                   E2,bo@acme.example,Bo Tran,terminated,voluntary,2026-12-24\n";
+        let mut r = parse_csv(
+            csv.as_bytes(),
+            std::path::Path::new("people.csv"),
+            crate::policy::PersonKey::Email,
+            &jiff::tz::TimeZone::UTC,
+        )
+        .unwrap();
+        r.hash = "h".into();
+        r
+    }
+}
