@@ -44,20 +44,44 @@ impl Site {
     /// account for every row, reached through `scim_port` (the server's own port, or a proxy
     /// in front of it).
     fn new(rows: &[Row<'_>], proxy_delay: Option<Duration>) -> Site {
-        Site::with_policy(rows, proxy_delay, "")
+        Site::with_policy(rows, proxy_delay, "", common::Protection::None)
     }
 
     /// The same, with `extra` policy text.
-    fn with_policy(rows: &[Row<'_>], proxy_delay: Option<Duration>, extra: &str) -> Site {
+    fn with_policy(
+        rows: &[Row<'_>],
+        proxy_delay: Option<Duration>,
+        extra: &str,
+        protection: common::Protection,
+    ) -> Site {
         let scim = common::ScimServer::start();
         // The proxy serves until the test process ends.
         let scim_port = proxy_delay.map_or(scim.port, |d| {
             common::DelayFaultProxy::start(scim.port, d).port
         });
         let client = common::ScimClient::new(&scim.url("idp"));
-        let smtp = common::SmtpServer::start();
+        let smtp = common::SmtpServer::start_protected(protection);
         let chat = common::ChatReceiver::start();
         let dir = tempfile::tempdir().unwrap();
+        // The server's certificate comes from a CA of its own: the policy trusts it by file.
+        let smtp_line = match protection {
+            common::Protection::None => format!(
+                r#"smtp host="127.0.0.1" port={} tls="none" from="offboard@acme.example""#,
+                smtp.port
+            ),
+            protected => {
+                std::fs::copy(smtp.ca_file(), dir.path().join("smtp-ca.pem")).unwrap();
+                format!(
+                    r#"smtp host="localhost" port={} tls="{}" from="offboard@acme.example" ca-file="smtp-ca.pem""#,
+                    smtp.port,
+                    if protected == common::Protection::Tls {
+                        "tls"
+                    } else {
+                        "starttls"
+                    }
+                )
+            }
+        };
         std::fs::create_dir_all(dir.path().join("policies")).unwrap();
         let policy = format!(
             r#"defaults {{
@@ -87,7 +111,7 @@ rule voluntary {{
 }}
 notifications {{
     default "it-ops@acme.example"
-    smtp host="127.0.0.1" port={smtp} tls="none" from="offboard@acme.example"
+    {smtp_line}
     chat "sec-chat" url-env="SEC_CHAT_URL" style="slack"
     chat "it-teams" url-env="IT_TEAMS_URL" style="teams"
 }}
@@ -95,8 +119,7 @@ trigger "hr" scheme="generic" secret-env="HR_SECRET"
 trigger "bamboohr" scheme="bamboohr" secret-env="BAMBOO_SECRET"
 trigger "hibob" scheme="hibob" secret-env="HIBOB_SECRET"
 {extra}
-"#,
-            smtp = smtp.port
+"#
         );
         std::fs::write(dir.path().join("policies/policy.kdl"), policy).unwrap();
         let mut csv = String::from(
@@ -731,6 +754,7 @@ fn apply_without_serve_sends_reports_tasks_and_escalations_unless_told_not_to() 
     tier hardware
     on-leave collect
 }"#,
+        common::Protection::None,
     );
     let apply = |notify: bool| {
         let mut cmd = common::offboard(site.path());
@@ -856,5 +880,78 @@ fn sigterm_mid_apply_finishes_the_run_before_exiting() {
     );
     for (_, email) in &people {
         assert!(!site.active(email), "{email} is still active");
+    }
+}
+
+/// Mail over STARTTLS and over TLS from the first byte, to a real SMTP server whose
+/// certificate only the policy's `ca-file` makes trusted; without it, nothing is delivered
+/// and the failure is journaled (to be retried).
+#[test]
+fn mail_goes_over_starttls_and_tls_with_a_private_ca() {
+    if common::skip_real_servers("SMTP TLS") {
+        return;
+    }
+    for protection in [common::Protection::Starttls, common::Protection::Tls] {
+        let site = Site::with_policy(
+            &[(
+                "E1",
+                "ivy@acme.example",
+                "Ivy Tan",
+                "terminated",
+                "involuntary",
+                "2026-11-02",
+                "",
+            )],
+            None,
+            "",
+            protection,
+        );
+        let apply = || {
+            common::offboard(site.path())
+                .env(TOKEN_VAR, common::SCIM_TOKEN)
+                .env("SEC_CHAT_URL", &site.chat.url)
+                .env("IT_TEAMS_URL", format!("{}-teams", site.chat.url))
+                .env_remove("OFFBOARD_NO_NOTIFY")
+                .args(["apply", "--auto-approve"])
+                .output()
+                .unwrap()
+        };
+        if protection == common::Protection::Tls {
+            // Trusted from the start: delivered by the run that queued it.
+            let out = apply();
+            assert!(out.status.success(), "{out:?}");
+        } else {
+            // Another CA in the file: the server's certificate is refused, nothing is sent
+            // in clear, and the attempt is journaled to be retried.
+            let right = std::fs::read(site.path().join("smtp-ca.pem")).unwrap();
+            let other = common::SmtpServer::start_protected(common::Protection::Starttls);
+            std::fs::copy(other.ca_file(), site.path().join("smtp-ca.pem")).unwrap();
+            let out = apply();
+            assert!(out.status.success(), "{out:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("invalid peer certificate"), "{stderr}");
+            assert!(site.smtp.mails().is_empty());
+            let journal = site.journal();
+            let failed = journal.messages().unwrap();
+            assert!(
+                failed
+                    .iter()
+                    .any(|(_, d)| d.iter().any(|d| !d.delivered && !d.final_attempt))
+            );
+            drop(journal);
+            // The right CA back: the next run after the 30 s backoff delivers.
+            std::fs::write(site.path().join("smtp-ca.pem"), right).unwrap();
+            let start = Instant::now();
+            while site.smtp.mails().is_empty() {
+                assert!(
+                    start.elapsed() < Duration::from_secs(90),
+                    "{protection:?}: nothing delivered"
+                );
+                std::thread::sleep(Duration::from_secs(3));
+                apply();
+            }
+        }
+        let mail = site.smtp.wait_for("security@acme.example", "GREEN", 5);
+        assert!(mail.body().contains("ivy@acme.example"), "{}", mail.body());
     }
 }

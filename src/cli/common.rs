@@ -223,22 +223,32 @@ pub fn send_notifications(global: &GlobalArgs, policy: &crate::policy::Policy) {
                 }
             }
             for (error, given_up, who) in causes {
+                let mut named: Vec<&str> = Vec::new();
+                for w in &who {
+                    if !named.contains(w) {
+                        named.push(w);
+                    }
+                }
+                let shown = if named.len() > 5 {
+                    format!("{} and {} more", named[..5].join(", "), named.len() - 5)
+                } else {
+                    named.join(", ")
+                };
+                let count = who.len();
+                let noun = if count == 1 {
+                    "notification"
+                } else {
+                    "notifications"
+                };
+                let next = if given_up {
+                    "given up (no channel reaches it, or out of attempts): `offboard journal events` lists it"
+                } else {
+                    "retried by the next run or by `offboard serve`"
+                };
                 eprintln!(
                     "{}",
                     crate::escape::terminal(&format!(
-                        "Warning: {} {} to {} not delivered ({error}); {}",
-                        who.len(),
-                        if who.len() == 1 {
-                            "notification"
-                        } else {
-                            "notifications"
-                        },
-                        who.join(", "),
-                        if given_up {
-                            "given up (no channel reaches it, or out of attempts): `offboard journal` keeps it"
-                        } else {
-                            "retried by the next run or by `offboard serve`"
-                        }
+                        "Warning: {count} {noun} to {shown} not delivered ({error}); {next}"
                     ))
                 );
             }

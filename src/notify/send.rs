@@ -15,6 +15,7 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::connector::secret::Secret;
@@ -26,6 +27,8 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 /// The policy's channels, secrets resolved (or the reason they could not be).
 pub struct Channels {
     smtp: Option<(Smtp, Result<Option<Secret>, String>)>,
+    /// The TLS settings with the policy's `ca-file` trusted, when it names one.
+    smtp_tls: Option<Result<TlsParameters, String>>,
     chats: Vec<(String, ChatStyle, Result<Secret, String>)>,
     http: reqwest::Client,
 }
@@ -46,7 +49,27 @@ impl Channels {
                 None => e.message,
             })
         };
+        let smtp_tls = n.smtp.as_ref().and_then(|s| {
+            let ca = s.ca_file.as_ref()?;
+            let path = root.join(ca);
+            Some(
+                std::fs::read(&path)
+                    .map_err(|e| format!("cannot read the SMTP ca-file {}: {e}", path.display()))
+                    .and_then(|pem| {
+                        Certificate::from_pem(&pem).map_err(|e| {
+                            format!("the SMTP ca-file {} is not PEM: {e}", path.display())
+                        })
+                    })
+                    .and_then(|ca| {
+                        TlsParameters::builder(s.host.clone())
+                            .add_root_certificate(ca)
+                            .build_rustls()
+                            .map_err(|e| format!("SMTP TLS settings: {e}"))
+                    }),
+            )
+        });
         Channels {
+            smtp_tls,
             smtp: n.smtp.as_ref().map(|s| {
                 let password = match &s.password {
                     Some(r) => resolve("SMTP password", r).map(Some),
@@ -116,13 +139,29 @@ impl Channels {
             .header(ContentType::TEXT_PLAIN)
             .body(body.to_string())
             .map_err(|e| permanent(format!("cannot build the message: {e}")))?;
-        let builder = match smtp.tls {
-            SmtpTls::None => {
+        let builder = match (smtp.tls, &self.smtp_tls) {
+            (SmtpTls::None, _) => {
                 AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str())
             }
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-                .map_err(|e| permanent(format!("SMTP {}: {e}", smtp.host)))?,
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
+            // A private CA: the same protection, with its certificate trusted too.
+            (tls, Some(params)) => {
+                let params = params.clone().map_err(|error| Failure {
+                    error,
+                    permanent: false,
+                })?;
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str()).tls(
+                    if tls == SmtpTls::Tls {
+                        Tls::Wrapper(params)
+                    } else {
+                        Tls::Required(params)
+                    },
+                )
+            }
+            (SmtpTls::Starttls, None) => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
+                    .map_err(|e| permanent(format!("SMTP {}: {e}", smtp.host)))?
+            }
+            (SmtpTls::Tls, None) => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
                 .map_err(|e| permanent(format!("SMTP {}: {e}", smtp.host)))?,
         };
         let mut builder = builder.port(smtp.port).timeout(Some(TIMEOUT));

@@ -641,6 +641,9 @@ pub struct Smtp {
     pub from: String,
     pub username: Option<String>,
     pub password: Option<SecretRef>,
+    /// A PEM file of CA certificates trusted for this server besides the system's (a
+    /// private CA), relative to the repository.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// How the SMTP connection is protected.

@@ -27,6 +27,7 @@ const NOTIFICATIONS: &[Child] = &[
         "username",
         "password-env",
         "password-file",
+        "ca-file",
     ]),
     Child::new("chat", Args::one(CHAT_USAGE))
         .props(&["url-env", "url-file", "style"])
@@ -135,6 +136,7 @@ impl FileParser<'_> {
         let port = props.integer("port", 1..=65535, default_port);
         let from = props.required_string("from");
         let username = props.string("username");
+        let ca_file = props.path("ca-file");
         let password = if props.has("password-env") || props.has("password-file") {
             Some(props.secret("password")?)
         } else {
@@ -147,6 +149,7 @@ impl FileParser<'_> {
             from: from?,
             username,
             password,
+            ca_file,
         })
     }
 

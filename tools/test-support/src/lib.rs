@@ -65,5 +65,5 @@ pub use scim::{SCIM_TOKEN, ScimClient, ScimServer};
 pub use servers::{free_port, skip_real_servers};
 pub use serving::ServeProcess;
 pub use slapd::{LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LDAP_SUFFIX, Slapd};
-pub use smtp::{Mail, SmtpServer};
+pub use smtp::{Mail, Protection, SmtpServer};
 pub use terminal::on_a_terminal;

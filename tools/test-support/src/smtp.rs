@@ -17,8 +17,19 @@ pub struct Mail {
     pub raw: String,
 }
 
+/// How the server protects its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    /// Plain SMTP.
+    None,
+    /// STARTTLS offered and required before mail is taken.
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+}
+
 /// `python -m aiosmtpd -n -l 127.0.0.1:PORT -c aiosmtpd.handlers.Mailbox DIR`, stopped on
-/// drop.
+/// drop; with TLS, a certificate for `localhost` signed by a CA of its own, made by openssl.
 pub struct SmtpServer {
     child: Option<Child>,
     pub port: u16,
@@ -60,10 +71,23 @@ impl Mail {
 
 impl SmtpServer {
     pub fn start() -> SmtpServer {
-        start_with_retries("aiosmtpd", Self::try_start_on)
+        start_with_retries("aiosmtpd", |port| {
+            Self::try_start_on(port, Protection::None)
+        })
     }
 
-    fn try_start_on(port: u16) -> Result<SmtpServer, String> {
+    /// A server protected by `protection`; [`SmtpServer::ca_file`] is what a client must
+    /// trust.
+    pub fn start_protected(protection: Protection) -> SmtpServer {
+        start_with_retries("aiosmtpd", |port| Self::try_start_on(port, protection))
+    }
+
+    /// The certificate of the CA that signed the server's (a client must trust it).
+    pub fn ca_file(&self) -> PathBuf {
+        self.maildir.path().join("ca.pem")
+    }
+
+    fn try_start_on(port: u16, protection: Protection) -> Result<SmtpServer, String> {
         let python: PathBuf = root().join("target/venv/bin/python");
         assert!(
             python.exists(),
@@ -71,9 +95,26 @@ impl SmtpServer {
             python.display()
         );
         let maildir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let cert = maildir.path().join("cert.pem");
+        let key = maildir.path().join("key.pem");
+        let mut tls_args: Vec<std::ffi::OsString> = Vec::new();
+        if protection != Protection::None {
+            make_certificate(maildir.path())?;
+            let (cert_flag, key_flag) = match protection {
+                Protection::Tls => ("--smtpscert", "--smtpskey"),
+                _ => ("--tlscert", "--tlskey"),
+            };
+            tls_args.extend([
+                cert_flag.into(),
+                cert.clone().into(),
+                key_flag.into(),
+                key.clone().into(),
+            ]);
+        }
         let mut child = Command::new(&python)
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
+            .args(&tls_args)
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(maildir.path().join("box"))
             .stdout(Stdio::null())
@@ -158,4 +199,75 @@ impl Drop for SmtpServer {
             stop(c);
         }
     }
+}
+
+/// A CA (`ca.pem`) and a certificate for `localhost` and 127.0.0.1 it signed (`cert.pem`,
+/// `key.pem`) in `dir`, made by the openssl command line. A self-signed certificate would not
+/// do: it is a CA certificate, which TLS clients refuse as a server's.
+fn make_certificate(dir: &std::path::Path) -> Result<(), String> {
+    let openssl = |args: &[&str]| -> Result<(), String> {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .map_err(|e| format!("openssl (installed by `bash tests/run.sh`): {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "openssl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    };
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .map_err(|e| e.to_string())?;
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=offboard test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ])?;
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+    ])?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "cert.pem",
+    ])
 }
