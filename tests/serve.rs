@@ -475,6 +475,34 @@ fn webhooks_are_verified_journaled_before_the_answer_and_cut_at_once() {
     for secret in [HR_SECRET, common::SCIM_TOKEN, "T0-B0-secretpart"] {
         assert!(!all.contains(secret), "{secret} in the journal");
     }
+
+    // HR sent it by mistake: rolling back the run gives ann her access back and revokes the
+    // event, so no later apply cuts her again.
+    let run = runs
+        .iter()
+        .find(|r| r.start.trigger.as_deref() == Some("webhook hr evt-1"))
+        .unwrap()
+        .start
+        .run_id
+        .clone();
+    let rollback = common::offboard(site.path())
+        .env(TOKEN_VAR, common::SCIM_TOKEN)
+        .args(["rollback", &run, "--auto-approve"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&rollback.stdout);
+    assert!(rollback.status.success(), "{said}\n{rollback:?}");
+    assert!(said.contains("HR event evt-1 from hr"), "{said}");
+    assert!(site.active("ann@acme.example"));
+    common::offboard(site.path())
+        .env(TOKEN_VAR, common::SCIM_TOKEN)
+        .args(["apply", "--auto-approve"])
+        .assert()
+        .success();
+    assert!(
+        site.active("ann@acme.example"),
+        "cut again after the rollback"
+    );
 }
 
 #[test]
@@ -502,13 +530,20 @@ fn bamboohr_and_hibob_events_wait_for_approval_unless_a_rule_says_auto_apply() {
     let bamboo =
         br#"{"employees":[{"action":"Updated","changedFields":["Employment Status"],"id":"123",
         "fields":{"Employment Status":"Terminated","Termination Date":"2026-11-02",
-        "Termination Type":"Voluntary","Work Email":"carl@acme.example"}}]}"#;
+        "Termination Type":"Voluntary","Work Email":"carl@acme.example"}},
+        {"action":"Updated","id":"999","fields":{"Employment Status":"Terminated",
+        "Work Email":"ghost@acme.example"}}]}"#;
     let wrong = sign(&Scheme::HiBob, b"wrong", bamboo, now());
     assert_eq!(serving.post("/hooks/hr/bamboohr", &wrong, bamboo).0, 401);
     let headers = sign(&Scheme::BambooHr, BAMBOO_SECRET.as_bytes(), bamboo, now());
     let (got, answer) = serving.post("/hooks/hr/bamboohr", &headers, bamboo);
     assert_eq!(got, 202, "{answer}\n{}", serving.log());
     assert!(answer.contains("\"disposition\":\"approval\""), "{answer}");
+    // Somebody the roster does not list: named, not recorded; carl is.
+    assert!(
+        answer.contains("\"unmatched\":[\"ghost@acme.example\"]"),
+        "{answer}"
+    );
 
     let bob = br#"{"companyId":601234,"type":"employee.left","triggeredBy":"system",
         "triggeredAt":"2026-11-30T00:00:04.117462","version":"v2",
@@ -563,9 +598,18 @@ fn bamboohr_and_hibob_events_wait_for_approval_unless_a_rule_says_auto_apply() {
         })
         .unwrap();
     drop(serving);
+    // A whole apply (a CI schedule) leaves them to their approvers too, and says so.
+    let whole = common::offboard(site.path())
+        .env(TOKEN_VAR, common::SCIM_TOKEN)
+        .args(["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    assert!(whole.status.success(), "{whole:?}");
+    let said = String::from_utf8_lossy(&whole.stdout) + String::from_utf8_lossy(&whole.stderr);
+    assert!(said.contains("held for approval"), "{said}");
+    assert!(site.active("carl@acme.example") && site.active("dora@acme.example"));
     common::offboard(site.path())
         .env(TOKEN_VAR, common::SCIM_TOKEN)
-        .env("OFFBOARD_NO_NOTIFY", "1")
         .arg("apply")
         .arg(dora_plan)
         .assert()
@@ -870,6 +914,15 @@ fn sigterm_mid_apply_finishes_the_run_before_exiting() {
     let site = Site::new(&table, Some(Duration::from_millis(60)));
     let mut serving = site.serve(&["--tick", "1s", "--no-notify"]);
     wait_for_a_result(&site, &serving);
+    // Mid-apply: some accounts are not cut yet when the signal goes.
+    let left = people
+        .iter()
+        .filter(|(_, email)| site.active(email))
+        .count();
+    assert!(
+        left > 0,
+        "the apply finished before SIGTERM; nothing was tested"
+    );
     let status = serving.terminate();
     assert!(status.success(), "{status}\n{}", serving.log());
     let runs = site.journal().runs().unwrap();

@@ -124,7 +124,8 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
         host: common::host(),
         trigger: trigger(args),
         emergency: None,
-        hold: Vec::new(),
+        // A whole apply (a CI schedule, say) leaves held people to their approvers.
+        hold_for_approval: args.plan.is_none() && args.persons.is_empty(),
     };
     let observer = common::Stderr::new(global);
     let fail = |e: ops::OpError| common::report(global, &e);

@@ -171,7 +171,7 @@ fn run_inner(global: &GlobalArgs, args: &LeaveArgs) -> Result<Exit, Exit> {
             }
         ),
         emergency: emergency.clone(),
-        hold: Vec::new(),
+        hold_for_approval: false,
     };
     let prepared = ops::apply::prepare(ws, &request, &observer).map_err(fail)?;
     let plan_text = render::text(

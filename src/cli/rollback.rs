@@ -100,6 +100,16 @@ fn run_inner(global: &GlobalArgs, args: &RollbackArgs) -> Result<Exit, Exit> {
             esc(&o.person)
         );
     }
+    for t in &plan.revokes_events {
+        let esc = crate::escape::terminal;
+        println!(
+            "  - HR event {} from {} ({}) is revoked: plans follow HR's roster for {} again",
+            esc(&t.event_id),
+            esc(&t.source),
+            crate::when::human(t.received_at),
+            esc(&t.person)
+        );
+    }
     if !plan.irreversible.is_empty() {
         println!("\nCannot be undone (handle by hand):");
         for line in &plan.irreversible {

@@ -19,8 +19,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "1m")]
     pub tick: String,
     /// How often everything is planned and applied regardless of the schedule (catches
-    /// accounts recreated and systems that were down)
-    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    /// accounts recreated, systems that were down, and people the export added with a
+    /// cutoff already past)
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
     pub reconcile_every: String,
     /// Retries per call for temporary errors, with exponential backoff
     #[arg(long, value_name = "N", default_value_t = 5)]

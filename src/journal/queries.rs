@@ -80,6 +80,28 @@ impl Journal {
         Ok(overrides)
     }
 
+    /// The ids of every override and HR event revoked (by rollbacks).
+    pub fn revoked(&self) -> Result<HashSet<String>, JournalError> {
+        Ok(self
+            .typed_records()?
+            .into_iter()
+            .filter_map(|(r, _)| match r {
+                Record::OverrideRevoked(r) => Some(r.override_id),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Every HR webhook event accepted and not revoked, oldest first.
+    pub fn triggers_in_force(&self) -> Result<Vec<TriggerRecord>, JournalError> {
+        let revoked = self.revoked()?;
+        Ok(self
+            .triggers()?
+            .into_iter()
+            .filter(|t| !revoked.contains(&t.revocation_id()))
+            .collect())
+    }
+
     /// Every HR webhook event accepted, oldest first.
     pub fn triggers(&self) -> Result<Vec<TriggerRecord>, JournalError> {
         Ok(self
@@ -98,7 +120,9 @@ impl Journal {
         let mut index = HashMap::new();
         for (record, _) in self.typed_records()? {
             match record {
-                Record::Message(m) => {
+                // A message queued twice (two senders at once) is one message: its first
+                // record, with every delivery of the id.
+                Record::Message(m) if !index.contains_key(&m.message_id) => {
                     index.insert(m.message_id.clone(), messages.len());
                     messages.push((m, Vec::new()));
                 }

@@ -301,6 +301,11 @@ pub struct TriggerRecord {
 }
 
 impl TriggerRecord {
+    /// The id an [`OverrideRevoked`] record names when a rollback withdraws this event.
+    pub fn revocation_id(&self) -> String {
+        format!("hr-event:{}:{}", self.source, self.event_id)
+    }
+
     /// The facts the roster overlay takes (see [`crate::roster::hr_event`]).
     pub fn facts(&self) -> crate::roster::hr_event::HrFacts {
         crate::roster::hr_event::HrFacts {

@@ -50,9 +50,10 @@ pub struct ApplyRequest {
     /// An emergency override to record with the run (`leave --emergency`): the plan is made
     /// as if it were in force, and it is journaled, before the run, only once approved.
     pub emergency: Option<Emergency>,
-    /// People left out of a plan made now (roster keys): leavers held for approval (see
-    /// [`super::holds`]); the plan says so.
-    pub hold: Vec<String>,
+    /// Leave out of a plan made now the leavers held for approval (see [`super::holds`]),
+    /// saying so: for runs nobody aimed at them (`serve`, a whole `apply`). A saved plan,
+    /// `apply -p` and `leave` name their people and are the approval.
+    pub hold_for_approval: bool,
 }
 
 /// A plan ready to be approved, with what it was made from.
@@ -120,7 +121,14 @@ pub fn prepare(
                 ..Default::default()
             };
             let mut plan = super::plan::plan_with(ws, &plan_request, &policy, &roster, observer)?;
-            hold_back(&mut plan, &request.hold);
+            if request.hold_for_approval {
+                // From the same roster read as the plan: the same events, the same holds.
+                let held: Vec<String> = super::holds::held_in(ws, &roster)?
+                    .into_iter()
+                    .map(|t| t.person)
+                    .collect();
+                hold_back(&mut plan, &held);
+            }
             plan
         }
     };

@@ -10,6 +10,7 @@
 use super::{Observer, OpError, Workspace, inputs, journal};
 use crate::journal::{RunMode, TriggerRecord};
 use crate::policy::Policy;
+use crate::roster::Roster;
 
 /// Each held person's newest approval event (its person is the roster key).
 pub fn held(
@@ -21,8 +22,17 @@ pub fn held(
         return Ok(Vec::new());
     }
     let roster = inputs::load_roster(ws, policy, observer)?;
+    held_in(ws, &roster)
+}
+
+/// The same, for a roster already read through the journal's overlays (the one a plan is
+/// made from, so the holds and the plan see the same events).
+pub fn held_in(ws: &Workspace, roster: &Roster) -> Result<Vec<TriggerRecord>, OpError> {
+    if !journal::exists(ws)? {
+        return Ok(Vec::new());
+    }
     let journal = journal::read(ws)?;
-    let triggers = journal.triggers().map_err(journal::evidence)?;
+    let triggers = journal.triggers_in_force().map_err(journal::evidence)?;
     let runs = journal.runs().map_err(journal::evidence)?;
     let mut out = Vec::new();
     for person in &roster.people {

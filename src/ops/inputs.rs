@@ -133,7 +133,7 @@ fn overlay_overrides(
         Some(known) => known,
         None => {
             let read: Vec<roster::hr_event::HrFacts> = journal::read(ws)?
-                .triggers()
+                .triggers_in_force()
                 .map_err(journal::evidence)?
                 .iter()
                 .filter(|t| t.termination)

@@ -137,7 +137,14 @@ pub fn dispatch(ws: &Workspace, policy: &Policy, now: Timestamp) -> Result<Dispa
     // One at a time, each journaled before the next is sent: a crash then repeats at most
     // the delivery in flight. (The journal's PostgreSQL client blocks, so it is written
     // outside the async sends.)
+    // A channel that failed to connect is not tried again in this pass: a mail server that
+    // drops connections must not hold the sender for 20 s per message.
+    let mut down: HashSet<String> = HashSet::new();
     for p in due {
+        let channel = Channels::channel_of(&p.recipient);
+        if down.contains(&channel) {
+            continue;
+        }
         let result =
             runtime.block_on(channels.deliver(&p.recipient, &p.message.subject, &p.message.body));
         let (delivered, error, permanent) = match result {
@@ -145,10 +152,13 @@ pub fn dispatch(ws: &Workspace, policy: &Policy, now: Timestamp) -> Result<Dispa
             Err(f) => (false, Some(f.error), f.permanent),
         };
         let given_up = permanent || p.attempt >= notify::MAX_ATTEMPTS;
+        if !delivered && !permanent {
+            down.insert(channel.clone());
+        }
         let record = DeliveryRecord {
             message_id: p.message.message_id.clone(),
             recipient: p.recipient.clone(),
-            channel: Channels::channel_of(&p.recipient),
+            channel,
             attempt: p.attempt,
             at: Timestamp::now(),
             delivered,

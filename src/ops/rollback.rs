@@ -3,7 +3,8 @@
 //! accounts enabled, removed groups and licences re-added from the state recorded before the
 //! change) and what cannot (deletions, session revocations, password resets, moves);
 //! [`execute`] restores it as a journaled run of its own, each step read back. Rolling back
-//! the run of an emergency override (`leave --emergency`) also revokes the override, so the
+//! the run of an emergency override (`leave --emergency`) also revokes the override (and a
+//! rollback revokes the HR webhook events of the people it restores), so the
 //! next plan does not cut the person again.
 
 use std::collections::HashMap;
@@ -33,6 +34,9 @@ pub struct RollbackPlan {
     /// The emergency override the run carried out, still in force: the rollback revokes it,
     /// or the next plan would cut the person again.
     pub revokes: Option<OverrideRecord>,
+    /// The HR webhook events in force for the people it restores: the rollback revokes them
+    /// too (a termination HR sent by mistake), or `serve` would cut them again.
+    pub revokes_events: Vec<crate::journal::TriggerRecord>,
 }
 
 /// How one restoration ended, as it happens.
@@ -153,12 +157,28 @@ pub fn prepare(ws: &Workspace, run: &str, persons: &[String]) -> Result<Rollback
             .filter(|o| wanted.is_empty() || wanted.contains(&o.person.to_lowercase())),
         None => None,
     };
+    let restored: std::collections::HashSet<String> = restorations
+        .iter()
+        .map(|r| r.person.to_lowercase())
+        .collect();
+    let revoked = journal.revoked().map_err(evidence)?;
+    let revokes_events = journal
+        .triggers()
+        .map_err(evidence)?
+        .into_iter()
+        .filter(|t| {
+            t.termination
+                && restored.contains(&t.person.to_lowercase())
+                && !revoked.contains(&t.revocation_id())
+        })
+        .collect();
     Ok(RollbackPlan {
         policy,
         run,
         restorations,
         irreversible,
         revokes,
+        revokes_events,
     })
 }
 
@@ -206,6 +226,15 @@ pub fn execute(
     if let Some(o) = &plan.revokes {
         records.push(Record::OverrideRevoked(OverrideRevoked {
             override_id: o.override_id.clone(),
+            run_id: Some(run_id.clone()),
+            by: actor.to_string(),
+            at: jiff::Timestamp::now(),
+            why: format!("rollback {}", original.run_id),
+        }));
+    }
+    for t in &plan.revokes_events {
+        records.push(Record::OverrideRevoked(OverrideRevoked {
+            override_id: t.revocation_id(),
             run_id: Some(run_id.clone()),
             by: actor.to_string(),
             at: jiff::Timestamp::now(),

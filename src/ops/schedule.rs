@@ -36,6 +36,11 @@ pub struct Entry {
     pub what: What,
     /// The rule (or `defaults`, or an override) that decided the moment.
     pub because: String,
+    /// The moment is "now", for want of a date (HR recorded none, or an immediate cutoff
+    /// without a termination instant): it moves with the clock, so the scheduler leaves it to
+    /// the periodic reconcile instead of acting on it at every tick.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub floating: bool,
 }
 
 /// The schedule at one moment.
@@ -54,11 +59,12 @@ impl Schedule {
         self.entries.iter().filter(move |e| e.at > self.now)
     }
 
-    /// Entries in `(after, until]`: what a clock moving from `after` to `until` passed.
+    /// Entries in `(after, until]`: what a clock moving from `after` to `until` passed
+    /// (floating ones left out: they are always "now").
     pub fn passed(&self, after: Timestamp, until: Timestamp) -> impl Iterator<Item = &Entry> {
         self.entries
             .iter()
-            .filter(move |e| e.at > after && e.at <= until)
+            .filter(move |e| !e.floating && e.at > after && e.at <= until)
     }
 }
 
@@ -94,12 +100,15 @@ pub fn of(
             unknown.push(key);
             continue;
         };
+        // A cutoff of exactly "now" was derived from it (see `Entry::floating`).
+        let floating = timing.undated || timing.cutoff == now;
         entries.push(Entry {
             at: timing.cutoff,
             person: key.clone(),
             name: person.name.clone(),
             what: What::Cut,
             because: timing.cutoff_source.clone(),
+            floating,
         });
         if let (Some(at), Some(source)) = (timing.delete_at, timing.delete_source.clone()) {
             entries.push(Entry {
@@ -108,6 +117,7 @@ pub fn of(
                 name: person.name.clone(),
                 what: What::Delete,
                 because: source,
+                floating,
             });
         }
     }
@@ -135,6 +145,7 @@ pub fn of(
                 crate::when::human(t.open.due),
                 crate::policy::duration::format(after)
             ),
+            floating: false,
         });
     }
     entries.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.person.cmp(&b.person)));

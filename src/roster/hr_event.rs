@@ -62,12 +62,20 @@ pub fn apply<'a>(roster: &mut Roster, events: &'a [HrFacts]) -> Vec<&'a HrFacts>
             continue;
         };
         let mut e = e.clone();
-        // Confirmed by the export alone, not by an emergency override laid over it.
-        e.confirmed = person.status == Status::Terminated
+        // Laid over a roster that already has an event laid over it (a correction judged
+        // against the journal's events): the earlier event, not the export, says terminated.
+        let earlier = person.hr_event.as_ref().filter(|h| !h.confirmed).cloned();
+        // Confirmed by the export alone, not by an emergency override or an event laid over it.
+        e.confirmed = earlier.is_none()
+            && person.status == Status::Terminated
             && person.emergency.as_ref().is_none_or(|o| o.confirmed);
         if !e.confirmed {
             person.status = Status::Terminated;
-            person.termination_at = Some(first_known);
+            person.termination_at = Some(
+                earlier
+                    .as_ref()
+                    .map_or(first_known, |h| h.received_at.min(first_known)),
+            );
             if e.last_day.is_some() {
                 person.last_day = e.last_day;
             }
@@ -173,6 +181,27 @@ mod tests {
         assert_eq!(ann.last_day, Some("2026-12-05".parse().unwrap()));
         assert_eq!(ann.termination_at, Some(first.received_at));
         assert_eq!(ann.hr_event.as_ref().unwrap().event_id, "evt-correction");
+    }
+
+    #[test]
+    fn a_correction_laid_over_an_overlaid_roster_gives_its_facts() {
+        let mut r = roster();
+        let first = event("ann@acme.example", TerminationType::Voluntary, "2026-12-31");
+        apply(&mut r, std::slice::from_ref(&first));
+        let mut correction = event(
+            "ann@acme.example",
+            TerminationType::Involuntary,
+            "2026-12-01",
+        );
+        correction.event_id = "evt-correction".into();
+        correction.received_at = "2026-12-01T08:00:00Z".parse().unwrap();
+        apply(&mut r, &[correction]);
+        let ann = &r.people[0];
+        let e = ann.hr_event.as_ref().unwrap();
+        assert!(!e.confirmed, "the export never said terminated");
+        assert_eq!(ann.termination_type, Some(TerminationType::Involuntary));
+        assert_eq!(ann.last_day, Some("2026-12-01".parse().unwrap()));
+        assert_eq!(ann.termination_at, Some(first.received_at));
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //!
 //! A webhook is answered only after everything about it is decided and recorded: 401 for a
 //! missing or bad signature or a timestamp outside the window, 409 for an event id already
-//! journaled (a replay), 400 for a payload offboard cannot read, 422 when a termination
-//! names nobody in the roster by email or employee id (nothing is journaled, so HR's retry
-//! works once the roster has the person), 200 for a request with no termination in it (other
+//! journaled (a replay), 400 for a payload offboard cannot read, 422 when no termination of
+//! the request names anybody in the roster by email or employee id (nothing is journaled, so
+//! HR's retry works once the roster has the person; the ones that do name somebody are
+//! recorded and the rest listed as `unmatched`), 200 for a request with no termination in it (other
 //! HR changes are acknowledged, not journaled), and 202 once every termination of the
 //! request is journaled. Rejections are logged and
 //! counted and have no other effect. The work an accepted event asks for happens after the
@@ -44,6 +45,19 @@ pub(super) async fn hr(
     }
 }
 
+/// The `source` label a request is counted under: a trigger the policy declares, else
+/// `unknown` (a path segment anyone can send must not become a label, nor a new series).
+fn label(shared: &Shared, source: &str) -> String {
+    let declared = shared
+        .policy()
+        .is_some_and(|l| l.policy.triggers.iter().any(|t| t.name == source));
+    if declared {
+        source.to_string()
+    } else {
+        "unknown".to_string()
+    }
+}
+
 fn reject(
     shared: &Shared,
     source: &str,
@@ -51,7 +65,7 @@ fn reject(
     result: &str,
     why: String,
 ) -> (StatusCode, serde_json::Value) {
-    shared.metrics.webhook(source, result);
+    shared.metrics.webhook(&label(shared, source), result);
     shared.log.warn(&format!(
         "webhook from `{source}` refused ({}): {why}",
         status.as_u16()
@@ -230,7 +244,10 @@ fn accept(
             disposition: disposition.to_string(),
         });
     }
-    if !unmatched.is_empty() {
+    // Nobody matched: refused, so the sender retries once the roster has them. Some matched:
+    // those are recorded (a batch must not lose its real leavers for one unknown), and the
+    // rest are named in the answer and the log.
+    if records.is_empty() {
         return reject(
             shared,
             source,
@@ -241,6 +258,13 @@ fn accept(
                 unmatched.join(", ")
             ),
         );
+    }
+    if !unmatched.is_empty() {
+        shared.metrics.webhook(source, "unmatched");
+        shared.log.warn(&format!(
+            "webhook from `{source}`: the roster lists nobody as {}; those events were not recorded (the others were)",
+            unmatched.join(", ")
+        ));
     }
     // Journaled before the answer and before anything is done about it.
     let appended = journal::open(&ws).and_then(|mut j| {
@@ -294,39 +318,52 @@ fn accept(
             "accepted": answer,
             "replayed": replayed.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(),
             "ignored": ignored.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(),
+            "unmatched": unmatched,
         }),
     )
 }
 
-/// The roster index of the person an event names: the one person whose email, or else
-/// whose employee id, is exactly the event's (email without regard to case). Names are never
-/// matched: a webhook cannot be asked to choose between people.
+/// The roster index of the person an event names: the one person whose email is exactly
+/// the event's (ignoring case), or, when the event gives no email, whose employee id is.
+/// An email that matches nobody is not retried as an employee id (a vendor's id numbering
+/// may not be the roster's), and when both are given they must name the same person. Names
+/// are never matched: a webhook cannot be asked to choose between people.
 fn person_of(roster: &Roster, e: &HrEvent) -> Option<usize> {
     let only = |matches: Vec<usize>| (matches.len() == 1).then(|| matches[0]);
-    let by_email = e.email.as_deref().and_then(|email| {
+    let by_id = |id: &str| {
         only(
             roster
                 .people
                 .iter()
                 .enumerate()
-                .filter(|(_, p)| p.email.trim().eq_ignore_ascii_case(email.trim()))
+                .filter(|(_, p)| {
+                    !p.employee_id.trim().is_empty() && p.employee_id.trim() == id.trim()
+                })
                 .map(|(i, _)| i)
                 .collect(),
         )
-    });
-    by_email.or_else(|| {
-        e.employee_id.as_deref().and_then(|id| {
-            only(
+    };
+    match (e.email.as_deref(), e.employee_id.as_deref()) {
+        (Some(email), id) => {
+            let found = only(
                 roster
                     .people
                     .iter()
                     .enumerate()
-                    .filter(|(_, p)| !p.employee_id.is_empty() && p.employee_id.trim() == id.trim())
+                    .filter(|(_, p)| p.email.trim().eq_ignore_ascii_case(email.trim()))
                     .map(|(i, _)| i)
                     .collect(),
-            )
-        })
-    })
+            )?;
+            // An employee id that names someone else is a contradiction, not a detail.
+            let agrees = id.is_none_or(|id| {
+                let theirs = roster.people[found].employee_id.trim();
+                theirs.is_empty() || by_id(id).is_none_or(|other| other == found)
+            });
+            agrees.then_some(found)
+        }
+        (None, Some(id)) => by_id(id),
+        (None, None) => None,
+    }
 }
 
 /// Whether a rule matching the person, with the event's facts laid over the roster, says

@@ -39,9 +39,13 @@ struct State {
     last_reconcile: Option<Instant>,
     /// Events that arrived while no clean policy was in force.
     deferred: Vec<TriggerRecord>,
-    /// People whose scheduled apply failed: tried again at every tick.
-    retry: BTreeSet<String>,
+    /// People whose scheduled or event-driven apply failed, with the failures so far: each
+    /// is tried again, alone, at every tick (until a reconcile succeeds, or 10 failures).
+    retry: BTreeMap<String, u32>,
 }
+
+/// Failed attempts after which a person waits for the next reconcile.
+const MAX_RETRIES: u32 = 10;
 
 pub(super) fn run(shared: &Shared, rx: Receiver<Work>) {
     let mut state = State::default();
@@ -52,7 +56,9 @@ pub(super) fn run(shared: &Shared, rx: Receiver<Work>) {
         match rx.recv_timeout(wait) {
             Ok(Work::Stop) | Err(RecvTimeoutError::Disconnected) => return,
             Ok(Work::Event(t)) => {
-                if !event(shared, &t) {
+                if !guarded(shared, "an HR event", || {
+                    event(shared, &t, &mut state.retry)
+                }) {
                     state.deferred.push(*t);
                 }
             }
@@ -62,8 +68,26 @@ pub(super) fn run(shared: &Shared, rx: Receiver<Work>) {
             .last_tick
             .is_none_or(|t| t.elapsed() >= shared.opts.tick)
         {
-            tick(shared, &mut state);
+            guarded(shared, "a tick", || {
+                tick(shared, &mut state);
+                true
+            });
             state.last_tick = Some(Instant::now());
+        }
+    }
+}
+
+/// Run `work`, turning a panic into a logged failure: one bad input must not end the only
+/// thread that cuts anyone. A panic counts as not done.
+fn guarded(shared: &Shared, what: &str, work: impl FnOnce() -> bool) -> bool {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+        Ok(done) => done,
+        Err(_) => {
+            shared.metrics.failures.inc();
+            shared
+                .log
+                .error(&format!("{what} failed unexpectedly; the worker goes on"));
+            false
         }
     }
 }
@@ -92,7 +116,7 @@ fn tick(shared: &Shared, state: &mut State) {
     shared.metrics.policy_ok.set(1);
     let now = shared.opts.clock.now();
     for t in std::mem::take(&mut state.deferred) {
-        if !event(shared, &t) {
+        if !event(shared, &t, &mut state.retry) {
             state.deferred.push(t);
         }
     }
@@ -122,23 +146,27 @@ fn tick(shared: &Shared, state: &mut State) {
             .count() as i64,
     );
     let is_held = |person: &str| held.iter().any(|t| t.person.eq_ignore_ascii_case(person));
-    let hold: Vec<String> = held.iter().map(|t| t.person.clone()).collect();
     let reconcile = state
         .last_reconcile
         .is_none_or(|t| t.elapsed() >= shared.opts.reconcile_every);
     if reconcile {
         // After a start, and every reconcile-every: everything due, from the roster and the
-        // journal, whatever happened while nobody was serving.
+        // journal, whatever happened while nobody was serving. A reconcile that fails (a
+        // guard refused it, a system was down) leaves the retries in place.
         let why = if state.last_now.is_none() {
             "serve: start-up reconcile"
         } else {
             "serve: periodic reconcile"
         };
-        let _ = apply(shared, Vec::new(), &hold, now, why.into());
+        if apply(shared, Vec::new(), now, why.into()).is_ok() {
+            state.retry.clear();
+        }
         state.last_reconcile = Some(Instant::now());
-        state.retry.clear();
-    } else if let Some(last) = state.last_now {
-        let mut people: BTreeSet<String> = schedule
+    }
+    // What the clock passed since the last tick, and what failed before: one person at a
+    // time, so one that cannot be planned does not hold up the others.
+    let mut people: BTreeSet<String> = match state.last_now {
+        Some(last) if !reconcile => schedule
             .passed(last, now)
             .filter(|e| {
                 matches!(
@@ -148,23 +176,20 @@ fn tick(shared: &Shared, state: &mut State) {
             })
             .map(|e| e.person.clone())
             .filter(|p| !is_held(p))
-            .collect();
-        people.extend(std::mem::take(&mut state.retry));
-        if !people.is_empty() {
-            let people: Vec<String> = people.into_iter().collect();
-            shared.log.info(&format!(
-                "due now (cutoff or deletion passed, or a retry): {}",
-                people.join(", ")
-            ));
-            let ok = match apply(shared, people.clone(), &hold, now, "serve: schedule".into()) {
-                Ok(None) => true,
-                Ok(Some(a)) => a.audit.iter().all(|l| l.verdict != Verdict::Red),
-                Err(()) => false,
-            };
-            if !ok {
-                state.retry.extend(people);
-            }
-        }
+            .collect(),
+        _ => BTreeSet::new(),
+    };
+    people.extend(state.retry.keys().cloned());
+    for person in people {
+        shared.log.info(&format!(
+            "{person}: due now (cutoff or deletion passed, or a retry)"
+        ));
+        let ok = match apply(shared, vec![person.clone()], now, "serve: schedule".into()) {
+            Ok(None) => true,
+            Ok(Some(a)) => a.audit.iter().all(|l| l.verdict != Verdict::Red),
+            Err(()) => false,
+        };
+        retry_or_forget(shared, &mut state.retry, person, ok);
     }
     // Held people whose cutoff has come: their approvers are asked (once per event).
     for t in &held {
@@ -182,6 +207,23 @@ fn tick(shared: &Shared, state: &mut State) {
     }
     housekeeping(shared, now);
     state.last_now = Some(now);
+}
+
+/// Remember `person` for another try at the next tick unless `ok`; after `MAX_RETRIES`
+/// failures they wait for the next reconcile (said in the log).
+fn retry_or_forget(shared: &Shared, retry: &mut BTreeMap<String, u32>, person: String, ok: bool) {
+    if ok {
+        retry.remove(&person);
+        return;
+    }
+    let failures = retry.entry(person.clone()).or_insert(0);
+    *failures += 1;
+    if *failures >= MAX_RETRIES {
+        shared.log.error(&format!(
+            "{person}: {MAX_RETRIES} attempts failed; the next reconcile tries again (`offboard plan -p {person}` shows why)"
+        ));
+        retry.remove(&person);
+    }
 }
 
 /// Escalations, notifications, and the task and delivery gauges.
@@ -240,8 +282,9 @@ fn send(shared: &Shared, ws: &Workspace, now: Timestamp) {
     }
 }
 
-/// What an accepted HR event asks for; false when it must wait for a clean policy.
-fn event(shared: &Shared, t: &TriggerRecord) -> bool {
+/// What an accepted HR event asks for; false when it must wait for a clean policy. A cut
+/// that fails is retried at every tick.
+fn event(shared: &Shared, t: &TriggerRecord, retry: &mut BTreeMap<String, u32>) -> bool {
     if !shared.reload() {
         shared.log.warn(&format!(
             "HR event {} for {} is journaled; it is acted on once the policy tree is clean",
@@ -252,25 +295,27 @@ fn event(shared: &Shared, t: &TriggerRecord) -> bool {
     let now = shared.opts.clock.now();
     let trigger = format!("webhook {} {}", t.source, t.event_id);
     if t.disposition == "auto-apply" {
-        let hold: Vec<String> = holds(shared)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|h| h.person)
-            .collect();
-        if let Ok(Some(applied)) = apply(shared, vec![t.person.clone()], &hold, now, trigger) {
-            let clean = applied.audit.iter().any(|l| {
-                l.person.eq_ignore_ascii_case(&t.person)
-                    && l.active_accounts.is_empty()
-                    && l.verdict != Verdict::Red
-            });
-            if clean {
-                let took = Timestamp::now().duration_since(t.received_at);
-                shared
-                    .metrics
-                    .trigger_to_zero
-                    .observe(took.as_secs_f64().max(0.0));
+        let (ok, cut) = match apply(shared, vec![t.person.clone()], now, trigger) {
+            Ok(Some(applied)) => {
+                let clean = applied.audit.iter().any(|l| {
+                    l.person.eq_ignore_ascii_case(&t.person)
+                        && l.active_accounts.is_empty()
+                        && l.verdict != Verdict::Red
+                });
+                (clean, clean)
             }
+            // Nothing to change: cut before (by another run), not by this event.
+            Ok(None) => (true, false),
+            Err(()) => (false, false),
+        };
+        if cut {
+            let took = Timestamp::now().duration_since(t.received_at);
+            shared
+                .metrics
+                .trigger_to_zero
+                .observe(took.as_secs_f64().max(0.0));
         }
+        retry_or_forget(shared, retry, t.person.clone(), ok);
     } else if let Err(e) = approval(shared, t, now) {
         shared.log.error(&format!(
             "cannot plan HR event {} for {}: {e}",
@@ -301,9 +346,12 @@ fn plan_file(t: &TriggerRecord) -> String {
             }
         })
         .collect();
-    if safe.len() > 100 {
+    // Two ids that read alike once cleaned (`a:b`, `a_b`) must not share a file; nor may a
+    // long id exceed what a filesystem takes.
+    if safe != name || safe.len() > 100 {
         let digest = blake3::hash(name.as_bytes()).to_hex();
-        safe = format!("{}-{}", &safe[..64], &digest[..16]);
+        safe.truncate(64);
+        safe = format!("{safe}-{}", &digest[..12]);
     }
     format!(".offboard/plans/{safe}.json")
 }
@@ -320,7 +368,11 @@ fn approval(shared: &Shared, t: &TriggerRecord, now: Timestamp) -> Result<(), Op
         .any(|(m, _)| m.message_id == message_id);
     let relative = plan_file(t);
     let path = ws.root.join(&relative);
-    if asked || path.exists() {
+    let enabled = shared
+        .policy()
+        .is_some_and(|l| l.policy.notifications.enabled());
+    // Asked once: the journaled message says so; without a channel, the saved plan does.
+    if asked || (!enabled && path.exists()) {
         return Ok(());
     }
     let request = ops::plan::PlanRequest {
@@ -369,13 +421,12 @@ fn approval(shared: &Shared, t: &TriggerRecord, now: Timestamp) -> Result<(), Op
     Ok(())
 }
 
-/// Apply for `people` (everyone due when empty), `hold` left out, as `apply` would, with
-/// its guards: the run, `None` when there was nothing to change, `Err` when it could not be
-/// made (logged and counted).
+/// Apply for `people` (everyone due when empty), those held for approval left out, as
+/// `apply` would, with its guards: the run, `None` when there was nothing to change, `Err`
+/// when it could not be made (logged and counted).
 fn apply(
     shared: &Shared,
     people: Vec<String>,
-    hold: &[String],
     now: Timestamp,
     trigger: String,
 ) -> Result<Option<ops::apply::Applied>, ()> {
@@ -394,7 +445,7 @@ fn apply(
         host: shared.opts.host.clone(),
         trigger: trigger.clone(),
         emergency: None,
-        hold: hold.to_vec(),
+        hold_for_approval: true,
     };
     let whole = request.persons.is_empty();
     let result = (|| {

@@ -3,10 +3,11 @@
 //!
 //! Both hold secrets only by reference (the SMTP password, a chat webhook's URL, which
 //! carries its own credential, and a webhook's signing secret), read with the same
-//! `-env=`/`-file=` properties as connectors. Every recipient a rule's `notify` names must
-//! be deliverable: an e-mail address, or the name of a declared `chat`; an address is only
-//! deliverable with an `smtp` server declared, so a policy cannot promise messages that no
-//! channel can send.
+//! `-env=`/`-file=` properties as connectors. Once a `notifications` block is declared, every
+//! recipient a rule's `notify` or `default` names must be deliverable: an e-mail address with
+//! an `smtp` server declared, or the name of a declared `chat`, so a policy cannot promise
+//! messages that no channel can send. Without the block nothing is sent and `notify` is
+//! documentation, as it was before offboard sent anything.
 
 use super::*;
 
@@ -269,8 +270,14 @@ pub(super) fn check_recipients(
     span: Option<Span>,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    // Without a `notifications` block nothing is sent, and `notify` only documents whom a
+    // rule concerns (as policies written before notifications were sent do; they must stay
+    // valid, the trusted revision of `plan` among them).
+    let Some(span) = span else {
+        return out;
+    };
     let chats: Vec<&str> = n.chats.iter().map(|c| c.name.as_str()).collect();
-    if let Some(span) = span {
+    {
         for recipient in &n.default {
             if let Some(problem) = undeliverable(recipient, n, &chats) {
                 out.push(
