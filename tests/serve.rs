@@ -458,6 +458,12 @@ fn webhooks_are_verified_journaled_before_the_answer_and_cut_at_once() {
         .output()
         .unwrap();
     let events = String::from_utf8_lossy(&events.stdout);
+    insta::with_settings!({filters => vec![
+        (r"\d{8}T\d{6}Z-[0-9a-f]{6}", "[RUN]"),
+        (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", "[TIME]    "),
+    ]}, {
+        insta::assert_snapshot!("journal_events", events);
+    });
     assert!(
         events.contains("HR event evt-1 from hr about ann@acme.example (Ann Lee): termination, involuntary; auto-apply"),
         "{events}"

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use futures::future::join_all;
 
-use crate::connector::{Account, Conditional, Connector, ConnectorError};
+use crate::connector::{Account, Conditional, Connector, ConnectorError, ErrorKind};
 use crate::journal::{
     ActionIntent, ActionOutcome, ActionResult, JournalError, Record, SharedJournal, TaskOpen,
 };
@@ -49,6 +49,63 @@ pub struct ChangeReport {
     pub error: Option<ConnectorError>,
     pub read_back: Option<AccountState>,
     pub unobservable: Vec<Action>,
+}
+
+impl ChangeReport {
+    /// One line saying how the change went, as `apply`, `leave` and `serve` report it as it
+    /// happens (escaped: account, person and error text come from elsewhere).
+    pub fn progress_line(&self) -> String {
+        let r = self;
+        let c = &r.change;
+        let account = c.account.as_ref().map_or("", |a| a.id.as_str());
+        let actions = c
+            .actions
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let outcome = match r.outcome {
+            ActionOutcome::Done if r.unobservable.is_empty() => {
+                "done (confirmed by read-back)".to_string()
+            }
+            ActionOutcome::Done => {
+                let unseen: Vec<&str> = r.unobservable.iter().map(|a| a.as_str()).collect();
+                format!(
+                    "done (confirmed by read-back; {} not observable)",
+                    unseen.join(", ")
+                )
+            }
+            ActionOutcome::AlreadyDone => "already done".to_string(),
+            ActionOutcome::SkippedStale => "skipped: account changed since the plan".to_string(),
+            ActionOutcome::Failed => match &r.error {
+                Some(e) => failure_text(e),
+                None => "failed".to_string(),
+            },
+        };
+        let tries = match r.retries {
+            0 => String::new(),
+            1 => " (1 retry)".to_string(),
+            n => format!(" ({n} retries)"),
+        };
+        // The account, person and error text come from systems and the roster: escaped.
+        crate::escape::terminal(&format!(
+            "{}: {account} ({}) {actions}: {outcome}{tries}",
+            c.system, c.person
+        ))
+        .into_owned()
+    }
+}
+
+/// A failed change's error as the progress line shows it.
+fn failure_text(e: &ConnectorError) -> String {
+    let kind = match e.kind {
+        ErrorKind::Permanent => "permanent",
+        ErrorKind::Temporary => "temporary",
+    };
+    match &e.hint {
+        Some(h) => format!("FAILED ({kind}): {}; hint: {h}", e.message),
+        None => format!("FAILED ({kind}): {}", e.message),
+    }
 }
 
 /// Connector calls for one change: how many were made, and how many of them were retries.

@@ -10,7 +10,7 @@ use clap::Args;
 use super::{Exit, GlobalArgs, common};
 use crate::apply::ChangeReport;
 use crate::apply::retry::RetryPolicy;
-use crate::connector::{ConnectorError, ErrorKind};
+use crate::connector::ConnectorError;
 use crate::journal::{ActionOutcome, ApplyCounts, LeaverAudit, RunOutcome, Verdict};
 use crate::ops;
 use crate::plan::render;
@@ -166,7 +166,7 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
             } else {
                 String::new()
             };
-            eprintln!("{}{calls}", progress_line(r));
+            eprintln!("{}{calls}", r.progress_line());
         }
     };
     let applied = ops::apply::execute(ws, &request, &prepared, dirty, &print).map_err(fail)?;
@@ -184,57 +184,6 @@ fn run_inner(global: &GlobalArgs, args: &ApplyArgs) -> Result<Exit, Exit> {
     } else {
         Exit::Error
     })
-}
-
-pub(super) fn progress_line(r: &ChangeReport) -> String {
-    let c = &r.change;
-    let account = c.account.as_ref().map_or("", |a| a.id.as_str());
-    let actions = c
-        .actions
-        .iter()
-        .map(|a| a.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let outcome = match r.outcome {
-        ActionOutcome::Done if r.unobservable.is_empty() => {
-            "done (confirmed by read-back)".to_string()
-        }
-        ActionOutcome::Done => {
-            let unseen: Vec<&str> = r.unobservable.iter().map(|a| a.as_str()).collect();
-            format!(
-                "done (confirmed by read-back; {} not observable)",
-                unseen.join(", ")
-            )
-        }
-        ActionOutcome::AlreadyDone => "already done".to_string(),
-        ActionOutcome::SkippedStale => "skipped: account changed since the plan".to_string(),
-        ActionOutcome::Failed => match &r.error {
-            Some(e) => failure(e),
-            None => "failed".to_string(),
-        },
-    };
-    let tries = match r.retries {
-        0 => String::new(),
-        1 => " (1 retry)".to_string(),
-        n => format!(" ({n} retries)"),
-    };
-    // The account, person and error text come from systems and the roster: escaped.
-    crate::escape::terminal(&format!(
-        "{}: {account} ({}) {actions}: {outcome}{tries}",
-        c.system, c.person
-    ))
-    .into_owned()
-}
-
-fn failure(e: &ConnectorError) -> String {
-    let kind = match e.kind {
-        ErrorKind::Permanent => "permanent",
-        ErrorKind::Temporary => "temporary",
-    };
-    match &e.hint {
-        Some(h) => format!("FAILED ({kind}): {}; hint: {h}", e.message),
-        None => format!("FAILED ({kind}): {}", e.message),
-    }
 }
 
 fn report_text(
@@ -256,7 +205,7 @@ fn report_text(
             if failed_idp.len() == 1 { "change" } else { "changes" }
         ));
         for r in failed_idp {
-            out.push_str(&format!("!!   {}\n", progress_line(r)));
+            out.push_str(&format!("!!   {}\n", r.progress_line()));
         }
     }
     for (system, e) in unreadable {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use super::apply::{confirm, progress_line};
+use super::apply::confirm;
 use super::common::{self, Stderr};
 use super::{Exit, Format, GlobalArgs};
 use crate::apply::ChangeReport;
@@ -223,7 +223,7 @@ fn run_inner(global: &GlobalArgs, args: &LeaveArgs) -> Result<Exit, Exit> {
     let quiet = global.quiet;
     let progress = |r: &ChangeReport| {
         if !quiet || r.outcome == ActionOutcome::Failed {
-            eprintln!("{}", progress_line(r));
+            eprintln!("{}", r.progress_line());
         }
     };
     let applied = ops::apply::execute(ws, &request, &prepared, dirty, &progress).map_err(fail)?;

@@ -76,16 +76,7 @@ pub fn apply<'a>(roster: &mut Roster, overrides: &'a [Emergency]) -> Vec<&'a Eme
             person.emergency = Some(e);
         }
     }
-    if !applied.is_empty() {
-        applied.sort();
-        let mut h = blake3::Hasher::new();
-        h.update(roster.hash.as_bytes());
-        for id in &applied {
-            h.update(b"\0");
-            h.update(id.as_bytes());
-        }
-        roster.hash = h.finalize().to_hex().to_string();
-    }
+    roster.cover(b"\0", applied);
     missing
 }
 

@@ -86,16 +86,7 @@ pub fn apply<'a>(roster: &mut Roster, events: &'a [HrFacts]) -> Vec<&'a HrFacts>
         applied.push(format!("{}/{}", e.source, e.event_id));
         person.hr_event = Some(e);
     }
-    if !applied.is_empty() {
-        applied.sort();
-        let mut h = blake3::Hasher::new();
-        h.update(roster.hash.as_bytes());
-        for id in &applied {
-            h.update(b"\0event\0");
-            h.update(id.as_bytes());
-        }
-        roster.hash = h.finalize().to_hex().to_string();
-    }
+    roster.cover(b"\0event\0", applied);
     missing
 }
 

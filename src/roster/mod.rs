@@ -248,6 +248,25 @@ impl fmt::Display for RosterError {
     }
 }
 
+impl Roster {
+    /// Fold the ids of what was laid over the roster (emergency overrides, HR events) into
+    /// its hash, each after `separator`, in a fixed order: a plan saved before one of them was
+    /// recorded or revoked is then stale. Nothing laid over, nothing changed.
+    pub(crate) fn cover(&mut self, separator: &[u8], mut ids: Vec<String>) {
+        if ids.is_empty() {
+            return;
+        }
+        ids.sort();
+        let mut h = blake3::Hasher::new();
+        h.update(self.hash.as_bytes());
+        for id in &ids {
+            h.update(separator);
+            h.update(id.as_bytes());
+        }
+        self.hash = h.finalize().to_hex().to_string();
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

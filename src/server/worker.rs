@@ -461,22 +461,7 @@ fn apply(
         }
         let dirty = ops::apply::guard(&ws, &request, &prepared)?;
         let log = shared.log;
-        let progress = move |r: &crate::apply::ChangeReport| {
-            let c = &r.change;
-            let actions: Vec<&str> = c.actions.iter().map(|a| a.as_str()).collect();
-            log.info(&format!(
-                "{}: {} ({}) {}: {:?}{}",
-                c.system,
-                c.account.as_ref().map_or("", |a| a.label.as_str()),
-                c.person,
-                actions.join(", "),
-                r.outcome,
-                r.error
-                    .as_ref()
-                    .map(|e| format!(" ({})", e.message))
-                    .unwrap_or_default()
-            ));
-        };
+        let progress = move |r: &crate::apply::ChangeReport| log.info(&r.progress_line());
         ops::apply::execute(&ws, &request, &prepared, dirty, &progress).map(Some)
     })();
     match result {
